@@ -1,0 +1,3 @@
+"""{{ cookiecutter.project_name }}: the model, its pipeline stages and their command line."""
+
+__version__ = "0.1.0"

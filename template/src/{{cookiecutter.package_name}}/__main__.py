@@ -1,0 +1,5 @@
+"""`python -m {{ cookiecutter.package_name }}`: the command line."""
+
+from {{ cookiecutter.package_name }}.cli import main
+
+raise SystemExit(main())

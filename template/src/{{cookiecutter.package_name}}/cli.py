@@ -1,0 +1,184 @@
+"""The command line: one command per pipeline stage.
+
+The Makefile, the pipeline, the tests and you all call these commands, so a step behaves the
+same on a laptop, in CI and in a container. Each command's `--help` says what it reads and
+writes; locations come from environment variables (see config.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+
+from {{ cookiecutter.package_name }} import data, evaluate, predict, train
+from {{ cookiecutter.package_name }}.config import Params, Settings, load_params
+from {{ cookiecutter.package_name }}.errors import ProjectError
+from {{ cookiecutter.package_name }}.features import add_derived_features
+from {{ cookiecutter.package_name }}.schema import Schema, load_schema
+from {{ cookiecutter.package_name }}.validate import validate
+
+log = logging.getLogger("{{ cookiecutter.package_name }}")
+
+
+class Project:
+    """Settings, params and schema, each read once and only when a command needs it."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+
+    @cached_property
+    def params(self) -> Params:
+        return load_params(self.settings.params_file)
+
+    @cached_property
+    def schema(self) -> Schema:
+        return load_schema(self.settings.schema_file)
+
+
+def cmd_ingest(project: Project, args: argparse.Namespace) -> int:
+    frame = data.ingest(project.params.ingest.source)
+    data.write_table(frame, project.settings.raw_data)
+    log.info("ingested %d rows x %d columns -> %s", *frame.shape, project.settings.raw_data)
+    return 0
+
+
+def cmd_validate(project: Project, args: argparse.Namespace) -> int:
+    source = args.input or project.settings.raw_data
+    report = validate(data.read_table(source), project.schema)
+    out = project.settings.validation_report
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    if not report.passed:
+        print(f"{source}: {report.summary()}\n(full report: {out})", file=sys.stderr)
+        return 1
+    log.info("%s: %s", source, report.summary())
+    return 0
+
+
+def cmd_split(project: Project, args: argparse.Namespace) -> int:
+    settings, params = project.settings, project.params
+    train_split, test_split = data.split(
+        data.read_table(settings.raw_data),
+        target=project.schema.target.name,
+        test_size=params.split.test_size,
+        seed=params.seed,
+        stratify=params.split.stratify,
+    )
+    data.write_table(train_split, settings.train_split)
+    data.write_table(test_split, settings.test_split)
+    log.info("split %d train / %d test rows", len(train_split), len(test_split))
+    return 0
+
+
+def cmd_featurize(project: Project, args: argparse.Namespace) -> int:
+    settings = project.settings
+    for source, target in [
+        (settings.train_split, settings.train_features),
+        (settings.test_split, settings.test_features),
+    ]:
+        data.write_table(add_derived_features(data.read_table(source)), target)
+    log.info("features -> %s", settings.train_features.parent)
+    return 0
+
+
+def cmd_train(project: Project, args: argparse.Namespace) -> int:
+    settings, params, schema = project.settings, project.params, project.schema
+    model = train.train(data.read_table(settings.train_features), schema, params)
+    metadata = train.describe(model, settings.train_features, schema, params)
+    train.save(model, metadata, settings.model_file, settings.metadata_file)
+    log.info("trained %s -> %s", params.train.estimator, settings.model_file)
+    return 0
+
+
+def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
+    settings, params, schema = project.settings, project.params, project.schema
+    model = train.load(settings.model_file)
+    test_split = data.read_table(settings.test_split)
+    report = evaluate.evaluate(
+        model, test_split, data.read_table(settings.train_features), schema, params
+    )
+    evaluate.write_outputs(
+        report,
+        model,
+        test_split,
+        schema.target.name,
+        settings.metrics_file,
+        settings.plots_dir,
+        settings.figures_dir,
+    )
+    primary = params.quality.primary_metric
+    log.info("test %s = %.4f -> %s", primary, report["test"][primary], settings.metrics_file)
+    if report["quality"]["passed"]:
+        log.info("quality bar: met")
+    else:
+        log.warning("quality bar: missed\n  - %s", "\n  - ".join(report["quality"]["failures"]))
+    return 0
+
+
+def cmd_predict(project: Project, args: argparse.Namespace) -> int:
+    model = train.load(args.model or project.settings.model_file)
+    records = data.read_table(args.input)
+    predicted = predict.predict_table(model, records, project.schema)
+    if args.output is None:
+        predicted.to_csv(sys.stdout, index=False)
+        return 0
+    if args.output.suffix == ".parquet":
+        data.write_table(predicted, args.output)
+    else:
+        predicted.to_csv(args.output, index=False)
+    log.info("%d predictions -> %s", len(predicted), args.output)
+    return 0
+
+
+Command = Callable[[Project, argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="{{ cookiecutter.project_slug }}",
+        description={{ cookiecutter.description | tojson }},
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, run: Command, summary: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.set_defaults(run=run)
+        return command
+
+    add("ingest", cmd_ingest, "Load the data named by params.yaml ingest.source into data/raw/.")
+    validate_cmd = add(
+        "validate",
+        cmd_validate,
+        "Check data against schema.yaml; write reports/validation.json; fail on any broken rule.",
+    )
+    validate_cmd.add_argument("--input", type=Path, help="table to check (default: the raw data)")
+    add("split", cmd_split, "Split the raw data into data/processed/{train,test}.parquet.")
+    add("featurize", cmd_featurize, "Add derived features: data/features/{train,test}.parquet.")
+    add("train", cmd_train, "Fit the model; write models/model.joblib and models/metadata.json.")
+    add(
+        "evaluate",
+        cmd_evaluate,
+        "Score the model on the test split, slices and baselines; write reports/.",
+    )
+    predict_cmd = add(
+        "predict", cmd_predict, "Predict for a CSV/Parquet file of records (CSV to stdout)."
+    )
+    predict_cmd.add_argument("input", type=Path, help="CSV or Parquet file of records")
+    predict_cmd.add_argument("--output", type=Path, help="write here (.csv or .parquet)")
+    predict_cmd.add_argument("--model", type=Path, help="model file (default: models/model.joblib)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return args.run(Project(), args)
+    except ProjectError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,161 @@
+"""Configuration: where things live (environment variables) and how the model learns (params.yaml).
+
+Locations come from environment variables prefixed `{{ cookiecutter.package_name | upper }}_`, with
+defaults relative to the project root that work offline on one machine. ML parameters come from
+params.yaml, checked strictly so that a typo is an error, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from {{ cookiecutter.package_name }}.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Paths, overridable with `{{ cookiecutter.package_name | upper }}_<NAME>` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="{{ cookiecutter.package_name | upper }}_")
+
+    params_file: Path = Path("params.yaml")
+    schema_file: Path = Path("schema.yaml")
+    data_dir: Path = Path("data")
+    models_dir: Path = Path("models")
+    reports_dir: Path = Path("reports")
+
+    @property
+    def raw_data(self) -> Path:
+        return self.data_dir / "raw" / "dataset.parquet"
+
+    @property
+    def train_split(self) -> Path:
+        return self.data_dir / "processed" / "train.parquet"
+
+    @property
+    def test_split(self) -> Path:
+        return self.data_dir / "processed" / "test.parquet"
+
+    @property
+    def train_features(self) -> Path:
+        return self.data_dir / "features" / "train.parquet"
+
+    @property
+    def test_features(self) -> Path:
+        return self.data_dir / "features" / "test.parquet"
+
+    @property
+    def model_file(self) -> Path:
+        return self.models_dir / "model.joblib"
+
+    @property
+    def metadata_file(self) -> Path:
+        return self.models_dir / "metadata.json"
+
+    @property
+    def validation_report(self) -> Path:
+        return self.reports_dir / "validation.json"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.reports_dir / "metrics.json"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.reports_dir / "plots"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.reports_dir / "figures"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestParams(_Section):
+    source: str = Field(description="'sklearn' for the bundled sample, or a .csv/.parquet path")
+
+
+class SplitParams(_Section):
+    test_size: float = Field(gt=0, lt=1)
+    stratify: bool = True
+
+
+class TrainParams(_Section):
+    estimator: str
+    random_forest: dict[str, Any] = {}
+    gradient_boosting: dict[str, Any] = {}
+    linear: dict[str, Any] = {}
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The settings of the chosen estimator."""
+        return dict(getattr(self, self.estimator, {}) or {})
+
+
+class Slice(_Section):
+    name: str
+    query: str = Field(description="a pandas query over the input columns")
+
+
+class EvaluateParams(_Section):
+    slices: list[Slice] = []
+    min_slice_rows: int = Field(default=20, ge=1)
+
+
+class QualityParams(_Section):
+    primary_metric: str
+    thresholds: dict[str, float] = {}
+    beat_baselines: dict[str, float] = {}
+    slice_thresholds: dict[str, float] = {}
+{% if cookiecutter.__pipeline %}
+
+
+class RegisterParams(_Section):
+    max_drop_vs_champion: float = Field(ge=0)
+    on_fail: str = Field(pattern="^(error|warn)$")
+{% endif %}
+
+
+class Params(_Section):
+    seed: int
+    ingest: IngestParams
+    split: SplitParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    quality: QualityParams
+{% if cookiecutter.__pipeline %}
+    register: RegisterParams
+{% endif %}
+
+
+def load_params(path: Path) -> Params:
+    """Read params.yaml; every unknown or malformed key is reported with its location."""
+    raw = _read_yaml(path)
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{path} is invalid:\n{_format(error)}") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        content = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found (run from the project root)") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path} must contain a mapping at the top level")
+    return content
+
+
+def _format(error: ValidationError) -> str:
+    return "\n".join(
+        f"  {'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+    )

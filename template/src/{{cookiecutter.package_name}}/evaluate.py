@@ -1,0 +1,131 @@
+"""Score the model on the test split, on slices of it and against baselines; check the bar.
+
+The quality bar (params.yaml `quality`) is the same everywhere: the model tests assert it, and
+from level 1 the registry gate refuses a model that misses it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from {{ cookiecutter.package_name }} import metrics
+from {{ cookiecutter.package_name }}.config import EvaluateParams, Params, QualityParams
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.model import make_baselines, predict
+from {{ cookiecutter.package_name }}.schema import Schema
+from {{ cookiecutter.package_name }}.train import fit
+
+
+def evaluate(
+    model: Any,
+    test_split: pd.DataFrame,
+    train_features: pd.DataFrame,
+    schema: Schema,
+    params: Params,
+) -> dict[str, Any]:
+    """The evaluation report: test metrics, baselines, slices and the quality verdict."""
+    target = schema.target.name
+    inputs, actual = test_split.drop(columns=[target]), test_split[target]
+    report: dict[str, Any] = {
+        "primary_metric": params.quality.primary_metric,
+        "rows": len(test_split),
+        "test": metrics.compute_metrics(actual, *predict(model, inputs)),
+        "baselines": {
+            name: metrics.compute_metrics(
+                actual, *predict(fit(train_features, schema, estimator), inputs)
+            )
+            for name, estimator in make_baselines(params.seed).items()
+        },
+        "slices": slice_metrics(model, test_split, target, params.evaluate),
+    }
+    failures = quality_failures(report, params.quality)
+    report["quality"] = {"passed": not failures, "failures": failures}
+    return report
+
+
+def slice_metrics(
+    model: Any, test_split: pd.DataFrame, target: str, settings: EvaluateParams
+) -> dict[str, dict[str, Any]]:
+    """Metrics on each slice named in params.yaml; small slices are reported, not scored."""
+    results = {}
+    for piece in settings.slices:
+        try:
+            rows = test_split.query(piece.query)
+        except Exception as error:  # pandas raises many types for a bad expression
+            message = f"evaluate.slices {piece.name}: bad query {piece.query!r}: {error}"
+            raise ConfigError(message) from None
+        if len(rows) < settings.min_slice_rows:
+            results[piece.name] = {"rows": len(rows), "skipped": "too few rows"}
+            continue
+        predicted = predict(model, rows.drop(columns=[target]))
+        results[piece.name] = {
+            "rows": len(rows),
+            "metrics": metrics.compute_metrics(rows[target], *predicted),
+        }
+    return results
+
+
+def meets(metric: str, value: float, bar: float) -> bool:
+    """Whether `value` clears `bar`, in the direction the metric improves."""
+    return value >= bar if metrics.GREATER_IS_BETTER[metric] else value <= bar
+
+
+def quality_failures(report: dict[str, Any], quality: QualityParams) -> list[str]:
+    """Every way the evaluated model misses the quality bar, as readable sentences."""
+    known = metrics.GREATER_IS_BETTER
+    named = [quality.primary_metric, *quality.thresholds, *quality.slice_thresholds]
+    unknown = sorted({name for name in named if name not in known})
+    if unknown:
+        raise ConfigError(f"quality: unknown metrics {unknown}; known: {', '.join(known)}")
+
+    failures = []
+    for metric, bar in quality.thresholds.items():
+        value = report["test"].get(metric)
+        if value is None or not meets(metric, value, bar):
+            failures.append(f"test {metric} {value} misses the bar {bar}")
+
+    primary = quality.primary_metric
+    ours = report["test"][primary]
+    for baseline, margin in quality.beat_baselines.items():
+        if baseline not in report["baselines"]:
+            raise ConfigError(f"quality.beat_baselines: no baseline '{baseline}'")
+        theirs = report["baselines"][baseline][primary]
+        gain = ours - theirs if known[primary] else theirs - ours
+        if gain < margin:
+            failures.append(
+                f"{primary} {ours:.4f} does not beat the {baseline} baseline "
+                f"({theirs:.4f}) by {margin}"
+            )
+
+    for name, result in report["slices"].items():
+        for metric, bar in quality.slice_thresholds.items():
+            value = result.get("metrics", {}).get(metric)
+            if "metrics" in result and (value is None or not meets(metric, value, bar)):
+                failures.append(f"slice {name}: {metric} {value} misses the bar {bar}")
+    return failures
+
+
+def write_outputs(
+    report: dict[str, Any],
+    model: Any,
+    test_split: pd.DataFrame,
+    target: str,
+    metrics_file: Path,
+    plots_dir: Path,
+    figures_dir: Path,
+) -> None:
+    """metrics.json, the plot tables (for `dvc plots`) and the figures (PNG)."""
+    metrics_file.parent.mkdir(parents=True, exist_ok=True)
+    metrics_file.write_text(json.dumps(report, indent=2) + "\n")
+    actual = test_split[target].to_numpy()
+    predicted = predict(model, test_split.drop(columns=[target]))
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    for name, table in metrics.plot_tables(actual, *predicted).items():
+        table.to_csv(plots_dir / f"{name}.csv", index=False)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    for name, figure in metrics.figures(actual, *predicted).items():
+        figure.savefig(figures_dir / f"{name}.png", dpi=100)

@@ -1,0 +1,33 @@
+"""Batch prediction: a CSV or Parquet file of records in, the same records with predictions out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.model import predict
+from {{ cookiecutter.package_name }}.schema import Schema
+from {{ cookiecutter.package_name }}.validate import column_checks
+
+
+def predict_table(model: Any, records: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Check the records against the data contract, then add the model's predictions."""
+    missing = [name for name in schema.feature_names if name not in records.columns]
+    if missing:
+        raise DataError(f"input lacks columns the model needs: {', '.join(missing)}")
+    problems = [
+        f"{check.name}: {check.detail}"
+        for name, spec in schema.features.items()
+        for check in column_checks(name, records[name], spec)
+        if not check.passed
+    ]
+    if problems:
+        raise DataError("input breaks the data contract:\n  " + "\n  ".join(problems))
+    predicted, scores = predict(model, records[schema.feature_names])
+    out = records.copy()
+    out["prediction"] = predicted
+    if scores is not None:
+        out["probability"] = scores
+    return out

@@ -1,0 +1,107 @@
+"""Fit the model on the training features; save it with the metadata that explains it."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+
+from {{ cookiecutter.package_name }} import metrics
+from {{ cookiecutter.package_name }}.config import Params
+from {{ cookiecutter.package_name }}.data import file_md5, read_table
+from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.features import DerivedFeatures, make_preprocessor
+from {{ cookiecutter.package_name }}.model import TASK, make_estimator, predict
+from {{ cookiecutter.package_name }}.schema import Schema
+
+LIBRARIES = ["numpy", "pandas", "scikit-learn", "{{ cookiecutter.project_slug }}"]
+
+
+def fit(train_features: pd.DataFrame, schema: Schema, estimator: BaseEstimator) -> Pipeline:
+    """Fit preprocessing + `estimator` on engineered features.
+
+    The returned pipeline starts with `DerivedFeatures` (stateless, so it needs no fitting): it
+    takes raw records, the same ones the validate stage checks and serving receives.
+    """
+    target = schema.target.name
+    if target not in train_features.columns:
+        raise DataError(f"training data has no target column '{target}'")
+    predictor = Pipeline(
+        [
+            ("preprocess", make_preprocessor(schema.numeric, schema.categorical)),
+            ("estimator", estimator),
+        ]
+    )
+    predictor.fit(train_features.drop(columns=[target]), train_features[target])
+    return Pipeline([("features", DerivedFeatures()), ("predictor", predictor)])
+
+
+def train(train_features: pd.DataFrame, schema: Schema, params: Params) -> Pipeline:
+    """The model params.yaml describes, fitted on the training features."""
+    estimator = make_estimator(params.train.estimator, params.train.hyperparameters, params.seed)
+    return fit(train_features, schema, estimator)
+
+
+def describe(model: Pipeline, train_file: Path, schema: Schema, params: Params) -> dict[str, Any]:
+    """Metadata to reproduce and explain the model: data, code, params, metrics, libraries."""
+    target = schema.target.name
+    train_features = read_table(train_file)
+    predicted, scores = predict(model, train_features.drop(columns=[target]))
+    return {
+        "task": TASK,
+        "estimator": params.train.estimator,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": {"file": str(train_file), "md5": file_md5(train_file), "rows": len(train_features)},
+        "inputs": schema.feature_names,
+        "target": target,
+        "git": git_state(),
+        "params": params.model_dump(),
+        "metrics": {"train": metrics.compute_metrics(train_features[target], predicted, scores)},
+        "versions": library_versions(),
+    }
+
+
+def save(model: Pipeline, metadata: dict[str, Any], model_file: Path, metadata_file: Path) -> None:
+    model_file.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, model_file)
+    metadata_file.write_text(json.dumps(metadata, indent=2, default=str) + "\n")
+
+
+def load(model_file: Path) -> Pipeline:
+    if not model_file.is_file():
+        raise DataError(f"{model_file} not found: train a model first (make train)")
+    return joblib.load(model_file)
+
+
+def git_state() -> dict[str, Any]:
+    """The commit the code came from, and whether the work tree had uncommitted changes."""
+    try:
+        commit = _git("rev-parse", "HEAD")
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = package_metadata.version(name)
+        except package_metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

@@ -1,0 +1,65 @@
+"""Shared fixtures: the data, and a model trained once per session exactly as params.yaml says.
+
+Session fixtures are shared by many tests: copy before you change them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.config import Params, load_params
+from {{ cookiecutter.package_name }}.data import SAMPLE, ingest, split
+from {{ cookiecutter.package_name }}.evaluate import evaluate
+from {{ cookiecutter.package_name }}.features import add_derived_features
+from {{ cookiecutter.package_name }}.schema import Schema, load_schema
+from {{ cookiecutter.package_name }}.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def params() -> Params:
+    return load_params(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def schema() -> Schema:
+    return load_schema(ROOT / "schema.yaml")
+
+
+@pytest.fixture(scope="session")
+def dataset(params: Params) -> pd.DataFrame:
+    source = params.ingest.source
+    return ingest(source if source == SAMPLE else str(ROOT / source))
+
+
+@pytest.fixture(scope="session")
+def splits(dataset: pd.DataFrame, params: Params, schema: Schema) -> tuple[pd.DataFrame, ...]:
+    return split(
+        dataset, schema.target.name, params.split.test_size, params.seed, params.split.stratify
+    )
+
+
+@pytest.fixture(scope="session")
+def train_features(splits: tuple[pd.DataFrame, ...]) -> pd.DataFrame:
+    return add_derived_features(splits[0])
+
+
+@pytest.fixture(scope="session")
+def model(train_features: pd.DataFrame, schema: Schema, params: Params) -> Any:
+    return train(train_features, schema, params)
+
+
+@pytest.fixture(scope="session")
+def report(
+    model: Any,
+    splits: tuple[pd.DataFrame, ...],
+    train_features: pd.DataFrame,
+    schema: Schema,
+    params: Params,
+) -> dict[str, Any]:
+    return evaluate(model, splits[1], train_features, schema, params)
