@@ -1,0 +1,166 @@
+"""Fixtures: render the template with either engine, once per session, and run commands in it.
+
+Every render goes through the engines' real command lines, as a user would call them. Renders
+are cached per (engine, answers) for the session; a test that changes a rendered project must
+render its own copy (`render_fresh`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the template's dev environment: copier, cookiecutter, ruff
+ENGINES = ("copier", "cookiecutter")
+LEVELS = (0, 1, 2)
+TASKS = ("classification", "regression")
+DEFAULT_PACKAGE = "tabular_model"
+
+# Wall time of every command run through `run`, printed at the end of the session.
+TIMINGS: list[tuple[str, float]] = []
+
+
+@dataclass
+class Outcome:
+    command: str
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def tail(self, lines: int = 60) -> str:
+        text = f"$ {self.command}\n[exit {self.code}]\n{self.stdout}\n{self.stderr}"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def run(
+    command: Sequence[str | Path],
+    cwd: Path,
+    env: dict[str, str],
+    label: str | None = None,
+    check: bool = True,
+    timeout: float = 1800,
+) -> Outcome:
+    """Run a command; on `check`, fail the test with the end of its output."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    outcome = Outcome(
+        " ".join(str(part) for part in command),
+        done.returncode,
+        done.stdout,
+        done.stderr,
+        time.perf_counter() - started,
+    )
+    if label:
+        TIMINGS.append((label, outcome.seconds))
+    if check and outcome.code != 0:
+        pytest.fail(f"command failed in {cwd}:\n{outcome.tail()}", pytrace=False)
+    return outcome
+
+
+@pytest.fixture(scope="session")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of every command: offline-friendly, isolated from the user's config."""
+    home = tmp_path_factory.mktemp("home")
+    config = home / "cookiecutterrc.yaml"
+    config.write_text(
+        f"cookiecutters_dir: {home / 'cookiecutters'}\nreplay_dir: {home / 'replay'}\n"
+    )
+    if shutil.which("uv") is None:
+        pytest.exit("uv is not on PATH: run the tests with `make test`", returncode=2)
+    values = dict(os.environ)
+    values.update(
+        {
+            "COOKIECUTTER_CONFIG": str(config),
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_NO_PROGRESS": "1",
+            # One pre-commit cache for the whole run (hooks are local: nothing is downloaded).
+            "PRE_COMMIT_HOME": str(home / "pre-commit"),
+            "DVC_NO_ANALYTICS": "1",
+            "MPLBACKEND": "Agg",
+            "GIT_AUTHOR_NAME": "mlops-ladder tests",
+            "GIT_AUTHOR_EMAIL": "tests@example.com",
+            "GIT_COMMITTER_NAME": "mlops-ladder tests",
+            "GIT_COMMITTER_EMAIL": "tests@example.com",
+        }
+    )
+    # The generated project must not see the template's own virtual environment.
+    values.pop("VIRTUAL_ENV", None)
+    return values
+
+
+def engine_command(engine: str, answers: dict[str, str], parent: Path) -> list[str | Path]:
+    """The command a user would type to render with `answers` into a folder under `parent`."""
+    if engine == "copier":
+        data = [arg for key, value in answers.items() for arg in ("-d", f"{key}={value}")]
+        return [
+            BIN / "copier", "copy", "--defaults", "--vcs-ref", "HEAD", *data, ROOT,
+            parent / "project",
+        ]  # fmt: skip
+    pairs = [f"{key}={value}" for key, value in answers.items()]
+    return [BIN / "cookiecutter", "--no-input", ROOT, *pairs, "-o", parent]
+
+
+def project_dir(engine: str, parent: Path) -> Path:
+    """Where the engine put the project: copier where told, cookiecutter in a folder named by
+    the (possibly derived) slug, the only thing under `parent`."""
+    if engine == "copier":
+        return parent / "project"
+    folders = list(parent.iterdir())
+    assert len(folders) == 1, f"cookiecutter wrote {folders}"
+    return folders[0]
+
+
+@dataclass
+class Renderer:
+    """Renders on demand; `get` caches, `fresh` always renders a new copy."""
+
+    base: Path
+    env: dict[str, str]
+    cache: dict[tuple, Path] = field(default_factory=dict)
+    count: int = 0
+
+    def fresh(self, engine: str, **answers: str) -> Path:
+        self.count += 1
+        parent = self.base / f"{engine}-{self.count}"
+        parent.mkdir()
+        run(engine_command(engine, answers, parent), ROOT, self.env, label=f"render {engine}")
+        path = project_dir(engine, parent)
+        assert path.is_dir(), f"{engine} wrote no project at {path}"
+        return path
+
+    def get(self, engine: str, **answers: str) -> Path:
+        key = (engine, *sorted(answers.items()))
+        if key not in self.cache:
+            self.cache[key] = self.fresh(engine, **answers)
+        return self.cache[key]
+
+
+@pytest.fixture(scope="session")
+def renderer(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Renderer:
+    return Renderer(tmp_path_factory.mktemp("renders"), env)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not TIMINGS:
+        return
+    terminalreporter.section("command wall times")
+    for label, seconds in TIMINGS:
+        terminalreporter.write_line(f"{seconds:8.1f} s  {label}")

@@ -1,0 +1,47 @@
+"""The exact files a rendered project has, per level. A file appearing or vanishing fails."""
+
+from __future__ import annotations
+
+LEVEL0 = {
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    ".python-version",
+    "LICENSE",
+    "Makefile",
+    "README.md",
+    "notebooks/01-exploration.ipynb",
+    "params.yaml",
+    "pyproject.toml",
+    "schema.yaml",
+    "src/{package}/__init__.py",
+    "src/{package}/__main__.py",
+    "src/{package}/cli.py",
+    "src/{package}/config.py",
+    "src/{package}/data.py",
+    "src/{package}/errors.py",
+    "src/{package}/evaluate.py",
+    "src/{package}/features.py",
+    "src/{package}/metrics.py",
+    "src/{package}/model.py",
+    "src/{package}/predict.py",
+    "src/{package}/schema.py",
+    "src/{package}/train.py",
+    "src/{package}/validate.py",
+    "tests/conftest.py",
+    "tests/test_cli.py",
+    "tests/test_data.py",
+    "tests/test_features.py",
+    "tests/test_model.py",
+    "tests/test_notebooks.py",
+}
+LEVEL1: set[str] = set()
+LEVEL2: set[str] = set()
+ADDED_AT = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2}
+COPIER_ONLY = {".copier-answers.yml"}
+
+
+def expected_files(level: int, package: str, engine: str) -> set[str]:
+    files = set().union(*(ADDED_AT[step] for step in range(level + 1)))
+    if engine == "copier":
+        files |= COPIER_ONLY
+    return {name.format(package=package) for name in files}

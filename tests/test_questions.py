@@ -1,0 +1,123 @@
+"""copier.yml and cookiecutter.json ask the same questions: names, order, defaults, choices,
+prompts, and the same derived values for the template files."""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+
+import pytest
+import yaml
+from conftest import ROOT
+
+COPIER = yaml.safe_load((ROOT / "copier.yml").read_text())
+COOKIECUTTER = json.loads((ROOT / "cookiecutter.json").read_text())
+QUESTIONS = [
+    "project_name",
+    "project_slug",
+    "package_name",
+    "description",
+    "author_name",
+    "author_email",
+    "github_owner",
+    "python_version",
+    "maturity_level",
+    "task",
+    "license",
+]
+CHOICES = {
+    "python_version": ["3.11", "3.12", "3.13"],
+    "maturity_level": ["0", "1", "2"],
+    "task": ["classification", "regression"],
+    "license": ["MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"],
+}
+LEVEL_LABELS = {"0": "0 - manual", "1": "1 - pipeline automation", "2": "2 - CI/CD/CT"}
+
+
+def copier_questions() -> dict:
+    return {
+        name: spec
+        for name, spec in COPIER.items()
+        if not name.startswith("_") and spec.get("when") is not False
+    }
+
+
+def cookiecutter_questions() -> dict:
+    return {name: value for name, value in COOKIECUTTER.items() if not name.startswith("_")}
+
+
+def copier_default(name: str) -> str:
+    return str(copier_questions()[name]["default"])
+
+
+def cookiecutter_default(name: str) -> str:
+    value = cookiecutter_questions()[name]
+    first = value[0] if isinstance(value, list) else value
+    return first.replace("cookiecutter.", "")
+
+
+def copier_choices(name: str) -> dict[str, str]:
+    """Choice value -> label."""
+    choices = copier_questions()[name]["choices"]
+    if isinstance(choices, dict):
+        return {str(value): label for label, value in choices.items()}
+    return {str(value): str(value) for value in choices}
+
+
+def test_both_engines_ask_the_same_questions_in_the_same_order() -> None:
+    assert list(copier_questions()) == QUESTIONS
+    assert list(cookiecutter_questions()) == QUESTIONS
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_both_engines_have_the_same_default(name: str) -> None:
+    assert copier_default(name) == cookiecutter_default(name)
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    assert copier_default("python_version") == "3.11"
+    assert copier_default("maturity_level") == "1"
+    assert copier_default("task") == "classification"
+    assert copier_default("license") == "MIT"
+
+
+@pytest.mark.parametrize("name", CHOICES)
+def test_both_engines_offer_the_same_choices(name: str) -> None:
+    assert sorted(copier_choices(name)) == sorted(CHOICES[name])
+    # cookiecutter offers its default first; the set of choices is what must agree.
+    assert sorted(cookiecutter_questions()[name]) == sorted(CHOICES[name])
+
+
+def test_levels_are_shown_with_their_labels_in_both_engines() -> None:
+    assert copier_choices("maturity_level") == LEVEL_LABELS
+    prompt = COOKIECUTTER["__prompts__"]["maturity_level"]
+    assert {key: label for key, label in prompt.items() if key != "__prompt__"} == LEVEL_LABELS
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_both_engines_prompt_with_the_same_words(name: str) -> None:
+    prompt = COOKIECUTTER["__prompts__"][name]
+    text = prompt["__prompt__"] if isinstance(prompt, dict) else prompt
+    assert copier_questions()[name]["help"] == text
+
+
+def test_derived_values_are_the_same_in_both_engines() -> None:
+    # copier's computed `cookiecutter` map mirrors cookiecutter.json's `__` variables, so that
+    # template files can say cookiecutter.__x under both engines.
+    computed = COPIER["cookiecutter"]["default"]
+    copier_keys = re.findall(r"^(\w+):", computed, flags=re.MULTILINE)
+    derived = [name for name in COOKIECUTTER if name.startswith("__") and name != "__prompts__"]
+    assert copier_keys == QUESTIONS + derived
+    for name in ("__pipeline", "__cicd", "__classification"):
+        copier_expr = re.search(rf"^{name}: \"(.*)\"$", computed, flags=re.MULTILINE).group(1)
+        assert copier_expr == COOKIECUTTER[name].replace("cookiecutter.", "")
+
+
+def test_name_rules_know_every_keyword_and_standard_module() -> None:
+    keywords = yaml.safe_load(COPIER["python_keywords"]["default"])
+    modules = set(yaml.safe_load(COPIER["python_stdlib_modules"]["default"]))
+    assert [str(word) for word in keywords] == keyword.kwlist
+    public = {name for name in sys.stdlib_module_names if not name.startswith("_")}
+    assert public <= modules

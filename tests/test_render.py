@@ -1,0 +1,145 @@
+"""Rendering: both engines give the same tree for every level and task, with exactly the
+expected files, no leftover Jinja, parseable config files and lint-clean code."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BIN, DEFAULT_PACKAGE, ENGINES, LEVELS, ROOT, TASKS, Renderer, run
+from expected import COPIER_ONLY, expected_files
+
+MATRIX = [(level, task) for level in LEVELS for task in TASKS]
+IDS = [f"L{level}-{task}" for level, task in MATRIX]
+# `{{`, `{%` or `{#` that Jinja should have consumed; GitHub's `${{ }}` and shell's `${#x}` are
+# meant to be there.
+LEFTOVER = re.compile(r"(?<!\$)\{[{%#]")
+
+
+def files_of(project: Path) -> dict[str, Path]:
+    return {
+        path.relative_to(project).as_posix(): path
+        for path in sorted(project.rglob("*"))
+        if path.is_file()
+    }
+
+
+def render(renderer: Renderer, engine: str, level: int, task: str) -> Path:
+    return renderer.get(engine, maturity_level=str(level), task=task)
+
+
+@pytest.mark.parametrize(("level", "task"), MATRIX, ids=IDS)
+def test_both_engines_render_the_same_tree_byte_for_byte(
+    renderer: Renderer, level: int, task: str
+) -> None:
+    copier = files_of(render(renderer, "copier", level, task))
+    cookiecutter = files_of(render(renderer, "cookiecutter", level, task))
+    assert set(copier) - COPIER_ONLY == set(cookiecutter)
+    for name, path in cookiecutter.items():
+        assert copier[name].read_bytes() == path.read_bytes(), f"{name} differs"
+        assert copier[name].stat().st_mode == path.stat().st_mode, f"{name} mode differs"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(("level", "task"), MATRIX, ids=IDS)
+def test_exactly_the_expected_files(renderer: Renderer, engine: str, level: int, task: str) -> None:
+    rendered = set(files_of(render(renderer, engine, level, task)))
+    expected = expected_files(level, DEFAULT_PACKAGE, engine)
+    assert rendered == expected, {
+        "unexpected": sorted(rendered - expected),
+        "missing": sorted(expected - rendered),
+    }
+
+
+@pytest.mark.parametrize(("level", "task"), MATRIX, ids=IDS)
+def test_no_jinja_is_left_over(renderer: Renderer, level: int, task: str) -> None:
+    for name, path in files_of(render(renderer, "copier", level, task)).items():
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            assert not LEFTOVER.search(line), f"{name}:{number}: {line.strip()}"
+
+
+@pytest.mark.parametrize(("level", "task"), MATRIX, ids=IDS)
+def test_every_config_file_parses(renderer: Renderer, level: int, task: str) -> None:
+    parsers = {
+        ".yml": yaml.safe_load,
+        ".yaml": yaml.safe_load,
+        ".toml": tomllib.loads,
+        ".json": json.loads,
+        ".ipynb": json.loads,
+    }
+    checked = 0
+    for name, path in files_of(render(renderer, "copier", level, task)).items():
+        parse = parsers.get(path.suffix)
+        if parse:
+            try:
+                parse(path.read_text())
+            except Exception as error:  # any parser's error: name the file
+                pytest.fail(f"{name} does not parse: {error}")
+            checked += 1
+    assert checked >= 5
+
+
+@pytest.mark.parametrize(("level", "task"), MATRIX, ids=IDS)
+def test_rendered_code_passes_its_own_ruff_rules(
+    renderer: Renderer, env: dict[str, str], level: int, task: str
+) -> None:
+    project = render(renderer, "copier", level, task)
+    run([BIN / "ruff", "check", "--no-cache", "."], project, env)
+    run([BIN / "ruff", "format", "--check", "--no-cache", "."], project, env)
+
+
+def test_copier_records_the_answers_for_later_updates(renderer: Renderer) -> None:
+    answers = yaml.safe_load(
+        (render(renderer, "copier", 0, "regression") / ".copier-answers.yml").read_text()
+    )
+    assert answers["_src_path"]
+    assert answers["_commit"]
+    assert answers["maturity_level"] == 0
+    assert answers["task"] == "regression"
+    # Computed values are not answers: they must not be stored.
+    assert "cookiecutter" not in answers
+    assert "python_stdlib_modules" not in answers
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_custom_names_flow_everywhere(renderer: Renderer, env: dict[str, str], engine: str) -> None:
+    # Given a name of the user's own, whose slug and package are derived from it
+    project = renderer.get(engine, project_name="Fraud Scoring Service", maturity_level="0")
+    # Then the folder, package and distribution follow it, and the code still lints clean
+    assert project.name in {"fraud-scoring-service", "project"}
+    assert (project / "src" / "fraud_scoring_service" / "cli.py").is_file()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "fraud-scoring-service"
+    assert pyproject["project"]["scripts"] == {
+        "fraud-scoring-service": "fraud_scoring_service.cli:main"
+    }
+    run([BIN / "ruff", "check", "--no-cache", "."], project, env)
+    run([BIN / "ruff", "format", "--check", "--no-cache", "."], project, env)
+
+
+@pytest.mark.parametrize("license_id", ["MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"])
+def test_license_file_matches_the_choice(renderer: Renderer, license_id: str) -> None:
+    project = renderer.get("cookiecutter", license=license_id, maturity_level="0")
+    text = (project / "LICENSE").read_text()
+    first_words = {
+        "MIT": "MIT License",
+        "Apache-2.0": "Apache License",
+        "BSD-3-Clause": "BSD 3-Clause License",
+        "Proprietary": "All rights reserved",
+    }
+    assert first_words[license_id] in text
+    assert "ML Engineer" in text or license_id == "Apache-2.0"
+    assert tomllib.loads((project / "pyproject.toml").read_text())["project"]["license"] in {
+        license_id,
+        "LicenseRef-Proprietary",
+    }
+
+
+def test_the_template_folder_is_the_cookiecutter_folder() -> None:
+    alias = ROOT / "{{cookiecutter.project_slug}}"
+    assert alias.is_symlink()
+    assert alias.resolve() == (ROOT / "template").resolve()

@@ -1,0 +1,56 @@
+"""Bad answers stop generation before anything is written, with one line that names the field
+and the rule. Every rule, through both engines' command lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ENGINES, ROOT, engine_command, run
+
+# (field, bad value, words of the rule that the message must contain)
+RULES = [
+    ("project_name", "   ", "must not be empty"),
+    ("project_slug", "Bad Name", "must not contain spaces"),
+    ("project_slug", "BadName", "must not contain capitals"),
+    ("project_slug", "bad_name", "use lowercase letters, digits and single hyphens"),
+    ("package_name", "bad name", "must not contain spaces"),
+    ("package_name", "Bad_name", "must not contain capitals"),
+    ("package_name", "9lives", "must be a Python identifier"),
+    ("package_name", "class", "'class' is a Python keyword"),
+    ("package_name", "json", "'json' is the name of a standard-library module"),
+    ("author_email", "not-an-email", "'not-an-email' is not an email address"),
+    ("github_owner", "-org-", "use letters, digits and single hyphens"),
+]
+# Unknown choices are refused by each engine's own choice check, in its own words.
+CHOICE_WORDS = {"copier": "Invalid choice for '{field}'", "cookiecutter": "choice variable {field}"}
+CHOICES = [("maturity_level", "3"), ("task", "clustering"), ("python_version", "2.7")]
+
+
+def assert_refused(outcome, parent: Path, field: str, words: str) -> None:
+    assert outcome.code != 0, outcome.tail()
+    lines = [line for line in outcome.stderr.splitlines() if field in line and words in line]
+    assert lines, f"no line names {field!r} and {words!r}:\n{outcome.tail()}"
+    assert not any(parent.iterdir()), f"something was written: {list(parent.iterdir())}"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(("field", "value", "words"), RULES)
+def test_bad_answer_stops_generation(
+    engine: str, field: str, value: str, words: str, tmp_path: Path, env: dict[str, str]
+) -> None:
+    # A blank name would also blank the derived slug, which cookiecutter needs first as the
+    # folder name; give a valid slug so the name rule itself is what stops generation.
+    answers = {field: value, **({"project_slug": "ok"} if field == "project_name" else {})}
+    outcome = run(engine_command(engine, answers, tmp_path), ROOT, env, check=False)
+    assert_refused(outcome, tmp_path, field, words)
+    assert f"Validation error for question '{field}': " in outcome.stderr
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(("field", "value"), CHOICES)
+def test_unknown_choice_stops_generation(
+    engine: str, field: str, value: str, tmp_path: Path, env: dict[str, str]
+) -> None:
+    outcome = run(engine_command(engine, {field: value}, tmp_path), ROOT, env, check=False)
+    assert_refused(outcome, tmp_path, field, CHOICE_WORDS[engine].format(field=field))
