@@ -1,0 +1,39 @@
+# mlops-ladder: the template's own commands. Needs python3, git and make; uv is bootstrapped
+# into .tools/ when it is not on PATH.
+.DEFAULT_GOAL := help
+SHELL := bash
+PYTHON ?= python3
+DEMO_LEVEL ?= 0
+
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+export PATH := $(dir $(UV)):$(PATH)
+# Python builds are never downloaded: the tests use the interpreter the machine has.
+export UV_PYTHON_DOWNLOADS ?= never
+
+.PHONY: help demo test test-fast lint
+
+help: ## Show the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet uv
+
+.venv/synced: pyproject.toml uv.lock | $(UV)
+	uv sync --frozen
+	@touch $@
+
+demo: .venv/synced ## Generate a demo project (the highest level) in demo/ and run its whole job
+	rm -rf demo
+	uv run copier copy --quiet --defaults --vcs-ref HEAD -d maturity_level=$(DEMO_LEVEL) . demo
+	$(MAKE) -C demo setup all
+
+test: .venv/synced ## Run the template's test suite: render, lint, execute every level
+	uv run pytest
+
+test-fast: .venv/synced ## The quick part: questions, validation, rendering, linting (no installs)
+	uv run pytest -m "not slow"
+
+lint: .venv/synced ## Lint the template's own code
+	uv run ruff check .
+	uv run ruff format --check .
