@@ -34,7 +34,18 @@ LEVEL0 = {
     "tests/test_model.py",
     "tests/test_notebooks.py",
 }
-LEVEL1: set[str] = set()
+LEVEL1 = {
+    ".dvc/.gitignore",
+    ".dvc/config",
+    ".dvcignore",
+    "dvc.yaml",
+    "src/{package}/registry.py",
+    "src/{package}/tracking.py",
+    "tests/test_model_quality.py",
+    "tests/test_pipeline.py",
+    "tests/test_registry.py",
+    "tests/test_splits.py",
+}
 LEVEL2: set[str] = set()
 ADDED_AT = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2}
 COPIER_ONLY = {".copier-answers.yml"}

@@ -39,7 +39,7 @@ def test_make_all_trains_and_evaluates_a_model(project: Path, env: dict[str, str
     report = json.loads((project / "reports" / "metrics.json").read_text())
     assert (project / "models" / "model.joblib").is_file()
     assert metadata["task"] == task
-    assert metadata["data"]["md5"]
+    assert metadata["data"]["raw"]["md5"]
     assert metadata["git"]["commit"] is None  # a new repository has no commit yet
     assert report["quality"] == {"passed": True, "failures": []}
     assert set(report["baselines"]) == {"dummy", "linear"}

@@ -5,6 +5,9 @@ Session fixtures are shared by many tests: copy before you change them.
 
 from __future__ import annotations
 
+{% if cookiecutter.__pipeline %}
+from collections.abc import Iterator
+{% endif %}
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,18 @@ from {{ cookiecutter.package_name }}.schema import Schema, load_schema
 from {{ cookiecutter.package_name }}.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
+{% if cookiecutter.__pipeline %}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test tracks to a temporary MLflow store, never to the project's own."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+        patch.setenv("{{ cookiecutter.package_name | upper }}_ARTIFACTS_DIR", str(folder / "artifacts"))
+        yield folder
+{% endif %}
 
 
 @pytest.fixture(scope="session")

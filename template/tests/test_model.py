@@ -57,9 +57,10 @@ def test_saved_model_predicts_exactly_as_trained(
     params: Params,
 ) -> None:
     # Given the model saved with its metadata
-    train_file = tmp_path / "train.parquet"
+    raw_file, train_file = tmp_path / "raw.parquet", tmp_path / "train.parquet"
+    write_table(pd.concat(splits), raw_file)
     write_table(train_features, train_file)
-    metadata = describe(model, train_file, schema, params)
+    metadata = describe(model, raw_file, train_file, schema, params)
     save(model, metadata, tmp_path / "model.joblib", tmp_path / "metadata.json")
     # When it is loaded back
     loaded = load(tmp_path / "model.joblib")
@@ -67,8 +68,8 @@ def test_saved_model_predicts_exactly_as_trained(
     # Then it predicts exactly as before, and the metadata explains where it came from
     np.testing.assert_array_equal(predict(loaded, inputs)[0], predict(model, inputs)[0])
     saved = json.loads((tmp_path / "metadata.json").read_text())
-    assert saved["data"]["md5"]
-    assert saved["data"]["rows"] == len(train_features)
+    assert saved["data"]["raw"]["md5"]
+    assert saved["data"]["train"]["rows"] == len(train_features)
     assert saved["params"]["seed"] == params.seed
     assert set(saved["versions"]) >= {"python", "scikit-learn", "pandas", "numpy"}
     assert "git" in saved

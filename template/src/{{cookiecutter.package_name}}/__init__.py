@@ -1,3 +1,6 @@
-"""{{ cookiecutter.project_name }}: the model, its pipeline stages and their command line."""
+"""{{ cookiecutter.project_name }}
+
+The model, its pipeline stages and their command line.
+"""
 
 __version__ = "0.1.0"

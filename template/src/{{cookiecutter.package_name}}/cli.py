@@ -13,7 +13,11 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from functools import cached_property
+from importlib.metadata import metadata
 from pathlib import Path
+{% if cookiecutter.__pipeline %}
+from typing import Any
+{% endif %}
 
 from {{ cookiecutter.package_name }} import data, evaluate, predict, train
 from {{ cookiecutter.package_name }}.config import Params, Settings, load_params
@@ -89,7 +93,14 @@ def cmd_featurize(project: Project, args: argparse.Namespace) -> int:
 def cmd_train(project: Project, args: argparse.Namespace) -> int:
     settings, params, schema = project.settings, project.params, project.schema
     model = train.train(data.read_table(settings.train_features), schema, params)
-    metadata = train.describe(model, settings.train_features, schema, params)
+    metadata = train.describe(model, settings.raw_data, settings.train_features, schema, params)
+{% if cookiecutter.__pipeline %}
+    from {{ cookiecutter.package_name }} import tracking  # MLflow takes seconds to import: only here
+
+    metadata["mlflow"] = tracking.log_training(
+        settings, model, metadata, data.read_table(settings.train_features), schema, params
+    )
+{% endif %}
     train.save(model, metadata, settings.model_file, settings.metadata_file)
     log.info("trained %s -> %s", params.train.estimator, settings.model_file)
     return 0
@@ -111,6 +122,12 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
         settings.plots_dir,
         settings.figures_dir,
     )
+{% if cookiecutter.__pipeline %}
+    from {{ cookiecutter.package_name }} import tracking
+
+    run = tracking.read_metadata(settings.metadata_file)["mlflow"]
+    tracking.log_evaluation(settings, run["run_id"], report)
+{% endif %}
     primary = params.quality.primary_metric
     log.info("test %s = %.4f -> %s", primary, report["test"][primary], settings.metrics_file)
     if report["quality"]["passed"]:
@@ -135,13 +152,64 @@ def cmd_predict(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+{% if cookiecutter.__pipeline %}
+def cmd_register(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }} import registry, tracking
+
+    settings, params = project.settings, project.params
+    decision = registry.register(
+        settings,
+        params,
+        project.schema,
+        run=tracking.read_metadata(settings.metadata_file)["mlflow"],
+        report=json.loads(settings.metrics_file.read_text()),
+        test_split=data.read_table(settings.test_split),
+    )
+    return report_decision(decision, settings.registration_report, params.gate.on_fail)
+
+
+def cmd_promote(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }} import registry
+
+    decision = registry.promote(project.settings, args.version)
+    log.info(
+        "%s: champion v%s (was v%s)", decision.model_name, args.version, decision.champion_before
+    )
+    return 0
+
+
+def cmd_rollback(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }} import registry
+
+    decision = registry.rollback(project.settings)
+    log.info(
+        "%s: champion back to v%s (was v%s)",
+        decision.model_name,
+        decision.champion_after,
+        decision.champion_before,
+    )
+    return 0
+
+
+def report_decision(decision: Any, out: Path, on_fail: str) -> int:
+    """Write the gate's decision; a refusal fails the command unless params say warn."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(decision.to_dict(), indent=2) + "\n")
+    if decision.reasons and on_fail == "error":
+        print(decision.summary(), file=sys.stderr)
+        return 1
+    (log.warning if decision.reasons else log.info)("%s", decision.summary())
+    return 0
+
+
+{% endif %}
 Command = Callable[[Project, argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="{{ cookiecutter.project_slug }}",
-        description={{ cookiecutter.description | tojson }},
+        description=metadata("{{ cookiecutter.project_slug }}")["Summary"],
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -171,6 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("input", type=Path, help="CSV or Parquet file of records")
     predict_cmd.add_argument("--output", type=Path, help="write here (.csv or .parquet)")
     predict_cmd.add_argument("--model", type=Path, help="model file (default: models/model.joblib)")
+{% if cookiecutter.__pipeline %}
+    add(
+        "register",
+        cmd_register,
+        "Register the trained model (alias challenger); promote it to champion if it passes the "
+        "gate. Writes reports/registration.json.",
+    )
+    promote_cmd = add("promote", cmd_promote, "Make a registered version the champion by hand.")
+    promote_cmd.add_argument("version", help="registered model version, e.g. 3")
+    add("rollback", cmd_rollback, "Move the champion back to the previous champion.")
+{% endif %}
     return parser
 
 

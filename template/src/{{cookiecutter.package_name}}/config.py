@@ -71,6 +71,21 @@ class Settings(BaseSettings):
     @property
     def figures_dir(self) -> Path:
         return self.reports_dir / "figures"
+{% if cookiecutter.__pipeline %}
+
+    # MLflow: a local sqlite file and artifact folder by default (offline, no server); set
+    # MLFLOW_TRACKING_URI to use a tracking server instead. Nothing else changes.
+    mlflow_tracking_uri: str = Field(
+        default="sqlite:///mlflow.db", validation_alias="MLFLOW_TRACKING_URI"
+    )
+    artifacts_dir: Path = Path("mlartifacts")
+    experiment_name: str = "{{ cookiecutter.project_slug }}"
+    model_name: str = "{{ cookiecutter.project_slug }}"
+
+    @property
+    def registration_report(self) -> Path:
+        return self.reports_dir / "registration.json"
+{% endif %}
 
 
 class _Section(BaseModel):
@@ -116,7 +131,7 @@ class QualityParams(_Section):
 {% if cookiecutter.__pipeline %}
 
 
-class RegisterParams(_Section):
+class GateParams(_Section):
     max_drop_vs_champion: float = Field(ge=0)
     on_fail: str = Field(pattern="^(error|warn)$")
 {% endif %}
@@ -130,7 +145,7 @@ class Params(_Section):
     evaluate: EvaluateParams
     quality: QualityParams
 {% if cookiecutter.__pipeline %}
-    register: RegisterParams
+    gate: GateParams
 {% endif %}
 
 

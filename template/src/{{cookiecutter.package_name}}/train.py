@@ -51,8 +51,13 @@ def train(train_features: pd.DataFrame, schema: Schema, params: Params) -> Pipel
     return fit(train_features, schema, estimator)
 
 
-def describe(model: Pipeline, train_file: Path, schema: Schema, params: Params) -> dict[str, Any]:
-    """Metadata to reproduce and explain the model: data, code, params, metrics, libraries."""
+def describe(
+    model: Pipeline, raw_file: Path, train_file: Path, schema: Schema, params: Params
+) -> dict[str, Any]:
+    """Metadata to reproduce and explain the model: data, code, params, metrics, libraries.
+
+    The data hashes are MD5s of the files, the hashes DVC gives them: the data's version.
+    """
     target = schema.target.name
     train_features = read_table(train_file)
     predicted, scores = predict(model, train_features.drop(columns=[target]))
@@ -60,7 +65,14 @@ def describe(model: Pipeline, train_file: Path, schema: Schema, params: Params) 
         "task": TASK,
         "estimator": params.train.estimator,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data": {"file": str(train_file), "md5": file_md5(train_file), "rows": len(train_features)},
+        "data": {
+            "raw": {"file": str(raw_file), "md5": file_md5(raw_file)},
+            "train": {
+                "file": str(train_file),
+                "md5": file_md5(train_file),
+                "rows": len(train_features),
+            },
+        },
         "inputs": schema.feature_names,
         "target": target,
         "git": git_state(),
