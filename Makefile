@@ -3,7 +3,7 @@
 .DEFAULT_GOAL := help
 SHELL := bash
 PYTHON ?= python3
-DEMO_LEVEL ?= 0
+DEMO_LEVEL ?= 1
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export PATH := $(dir $(UV)):$(PATH)
@@ -29,10 +29,10 @@ demo: .venv/synced ## Generate a demo project (the highest level) in demo/ and r
 	$(MAKE) -C demo setup all
 
 test: .venv/synced ## Run the template's test suite: render, lint, execute every level
-	uv run pytest
+	uv run pytest -n 2 --dist loadscope
 
 test-fast: .venv/synced ## The quick part: questions, validation, rendering, linting (no installs)
-	uv run pytest -m "not slow"
+	uv run pytest -n 2 --dist loadscope -m "not slow"
 
 lint: .venv/synced ## Lint the template's own code
 	uv run ruff check .

@@ -7,10 +7,12 @@ render its own copy (`render_fresh`).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,8 +27,9 @@ LEVELS = (0, 1, 2)
 TASKS = ("classification", "regression")
 DEFAULT_PACKAGE = "tabular_model"
 
-# Wall time of every command run through `run`, printed at the end of the session.
-TIMINGS: list[tuple[str, float]] = []
+# Wall time of labelled commands run through `run`, printed at the end of the session. Under
+# pytest-xdist every worker appends to the same file, which the controller names and reads.
+TIMINGS_FILE = "MLOPS_LADDER_TIMINGS"
 
 
 @dataclass
@@ -68,8 +71,9 @@ def run(
         done.stderr,
         time.perf_counter() - started,
     )
-    if label:
-        TIMINGS.append((label, outcome.seconds))
+    if label and os.environ.get(TIMINGS_FILE):
+        with open(os.environ[TIMINGS_FILE], "a") as timings:
+            timings.write(json.dumps([label, round(outcome.seconds, 1)]) + "\n")
     if check and outcome.code != 0:
         pytest.fail(f"command failed in {cwd}:\n{outcome.tail()}", pytrace=False)
     return outcome
@@ -158,9 +162,20 @@ def renderer(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> R
     return Renderer(tmp_path_factory.mktemp("renders"), env)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get(TIMINGS_FILE):  # the controller, not an xdist worker
+        handle, path = tempfile.mkstemp(prefix="mlops-ladder-timings-", suffix=".jsonl")
+        os.close(handle)
+        os.environ[TIMINGS_FILE] = path
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not TIMINGS:
+    path = Path(os.environ.get(TIMINGS_FILE, ""))
+    if os.environ.get("PYTEST_XDIST_WORKER") or not path.is_file():
         return
-    terminalreporter.section("command wall times")
-    for label, seconds in TIMINGS:
-        terminalreporter.write_line(f"{seconds:8.1f} s  {label}")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    path.unlink()
+    if lines:
+        terminalreporter.section("command wall times")
+        for label, seconds in lines:
+            terminalreporter.write_line(f"{seconds:8.1f} s  {label}")

@@ -38,6 +38,8 @@ LEVEL1 = {
     ".dvc/.gitignore",
     ".dvc/config",
     ".dvcignore",
+    "deploy/compose.yaml",
+    "deploy/mlflow.Dockerfile",
     "dvc.yaml",
     "src/{package}/registry.py",
     "src/{package}/tracking.py",

@@ -16,7 +16,7 @@ from functools import cached_property
 from importlib.metadata import metadata
 from pathlib import Path
 {% if cookiecutter.__pipeline %}
-from typing import Any
+from typing import TYPE_CHECKING
 {% endif %}
 
 from {{ cookiecutter.package_name }} import data, evaluate, predict, train
@@ -25,6 +25,11 @@ from {{ cookiecutter.package_name }}.errors import ProjectError
 from {{ cookiecutter.package_name }}.features import add_derived_features
 from {{ cookiecutter.package_name }}.schema import Schema, load_schema
 from {{ cookiecutter.package_name }}.validate import validate
+{% if cookiecutter.__pipeline %}
+
+if TYPE_CHECKING:  # for type hints only: the registry loads MLflow, which is slow to import
+    from {{ cookiecutter.package_name }}.registry import Decision
+{% endif %}
 
 log = logging.getLogger("{{ cookiecutter.package_name }}")
 
@@ -191,7 +196,7 @@ def cmd_rollback(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
-def report_decision(decision: Any, out: Path, on_fail: str) -> int:
+def report_decision(decision: Decision, out: Path, on_fail: str) -> int:
     """Write the gate's decision; a refusal fails the command unless params say warn."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(decision.to_dict(), indent=2) + "\n")

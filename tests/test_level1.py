@@ -1,0 +1,284 @@
+"""Level 1 (and 2), executed: in rendered projects, `make setup`, `dvc repro` from scratch, a
+second `dvc repro` that does nothing, `make test`; the pipeline against a real MLflow server
+over HTTP; bad data stopped at validate; a crippled model refused by the gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Renderer, run
+
+pytestmark = pytest.mark.slow
+
+STAGES = ["ingest", "validate", "split", "featurize", "train", "evaluate", "register"]
+
+# Asks the project's own MLflow (through its locked environment) what the registry holds.
+REGISTRY_QUERY = """
+import json, sys
+from mlflow import MlflowClient
+client = MlflowClient()
+name = sys.argv[1]
+versions = client.search_model_versions(f"name = '{name}'")
+champion = client.get_model_version_by_alias(name, "champion")
+run = client.get_run(champion.run_id)
+print(json.dumps({
+    "versions": sorted(int(v.version) for v in versions),
+    "champion": int(champion.version),
+    "aliases": {a: str(v) for a, v in client.get_registered_model(name).aliases.items()},
+    "run_status": run.info.status,
+    "run_metrics": sorted(run.data.metrics),
+    "run_tags": run.data.tags,
+}))
+"""
+
+
+def dvc(project: Path, env: dict[str, str], *args: str, label: str | None = None, check=True):
+    return run(["uv", "run", "--frozen", "dvc", *args], project, env, label=label, check=check)
+
+
+def registry_state(project: Path, env: dict[str, str]) -> dict:
+    outcome = run(
+        ["uv", "run", "--frozen", "python", "-c", REGISTRY_QUERY, "tabular-model"], project, env
+    )
+    return json.loads(outcome.stdout.strip().splitlines()[-1])
+
+
+class ProjectChecks:
+    """What every level-1+ project must do. A subclass per (engine, level): under
+    `pytest -n 2 --dist loadscope` each class runs on one worker, sharing its project."""
+
+    ENGINE = "copier"
+    LEVEL = 1
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project(cls, renderer: Renderer, env: dict[str, str]) -> Path:
+        path = renderer.fresh(cls.ENGINE, maturity_level=str(cls.LEVEL))
+        run(["make", "setup"], path, env, label=f"L{cls.LEVEL} {cls.ENGINE}: make setup")
+        return path
+
+    def test_dvc_repro_from_scratch_runs_every_stage_and_crowns_a_champion(
+        self, project: Path, env: dict[str, str]
+    ) -> None:
+        outcome = dvc(project, env, "repro", label="dvc repro from scratch")
+        for stage in STAGES:
+            assert f"Running stage '{stage}'" in outcome.stdout, stage
+        decision = json.loads((project / "reports" / "registration.json").read_text())
+        assert decision["promoted"], decision
+        state = registry_state(project, env)
+        assert state["champion"] == int(decision["version"])
+        assert state["aliases"] == {
+            "champion": decision["version"],
+            "challenger": decision["version"],
+        }
+
+    def test_a_second_dvc_repro_does_nothing(self, project: Path, env: dict[str, str]) -> None:
+        outcome = dvc(project, env, "repro", label="dvc repro, nothing changed")
+        assert "Running stage" not in outcome.stdout
+        assert "Data and pipelines are up to date." in outcome.stdout
+
+    def test_dvc_shows_metrics_and_draws_plots(self, project: Path, env: dict[str, str]) -> None:
+        metrics = json.dumps(json.loads(dvc(project, env, "metrics", "show", "--json").stdout))
+        assert '"roc_auc"' in metrics
+        assert '"baselines"' in metrics
+        dvc(project, env, "plots", "show", "--out", "dvc_plots")
+        assert (project / "dvc_plots" / "index.html").is_file()
+
+    def test_make_test_passes(self, project: Path, env: dict[str, str]) -> None:
+        outcome = run(["make", "test"], project, env, label="L1/L2: make test")
+        assert " passed" in outcome.stdout
+        assert " failed" not in outcome.stdout
+
+
+# -- a level-1 project exercised the way a team uses it ---------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class TeamChecks:
+    """The level-1 copier project after ProjectChecks: a tracking server, bad data, a crippled
+    model, the DVC remote."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def team_project(cls, project: Path, env: dict[str, str]) -> Path:
+        """The level-1 copier project of the tests above (its pipeline run), committed: DVC
+        experiments need a commit."""
+        dvc(project, env, "repro")
+        run(["git", "add", "-A"], project, env)
+        run(["git", "commit", "--quiet", "--no-verify", "-m", "Generated project"], project, env)
+        return project
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def mlflow_server(
+        cls, team_project: Path, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[str]:
+        """A real `mlflow server` (sqlite backend, served artifacts) on 127.0.0.1."""
+        folder = tmp_path_factory.mktemp("mlflow-server")
+        port = free_port()
+        log = (folder / "server.log").open("w")
+        command = [
+            team_project / ".venv" / "bin" / "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination", str(folder / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        ]  # fmt: skip
+        server = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                        if answer.status == 200:
+                            break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(
+                            f"mlflow server did not start:\n{(folder / 'server.log').read_text()}"
+                        )
+                    time.sleep(0.5)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            log.close()
+
+    def test_params_diff_shows_an_edited_hyperparameter(
+        self, team_project: Path, env: dict[str, str]
+    ) -> None:
+        params = team_project / "params.yaml"
+        original = params.read_text()
+        params.write_text(original.replace("n_estimators: 100", "n_estimators: 250"))
+        try:
+            diff = json.loads(dvc(team_project, env, "params", "diff", "--json").stdout)
+            status = dvc(team_project, env, "status").stdout
+        finally:
+            params.write_text(original)
+        change = diff["params.yaml"]["train.random_forest.n_estimators"]
+        assert (change["old"], change["new"]) == (100, 250)
+        assert "train:" in status
+
+    def test_the_pipeline_tracks_and_registers_on_a_real_mlflow_server(
+        self, team_project: Path, mlflow_server: str, env: dict[str, str]
+    ) -> None:
+        # Given the tracking URI of a running server, and nothing else changed
+        remote = {**env, "MLFLOW_TRACKING_URI": mlflow_server}
+        # When the training part of the pipeline runs again
+        outcome = dvc(
+            team_project,
+            remote,
+            "repro",
+            "--force",
+            "--downstream",
+            "train",
+            label="dvc repro on a server",
+        )
+        assert "Running stage 'register'" in outcome.stdout
+        # Then the server holds the run, the registered version and the champion alias
+        state = registry_state(team_project, remote)
+        assert state["versions"] == [1]
+        assert state["champion"] == 1
+        assert state["run_status"] == "FINISHED"
+        assert "test_roc_auc" in state["run_metrics"]
+        assert state["run_tags"]["data.raw_md5"]
+        assert state["run_tags"]["git.commit"] != "none"
+
+    def test_bad_data_stops_the_pipeline_at_validate_and_keeps_the_champion(
+        self, team_project: Path, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        # Given the user points ingest at a file with missing values, text in a number column and a
+        # column shifted far out of range
+        corrupt = tmp_path / "corrupt.csv"
+        script = (
+            "import pandas as pd, sys;"
+            "f = pd.read_parquet('data/raw/dataset.parquet');"
+            "f.loc[:9, 'mean_radius'] = None; f['mean_texture'] = 'unknown';"
+            "f['mean_area'] = f['mean_area'] * 100; f.to_csv(sys.argv[1], index=False)"
+        )
+        run(["uv", "run", "--frozen", "python", "-c", script, corrupt], team_project, env)
+        params = team_project / "params.yaml"
+        original = params.read_text()
+        model = (team_project / "models" / "model.joblib").read_bytes()
+        champion = registry_state(team_project, env)["champion"]
+        params.write_text(original.replace("source: sklearn", f"source: {corrupt}"))
+        try:
+            # When the pipeline runs
+            outcome = dvc(team_project, env, "repro", check=False, label="dvc repro, bad data")
+        finally:
+            params.write_text(original)
+        # Then it fails at validate, naming every problem, and nothing downstream ran
+        output = outcome.stdout + outcome.stderr
+        assert outcome.code != 0
+        assert "failed to reproduce 'validate'" in output
+        for check in ("mean_radius.nulls", "mean_texture.dtype", "mean_area.max"):
+            assert check in output, check
+        assert "Running stage 'split'" not in output
+        assert (team_project / "models" / "model.joblib").read_bytes() == model
+        assert registry_state(team_project, env)["champion"] == champion
+        report = json.loads((team_project / "reports" / "validation.json").read_text())
+        assert report["passed"] is False
+        dvc(team_project, env, "repro")  # back to the good data for the tests that follow
+
+    def test_the_gate_refuses_a_crippled_model_and_keeps_the_champion(
+        self, team_project: Path, env: dict[str, str]
+    ) -> None:
+        champion = registry_state(team_project, env)["champion"]
+        # When an experiment trains a single one-split tree
+        outcome = dvc(
+            team_project, env, "exp", "run",
+            "-S", "train.random_forest.n_estimators=1", "-S", "train.random_forest.max_depth=1",
+            check=False, label="dvc exp run, crippled model",
+        )  # fmt: skip
+        run(["git", "checkout", "--", "params.yaml"], team_project, env)
+        # Then the register stage refuses it and fails the experiment; the champion stays
+        output = outcome.stdout + outcome.stderr
+        assert outcome.code != 0
+        assert "refused by the gate" in output
+        assert "misses the bar" in output
+        decision = json.loads((team_project / "reports" / "registration.json").read_text())
+        assert decision["promoted"] is False
+        state = registry_state(team_project, env)
+        assert state["champion"] == champion
+        assert state["aliases"]["challenger"] == decision["version"] != str(champion)
+
+    def test_dvc_push_and_pull_work_with_the_local_remote(
+        self, team_project: Path, env: dict[str, str]
+    ) -> None:
+        dvc(team_project, env, "push")
+        shutil.rmtree(team_project / "data" / "raw")
+        dvc(team_project, env, "pull")
+        assert (team_project / "data" / "raw" / "dataset.parquet").is_file()
+
+
+class TestLevel1Copier(TeamChecks, ProjectChecks):  # pytest collects bases last-first
+    ENGINE, LEVEL = "copier", 1
+
+
+class TestLevel1Cookiecutter(ProjectChecks):
+    ENGINE, LEVEL = "cookiecutter", 1
+
+
+class TestLevel2Copier(ProjectChecks):
+    ENGINE, LEVEL = "copier", 2
+
+
+class TestLevel2Cookiecutter(ProjectChecks):
+    ENGINE, LEVEL = "cookiecutter", 2
