@@ -188,7 +188,7 @@ def assert_no_conflict(project: Path) -> None:
         assert not CONFLICT_MARKER.search(text), f"conflict markers in {name}"
 
 
-def assert_same_tree(actual: Path, expected: Path, ignore: set[str] = frozenset()) -> None:
+def assert_same_tree(actual: Path, expected: Path, ignore: frozenset[str] = frozenset()) -> None:
     """`actual` has exactly the files of `expected`, byte for byte (a diff on failure)."""
     mine = {name: path for name, path in project_files(actual).items() if name not in ignore}
     theirs = {
@@ -219,7 +219,7 @@ def assert_same_tree(actual: Path, expected: Path, ignore: set[str] = frozenset(
 def fresh_with_edits(
     engine_cmd: list[str | Path], parent: Path, env: dict[str, str], edits: Iterable[Edit]
 ) -> Path:
-    """Render into parent/expected (the command's last argument) and make the same edits."""
+    """Run a render command (its last argument is the destination), make the edits there."""
     run(engine_cmd, parent, env, label="fresh render for comparison")
     project = Path(engine_cmd[-1])
     make_edits(project, edits)
@@ -368,7 +368,7 @@ def test_cruft_climbs_a_cookiecutter_project(
     run(cookiecutter, tmp_path, user_env, label="fresh cookiecutter render")
     expected = parent / "tabular-model"
     make_edits(expected, ALL_EDITS)
-    assert_same_tree(project, expected, ignore={".cruft.json"})
+    assert_same_tree(project, expected, ignore=frozenset({".cruft.json"}))
 
 
 def test_a_cookiecutter_project_moves_to_copier_and_climbs(
