@@ -119,6 +119,16 @@ APPENDED_EDITS = [
         anchor='    "scikit-learn>=1.6",\n]\n',
         text='    "scikit-learn>=1.6",\n    "tqdm>=4.66",\n]\n',
     ),
+    Edit(
+        ".pre-commit-config.yaml",
+        text=(
+            "      - id: no-breakpoints\n"
+            "        name: no breakpoint() left in the code\n"
+            "        entry: 'breakpoint\\('\n"
+            "        language: pygrep\n"
+            "        types: [python]\n"
+        ),
+    ),
 ]
 ALL_EDITS = CORE_EDITS + APPENDED_EDITS
 USER_FILES = {"tests/test_our_data.py"}
