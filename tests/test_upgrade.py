@@ -296,40 +296,44 @@ def user_env(env: dict[str, str], repo: TemplateRepo) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------------------------
-def test_a_project_climbs_from_level_0_to_2_keeping_its_users_work(
-    repo: TemplateRepo, user_env: dict[str, str], tmp_path: Path
-) -> None:
-    # Given a level-0 project, set up, run once and committed, as docs/upgrading.md starts
-    run_block("generate", tmp_path, user_env, label="L0: generate, make setup all, commit")
-    project = tmp_path / "my-project"
-    # And its user's work, committed (the new dependency locked by `make setup`, as uv would)
-    make_edits(project, ALL_EDITS)
-    run(["make", "setup"], project, user_env, label="L0: make setup (user's dependency)")
-    commit(project, user_env, "Our feature, params, tests and notes")
+class TestClimb:
+    """The long one (minutes): a class of its own, so that `pytest -n 2 --dist loadscope`
+    runs it beside the other upgrade tests rather than after them."""
 
-    for level in (1, 2):
-        # When it climbs one level with the documented commands
-        climb = ("maturity_level=1", f"maturity_level={level}")
-        run_block("climb", project, user_env, label=f"L{level}: copier update", replace=climb)
-        # Then nothing conflicts, every edit is kept, and the project is exactly a fresh render
-        # of the level with the same edits
-        assert_climbed(project, level, repo, tmp_path, user_env)
-        if level == 2:
-            linted = lint_workflows(project, user_env)
-            print(f"level-2 workflows linted: {linted or 'none (no level-2 workflows yet)'}")
-        # And it sets up, runs its pipeline and passes its tests (then the user commits)
-        run_block("run", project, user_env, label=f"L{level}: setup, dvc repro, test, commit")
-        assert (project / "dvc.lock").is_file()
-        assert not git(project, "status", "--porcelain")
+    def test_a_project_climbs_from_level_0_to_2_keeping_its_users_work(
+        self, repo: TemplateRepo, user_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        # Given a level-0 project, set up, run once and committed, as docs/upgrading.md starts
+        run_block("generate", tmp_path, user_env, label="L0: generate, make setup all, commit")
+        project = tmp_path / "my-project"
+        # And its user's work, committed (the new dependency locked by `make setup`, as uv would)
+        make_edits(project, ALL_EDITS)
+        run(["make", "setup"], project, user_env, label="L0: make setup (user's dependency)")
+        commit(project, user_env, "Our feature, params, tests and notes")
 
-    # When the user tries to go back down
-    head = git(project, "rev-parse", "HEAD")
-    refused = run_block("downgrade", project, user_env, label="L2 -> L1: refused", check=False)
-    # Then copier refuses with the template's message, and nothing changed
-    assert refused.code != 0
-    assert "cannot go down from level 2 to level 1" in refused.stderr, refused.tail()
-    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
-    assert git(project, "rev-parse", "HEAD") == head
+        for level in (1, 2):
+            # When it climbs one level with the documented commands
+            climb = ("maturity_level=1", f"maturity_level={level}")
+            run_block("climb", project, user_env, label=f"L{level}: copier update", replace=climb)
+            # Then nothing conflicts, every edit is kept, and the project is exactly a fresh render
+            # of the level with the same edits
+            assert_climbed(project, level, repo, tmp_path, user_env)
+            if level == 2:
+                linted = lint_workflows(project, user_env)
+                print(f"level-2 workflows linted: {linted or 'none (no level-2 workflows yet)'}")
+            # And it sets up, runs its pipeline and passes its tests (then the user commits)
+            run_block("run", project, user_env, label=f"L{level}: setup, dvc repro, test, commit")
+            assert (project / "dvc.lock").is_file()
+            assert not git(project, "status", "--porcelain")
+
+        # When the user tries to go back down
+        head = git(project, "rev-parse", "HEAD")
+        refused = run_block("downgrade", project, user_env, label="L2 -> L1: refused", check=False)
+        # Then copier refuses with the template's message, and nothing changed
+        assert refused.code != 0
+        assert "cannot go down from level 2 to level 1" in refused.stderr, refused.tail()
+        assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
+        assert git(project, "rev-parse", "HEAD") == head
 
 
 def test_a_project_of_the_previous_release_updates_to_this_one(
