@@ -22,7 +22,7 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,32 @@ def post_json(url: str, payload: Any, headers: dict[str, str] | None = None) -> 
     return status, json.loads(body)
 
 
+def every_worker_ready(base: str, log: Callable[[], str], timeout: float = 180) -> list[int]:
+    """Poll /ready until every worker is ready; the statuses seen, in order, without repeats.
+
+    Each worker process loads its own model and answers /ready for itself: every worker is
+    ready when 30 answers in a row, on new connections, were 200. `log` is called on each poll
+    (it may fail the test if the server died) and shown on a timeout.
+    """
+    deadline = time.monotonic() + timeout
+    seen: list[int] = []
+    in_a_row = 0
+    while time.monotonic() < deadline:
+        log()
+        try:
+            status, _, _ = request(base + "/ready", timeout=5)
+        except OSError:  # not listening yet
+            time.sleep(0.05)
+            continue
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        in_a_row = in_a_row + 1 if status == 200 else 0
+        if in_a_row == 30:
+            return seen
+        time.sleep(0.02 if status != 200 else 0.005)
+    pytest.fail(f"not ready after {timeout} s:\n{log()}")
+
+
 class Server:
     """`python -m tabular_model serve` in the project, on a free port of 127.0.0.1."""
 
@@ -98,28 +124,12 @@ class Server:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def wait_until_ready(self, timeout: float = 180) -> None:
-        """Poll /ready, remembering every status seen (connection refused is not one).
-
-        Each worker process loads its own model and answers /ready for itself: ready means
-        every worker said so, i.e. 30 answers in a row on new connections were 200.
-        """
-        deadline = time.monotonic() + timeout
-        in_a_row = 0
-        while time.monotonic() < deadline:
+    def wait_until_ready(self) -> None:
+        def log() -> str:
             assert self.process.poll() is None, f"the server died:\n{self.log.read_text()}"
-            try:
-                status, _, _ = request(self.url("/ready"), timeout=5)
-            except OSError:
-                time.sleep(0.05)
-                continue
-            if not self.ready_statuses or self.ready_statuses[-1] != status:
-                self.ready_statuses.append(status)
-            in_a_row = in_a_row + 1 if status == 200 else 0
-            if in_a_row == 30:
-                return
-            time.sleep(0.02 if status != 200 else 0.005)
-        pytest.fail(f"not ready after {timeout} s:\n{self.log.read_text()[-3000:]}")
+            return self.log.read_text()[-3000:]
+
+        self.ready_statuses = every_worker_ready(self.base, log)
 
     def stop(self) -> None:
         """SIGTERM, as an orchestrator stops it; fails unless the shutdown was clean.
@@ -597,14 +607,7 @@ def test_the_image_builds_and_serves(
     podman("run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:8000", tag)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if request(base + "/ready", timeout=5)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.5)
+        every_worker_ready(base, lambda: podman("logs", name, check=False).stdout)
         # Then the container answers /health and /predict, from the model baked into it
         assert request(base + "/health")[0] == 200, podman("logs", name, check=False).stdout
         status, body = post_json(base + "/predict", {"records": expected["records"][:20]})
@@ -614,10 +617,9 @@ def test_the_image_builds_and_serves(
         # And its HEALTHCHECK passes inside the container (podman runs it on demand here: no
         # systemd timers), as a non-root user
         assert podman("healthcheck", "run", name, check=False).code == 0
-        config = json.loads(podman("inspect", "--format", "{{json .Config}}", tag).stdout)
-        check = json.loads(podman("inspect", "--format", "{{json .Healthcheck}}", tag).stdout)
-        assert config["User"] == "10001:10001"
-        assert "/health" in " ".join(check["Test"])
+        image = json.loads(podman("image", "inspect", tag).stdout)[0]
+        assert image["Config"]["User"] == "10001:10001"
+        assert "/health" in " ".join(image["Healthcheck"]["Test"])
         assert podman("exec", name, "id", "-u").stdout.strip() == "10001"
     finally:
         podman("rm", "--force", name, check=False)
