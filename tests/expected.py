@@ -35,20 +35,38 @@ LEVEL0 = {
     "tests/test_notebooks.py",
 }
 LEVEL1 = {
+    ".dockerignore",
     ".dvc/.gitignore",
     ".dvc/config",
     ".dvcignore",
+    ".hadolint.yaml",
+    "Dockerfile",
     "deploy/compose.yaml",
     "deploy/mlflow.Dockerfile",
     "dvc.yaml",
     "src/{package}/registry.py",
+    "src/{package}/serving/__init__.py",
+    "src/{package}/serving/app.py",
+    "src/{package}/serving/inference.py",
+    "src/{package}/serving/loading.py",
+    "src/{package}/serving/payloads.py",
+    "src/{package}/serving/prediction_log.py",
+    "src/{package}/serving/server.py",
+    "src/{package}/serving/settings.py",
+    "src/{package}/serving/telemetry.py",
     "src/{package}/tracking.py",
     "tests/test_model_quality.py",
     "tests/test_pipeline.py",
     "tests/test_registry.py",
+    "tests/test_serving.py",
     "tests/test_splits.py",
 }
-LEVEL2: set[str] = set()
+LEVEL2: set[str] = {
+    "deploy/k8s/deployment.yaml",
+    "deploy/k8s/hpa.yaml",
+    "deploy/k8s/service.yaml",
+    "src/{package}/serving/routing.py",
+}
 ADDED_AT = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2}
 COPIER_ONLY = {".copier-answers.yml"}
 

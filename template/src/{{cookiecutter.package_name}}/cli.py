@@ -196,6 +196,25 @@ def cmd_rollback(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }}.serving import server
+    from {{ cookiecutter.package_name }}.serving.settings import load_serving_settings
+
+    load_serving_settings()  # a wrong variable is one clear error here, not one per worker
+    server.run(args.host, args.port, args.workers or server.default_workers(), args.access_log)
+    return 0
+
+
+def cmd_export_model(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }}.serving.loading import export_model
+    from {{ cookiecutter.package_name }}.serving.settings import load_serving_settings
+
+    uri = args.uri or load_serving_settings().champion_uri(project.settings)
+    described = export_model(uri, project.settings, args.output)
+    log.info("exported %s v%s (%s) -> %s", described.name, described.version, uri, args.output)
+    return 0
+
+
 def report_decision(decision: Decision, out: Path, on_fail: str) -> int:
     """Write the gate's decision; a refusal fails the command unless params say warn."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -254,6 +273,24 @@ def build_parser() -> argparse.ArgumentParser:
     promote_cmd = add("promote", cmd_promote, "Make a registered version the champion by hand.")
     promote_cmd.add_argument("version", help="registered model version, e.g. 3")
     add("rollback", cmd_rollback, "Move the champion back to the previous champion.")
+    serve_cmd = add(
+        "serve",
+        cmd_serve,
+        "Serve the model over HTTP (MODEL_URI, default: the registry's champion).",
+    )
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="address (0.0.0.0: all)")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument(
+        "--workers", type=int, help="worker processes (default: WEB_CONCURRENCY, or 1)"
+    )
+    serve_cmd.add_argument("--access-log", action="store_true", help="log every request")
+    export_cmd = add(
+        "export-model",
+        cmd_export_model,
+        "Write the champion (or --uri) as a self-contained model folder, as the image carries.",
+    )
+    export_cmd.add_argument("--output", type=Path, default=Path("build/model"))
+    export_cmd.add_argument("--uri", help="models:/<name>@<alias>, models:/<name>/<version>, ...")
 {% endif %}
     return parser
 

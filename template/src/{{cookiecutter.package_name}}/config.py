@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     @property
     def registration_report(self) -> Path:
         return self.reports_dir / "registration.json"
+
+    # Serving appends every prediction here (JSON Lines); the monitoring job reads it.
+    prediction_log_dir: Path = Path("logs/predictions")
 {% endif %}
 
 

@@ -1,0 +1,264 @@
+"""Serving benchmark: the generated project's server against `mlflow models serve`.
+
+Both serve the same registered model (the sample project's champion: a 100-tree random forest
+on breast cancer) from the same environment, with the same number of uvicorn workers, on
+127.0.0.1. wrk drives each with the same load: 1, 8 and 32 concurrent clients, requests of 1
+and of 100 records. Printed: requests/s, p50 and p99 latency for each, and the ratio.
+Target (issue 4): ours >= 3x MLflow's requests/s at 8 clients x 1 record, with p99 < 50 ms there.
+
+    uv run python benchmarks/serving.py                    # renders and trains a project first
+    uv run python benchmarks/serving.py --project DIR      # an existing project after `make all`
+
+Needs wrk (Debian: apt-get install wrk). Run it on a quiet machine: the two servers and wrk
+share its cores, and the figures say more about the load than the servers otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "tabular_model"
+MODEL_URI = "models:/tabular-model@champion"
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("BODY_FILE"), "r")
+wrk.body = f:read("*a")
+f:close()
+"""
+# A test split's records, as both servers take them.
+RECORDS = """
+import json, sys
+import pandas as pd
+from tabular_model.config import Settings
+records = pd.read_parquet(Settings().test_split).drop(columns=["malignant"])
+rows = json.loads(records.to_json(orient="records"))
+json.dump((rows * 2)[:100], open(sys.argv[1], "w"))
+"""
+
+
+@dataclass
+class Result:
+    server: str
+    rows: int
+    clients: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def sh(command: list[str], cwd: Path, env: dict[str, str]) -> None:
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, cwd=cwd, env=env, check=True)
+
+
+def prepare_project(env: dict[str, str]) -> Path:
+    """Render a level-1 project with copier and run its pipeline (trains, registers)."""
+    target = Path(tempfile.mkdtemp(prefix="serving-bench-")) / "project"
+    copier = [str(Path(sys.executable).parent / "copier"), "copy", "--quiet", "--defaults"]
+    sh([*copier, "--vcs-ref", "HEAD", "-d", "maturity_level=1", str(ROOT), str(target)], ROOT, env)
+    sh(["make", "setup"], target, env)
+    sh(["make", "pipeline"], target, env)
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (OSError, urllib.error.HTTPError):
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer in {timeout} s")
+
+
+def post(url: str, body: bytes) -> dict:
+    prepared = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(prepared, timeout=60) as answer:
+        return json.loads(answer.read())
+
+
+def parse_wrk(output: str) -> tuple[float, float, float, int]:
+    """requests/s, p50 ms, p99 ms and failed requests from `wrk --latency` output."""
+
+    def milliseconds(label: str) -> float:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if not found:
+            raise ValueError(f"no {label}% latency in wrk output:\n{output}")
+        value, unit = float(found.group(1)), found.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\w+ (\d+)", socket_errors.group(1)))
+    return rate, milliseconds("50"), milliseconds("99"), errors
+
+
+def drive(url: str, body_file: Path, clients: int, seconds: int, lua: Path) -> str:
+    threads = 1 if clients == 1 else 2
+    # A 10 s timeout: a slow answer is measured as slow, not dropped from the latencies.
+    command = [
+        "wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s",
+        "--latency", "-s", str(lua),
+    ]  # fmt: skip
+    env = {**os.environ, "BODY_FILE": str(body_file)}
+    # A short warm-up first: connections opened, code paths hot.
+    subprocess.run([*command[:3], "-d2s", *command[4:], url], env=env, capture_output=True)
+    done = subprocess.run([*command, url], env=env, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--project", type=Path, help="a project after `make all` (default: new)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers for each server")
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1, 100])
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    project = (args.project or prepare_project(env)).resolve()
+    python = project / ".venv" / "bin" / "python"
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{project / 'mlflow.db'}"
+    # `mlflow models serve` starts `uvicorn` from PATH: the project's own environment.
+    env["PATH"] = f"{python.parent}{os.pathsep}{env['PATH']}"
+    work = Path(tempfile.mkdtemp(prefix="serving-bench-run-"))
+    records_file = work / "records.json"
+    subprocess.run([python, "-c", RECORDS, records_file], cwd=project, env=env, check=True)
+    records = json.loads(records_file.read_text())
+    lua = work / "post.lua"
+    lua.write_text(LUA)
+
+    ours_port, mlflow_port = free_port(), free_port()
+    ours_url = f"http://127.0.0.1:{ours_port}/predict"
+    mlflow_url = f"http://127.0.0.1:{mlflow_port}/invocations"
+    bodies: dict[tuple[str, int], Path] = {}
+    for rows in args.rows:
+        for server, payload in [
+            ("ours", {"records": records[:rows]}),
+            ("mlflow", {"dataframe_records": records[:rows]}),
+        ]:
+            path = work / f"{server}-{rows}.json"
+            path.write_text(json.dumps(payload))
+            bodies[server, rows] = path
+
+    serve_ours = [
+        python, "-m", PACKAGE, "serve", "--host", "127.0.0.1",
+        "--port", str(ours_port), "--workers", str(args.workers),
+    ]  # fmt: skip
+    serve_mlflow = [
+        project / ".venv" / "bin" / "mlflow", "models", "serve", "-m", MODEL_URI,
+        "--env-manager", "local", "-h", "127.0.0.1", "-p", str(mlflow_port),
+        "-w", str(args.workers),
+    ]  # fmt: skip
+    logs = {name: (work / f"{name}.log").open("w") for name in ("ours", "mlflow")}
+    servers = [
+        subprocess.Popen(
+            [str(part) for part in command],
+            cwd=project,
+            env={**env, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"},
+            stdout=logs[name],
+            stderr=subprocess.STDOUT,
+        )
+        for name, command in [("ours", serve_ours), ("mlflow", serve_mlflow)]
+    ]
+    try:
+        wait_for(f"http://127.0.0.1:{ours_port}/ready")
+        wait_for(f"http://127.0.0.1:{mlflow_port}/health")
+        # Same model, same answers: check before timing anything.
+        ours = post(ours_url, bodies["ours", max(args.rows)].read_bytes())
+        theirs = post(mlflow_url, bodies["mlflow", max(args.rows)].read_bytes())
+        assert ours["predictions"] == theirs["predictions"], "the servers disagree"
+        print(f"\nsame predictions from both servers on {max(args.rows)} records", flush=True)
+        print(f"load average before: {load_average()}  (cores: {os.cpu_count()})\n", flush=True)
+
+        results = []
+        for rows in args.rows:
+            for clients in args.clients:
+                for server, url in [("ours", ours_url), ("mlflow", mlflow_url)]:
+                    output = drive(url, bodies[server, rows], clients, args.seconds, lua)
+                    result = Result(server, rows, clients, *parse_wrk(output))
+                    results.append(result)
+                    print(
+                        f"  {server:6} rows={rows:<3} clients={clients:<2} "
+                        f"{result.requests_per_second:8.1f} req/s  p50 {result.p50_ms:7.1f} ms  "
+                        f"p99 {result.p99_ms:7.1f} ms  errors {result.errors}",
+                        flush=True,
+                    )
+        after = load_average()
+    finally:
+        for process in servers:
+            process.terminate()
+        for process in servers:
+            process.wait(timeout=60)
+
+    report(results, args.workers, after)
+    return 0
+
+
+def report(results: list[Result], workers: int, load_after: str) -> None:
+    by_key = {(r.server, r.rows, r.clients): r for r in results}
+    print(f"\nworkers per server: {workers}; load average after: {load_after}\n")
+    print("| rows | clients | ours req/s | ours p50 | ours p99 | mlflow req/s | mlflow p50 "
+          "| mlflow p99 | ratio |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (server, rows, clients), ours in by_key.items():
+        if server != "ours":
+            continue
+        theirs = by_key["mlflow", rows, clients]
+        ratio = ours.requests_per_second / max(theirs.requests_per_second, 1e-9)
+        print(
+            f"| {rows} | {clients} | {ours.requests_per_second:.1f} | {ours.p50_ms:.1f} ms "
+            f"| {ours.p99_ms:.1f} ms | {theirs.requests_per_second:.1f} | {theirs.p50_ms:.1f} ms "
+            f"| {theirs.p99_ms:.1f} ms | {ratio:.1f}x |"
+        )
+    target = by_key.get(("ours", 1, 8)), by_key.get(("mlflow", 1, 8))
+    if all(target):
+        ours, theirs = target
+        ratio = ours.requests_per_second / max(theirs.requests_per_second, 1e-9)
+        met = ratio >= 3 and ours.p99_ms < 50
+        print(
+            f"\ntarget (8 clients, 1 record): ratio {ratio:.1f}x (>= 3), p99 {ours.p99_ms:.1f} ms "
+            f"(< 50): {'MET' if met else 'NOT MET'}"
+        )
+    if any(result.errors for result in results):
+        print("\nsome requests failed (non-2xx, or no answer within wrk's 10 s timeout)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
