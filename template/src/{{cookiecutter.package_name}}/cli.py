@@ -215,6 +215,16 @@ def cmd_export_model(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }}.monitoring import job
+
+    settings, params, schema = project.settings, project.params, project.schema
+    result = job.run(
+        settings, params, schema, args.reference, args.current, args.labels, args.output_dir
+    )
+    return 3 if args.fail_on_drift and result["retrain_needed"] else 0
+
+
 def report_decision(decision: Decision, out: Path, on_fail: str) -> int:
     """Write the gate's decision; a refusal fails the command unless params say warn."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -291,6 +301,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export_cmd.add_argument("--output", type=Path, default=Path("build/model"))
     export_cmd.add_argument("--uri", help="models:/<name>@<alias>, models:/<name>/<version>, ...")
+
+
+    monitor_cmd = add(
+        "monitor",
+        cmd_monitor,
+        "Compare current data (the prediction log) with the training data: drift per feature, "
+        "prediction drift, live performance; write reports/monitoring/report.{json,html}.",
+    )
+    monitor_cmd.add_argument(
+        "--reference", type=Path, help="reference data (default: the model's training data)"
+    )
+    monitor_cmd.add_argument(
+        "--current",
+        type=Path,
+        help="prediction log folder, or a .parquet/.csv/.jsonl file (default: the log folder)",
+    )
+    monitor_cmd.add_argument(
+        "--labels", type=Path, help="CSV/Parquet of request_id, record and the target"
+    )
+    monitor_cmd.add_argument(
+        "--output-dir", type=Path, help="where to write (default: reports/monitoring)"
+    )
+    monitor_cmd.add_argument(
+        "--fail-on-drift",
+        action="store_true",
+        help="exit with status 3 when retraining is needed",
+    )
 {% endif %}
     return parser
 

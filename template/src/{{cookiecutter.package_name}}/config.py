@@ -86,8 +86,13 @@ class Settings(BaseSettings):
     def registration_report(self) -> Path:
         return self.reports_dir / "registration.json"
 
-    # Serving appends every prediction here (JSON Lines); the monitoring job reads it.
+    # Monitoring: the serving app's prediction log, and an optional Prometheus Pushgateway.
     prediction_log_dir: Path = Path("logs/predictions")
+    pushgateway_url: str = ""
+
+    @property
+    def monitoring_dir(self) -> Path:
+        return self.reports_dir / "monitoring"
 {% endif %}
 
 
@@ -137,6 +142,24 @@ class QualityParams(_Section):
 class GateParams(_Section):
     max_drop_vs_champion: float = Field(ge=0)
     on_fail: str = Field(pattern="^(error|warn)$")
+
+
+class MonitorParams(_Section):
+    """Drift tests, the dataset verdict and alert thresholds (params.yaml explains each)."""
+
+    small_sample: int = Field(default=1000, ge=1)
+    p_value: float = Field(default=0.05, gt=0, lt=1)
+    numeric_test: str = Field(default="wasserstein", pattern="^(wasserstein|psi)$")
+    wasserstein_threshold: float = Field(default=0.1, gt=0)
+    psi_threshold: float = Field(default=0.2, gt=0)
+    psi_bins: int = Field(default=10, ge=2)
+    drift_share: float = Field(default=0.5, gt=0, le=1)
+    key_features: list[str] = []
+    min_rows: int = Field(default=30, ge=1)
+    max_missing_increase: float = Field(default=0.05, ge=0)
+    max_out_of_range: float = Field(default=0.01, ge=0)
+    max_performance_drop: float = Field(default=0.05, ge=0)
+    min_labelled_rows: int = Field(default=30, ge=1)
 {% endif %}
 
 
@@ -149,6 +172,7 @@ class Params(_Section):
     quality: QualityParams
 {% if cookiecutter.__pipeline %}
     gate: GateParams
+    monitor: MonitorParams = MonitorParams()
 {% endif %}
 
 
