@@ -35,6 +35,9 @@ LEVEL0 = {
     "tests/test_notebooks.py",
 }
 LEVEL1 = {
+    ".github/actions/setup/action.yml",
+    ".github/workflows/ci.yml",
+    ".github/zizmor.yml",
     ".dvc/.gitignore",
     ".dvc/config",
     ".dvcignore",
@@ -48,7 +51,20 @@ LEVEL1 = {
     "tests/test_registry.py",
     "tests/test_splits.py",
 }
-LEVEL2: set[str] = set()
+LEVEL2 = {
+    ".github/actions/deploy/action.yml",
+    ".github/scripts/champion.py",
+    ".github/scripts/ct_decision.py",
+    ".github/scripts/deploy.sh",
+    ".github/scripts/github_rest.py",
+    ".github/scripts/monitoring_summary.py",
+    ".github/scripts/service.sh",
+    ".github/scripts/smoke_test.py",
+    ".github/workflows/cd.yml",
+    ".github/workflows/ct.yml",
+    ".github/workflows/monitor.yml",
+    ".github/workflows/rollback.yml",
+}
 ADDED_AT = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2}
 COPIER_ONLY = {".copier-answers.yml"}
 
