@@ -14,15 +14,14 @@ import json
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from conftest import BIN, Renderer, run
+from fake_github import TOKEN, FakeGitHub, serve_fake_github
 
 # (level, task): the levels with workflows, and the other task at level 2.
 CASES = [("1", "classification"), ("2", "classification"), ("2", "regression")]
@@ -136,74 +135,13 @@ def test_the_project_lints_its_own_workflows(renderer: Renderer) -> None:
     assert "--cache-server-addr 127.0.0.1 --artifact-server-addr 127.0.0.1" in makefile
 
 
-# --- the monitoring workflow's GitHub calls, against a stand-in for GitHub's REST API ---------
-
-
-class FakeGitHub(BaseHTTPRequestHandler):
-    """Just enough of GitHub's REST API for github_rest.py: issues, comments, dispatches."""
-
-    issues: list[dict[str, Any]]
-    calls: list[tuple[str, str, Any]]
-
-    def log_message(self, *args: Any) -> None:  # keep the test output clean
-        pass
-
-    def answer(self, status: int, body: Any = None) -> None:
-        content = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
-
-    def body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(length)) if length else None
-
-    def handle_any(self) -> None:
-        payload = self.body()
-        self.calls.append((self.command, self.path, payload))
-        if self.headers.get("Authorization") != "Bearer test-token":
-            self.answer(401, {"message": "Bad credentials"})
-            return
-        path = self.path.split("?")[0]
-        match = re.fullmatch(r"/repos/[^/]+/[^/]+/issues/(\d+)(/comments)?", path)
-        if path.endswith("/dispatches") and self.command == "POST":
-            self.answer(204)
-        elif path.endswith("/issues") and self.command == "GET":
-            label = re.search(r"labels=([^&]+)", self.path)
-            wanted = label.group(1) if label else None
-            self.answer(200, [i for i in self.issues if wanted in i["labels"] or not wanted])
-        elif path.endswith("/issues") and self.command == "POST":
-            issue = {"number": len(self.issues) + 1, **payload}
-            self.issues.append(issue)
-            self.answer(201, issue)
-        elif match and match.group(2) and self.command == "POST":
-            self.answer(201, {"id": 1})
-        elif match and self.command == "PATCH":
-            issue = self.issues[int(match.group(1)) - 1]
-            issue.update(payload)
-            self.answer(200, issue)
-        else:
-            self.answer(404, {"message": "Not Found"})
-
-    do_GET = do_POST = do_PATCH = handle_any
-
-
 @pytest.fixture
 def fake_github() -> Iterator[tuple[str, type[FakeGitHub]]]:
-    handler = type("Handler", (FakeGitHub,), {"issues": [], "calls": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_fake_github() as served:
+        yield served
 
 
-def github_rest(project: Path, api: str, *args: str, token: str = "test-token") -> Any:
+def github_rest(project: Path, api: str, *args: str, token: str = TOKEN) -> Any:
     environment = {
         "GITHUB_API_URL": api,
         "GITHUB_REPOSITORY": "example-org/tabular-model",
