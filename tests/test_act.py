@@ -93,13 +93,16 @@ class ActProject:
         ]  # fmt: skip
         label = f"L{self.level} act: {label}"
         outcome = run(command, self.path, self.env, label=label, check=False)
+        # The whole act output, for a look at a failure or at each step's duration.
+        log = self.state / f"{workflow}-{event}-{len(list(self.state.glob('*.log')))}.log"
+        log.write_text(outcome.stdout + outcome.stderr)
         if (outcome.code == 0) != expect_success:
             expected = "success" if expect_success else "failure"
             failed = [line for line in outcome.stdout.splitlines() if "❌" in line][:20]
             pytest.fail(
                 f"act exited {outcome.code}, expected {expected}; failed steps:\n"
                 + "\n".join(failed)
-                + f"\n...\n{outcome.tail(80)}",
+                + f"\n...\n{outcome.tail(80)}\n(whole output: {log})",
                 pytrace=False,
             )
         outcome.stdout = ANSI.sub("", outcome.stdout)
