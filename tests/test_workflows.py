@@ -228,3 +228,32 @@ def test_a_refused_token_is_one_clear_error(
     assert done.stderr.startswith("error: POST ")
     assert "HTTP 401" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_local_run_without_a_token_prints_what_it_would_send(
+    renderer: Renderer, fake_github: tuple[str, type[FakeGitHub]]
+) -> None:
+    # Under act (ACT=true) with no token: the requests are shown, nothing is sent
+    project = project_for(renderer, "2", "classification")
+    api, github = fake_github
+    script = project / ".github" / "scripts" / "github_rest.py"
+    environment = {"ACT": "true", "GITHUB_API_URL": api, "GITHUB_REPOSITORY": "o/r"}
+    done = subprocess.run(
+        [sys.executable, script, "dispatch", "ct.yml", "--ref", "main", "--input", "reason=drift"],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[dry run: no GITHUB_TOKEN] POST" in done.stdout
+    assert github.calls == []
+    # On GitHub (no ACT), a missing token is an error, never a silent dry run
+    del environment["ACT"]
+    done = subprocess.run(
+        [sys.executable, script, "dispatch", "ct.yml", "--ref", "main"],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert done.stderr == "error: GITHUB_TOKEN is not set\n"
