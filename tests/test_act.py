@@ -131,10 +131,23 @@ def standin_arguments(project: Path) -> list[str]:
     return arguments
 
 
+# What the workflows call that other parts of the template provide (their contracts).
+NEEDED = {
+    "1": {"Dockerfile": "serving (Dockerfile, make export-model, make docker-build)"},
+    "2": {
+        "Dockerfile": "serving (Dockerfile, make export-model, make docker-build)",
+        f"src/{DEFAULT_PACKAGE}/monitoring": "monitoring (python -m <package> monitor)",
+    },
+}
+
+
 def prepare(
     renderer: Renderer, env: dict[str, str], state: Path, level: str, registry: bool = False
 ) -> ActProject:
     project = renderer.fresh("copier", maturity_level=level)
+    missing = [part for path, part in NEEDED[level].items() if not (project / path).exists()]
+    if missing:
+        pytest.skip(f"the workflows need parts not in this template yet: {', '.join(missing)}")
     act_env = dict(env)
     # GitHub's runners cache bytecode; some machines turn that off, which makes every import
     # of scikit-learn or MLflow in every job compile from source again.
