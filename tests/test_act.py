@@ -169,9 +169,13 @@ def prepare(
         run([*dvc, "remote", "add", "--default", "team", state / "dvc-remote"], project, env)
         run(["make", "pipeline"], project, services, label=f"L{level} act: first champion")
         run([*dvc, "push"], project, env)
-    run([*git, "add", "--all"], project, env)
-    # The hooks run in CI's lint job; a commit here only gives act a HEAD to run.
-    run([*git, "commit", "--quiet", "--no-verify", "-m", "Generated project"], project, env)
+    # The first commit, as a user makes it: the pre-commit hooks run, and if they fix files
+    # (they strip the notebook, for one), the fixed files are added and committed.
+    commit = [*git, "commit", "--quiet", "-m", "Generated project"]
+    run([*git, "add", "--all"], project, act_env)
+    if run(commit, project, act_env, check=False).code != 0:
+        run([*git, "add", "--all"], project, act_env)
+        run(commit, project, act_env, label=f"L{level} act: first commit, again")
     return ActProject(project, act_env, standin_arguments(project), state, level)
 
 
