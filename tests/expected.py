@@ -53,10 +53,10 @@ LEVEL1 = {
 }
 LEVEL2 = {
     ".github/actions/deploy/action.yml",
-    ".github/scripts/champion.py",
     ".github/scripts/ct_decision.py",
     ".github/scripts/deploy.sh",
     ".github/scripts/github_rest.py",
+    ".github/scripts/model_version.py",
     ".github/scripts/monitoring_summary.py",
     ".github/scripts/service.sh",
     ".github/scripts/smoke_test.py",
