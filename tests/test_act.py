@@ -203,33 +203,35 @@ def level1(
     return prepare(renderer, env, tmp_path_factory.mktemp("act-l1"), "1")
 
 
-def test_level1_ci_runs_green_end_to_end(level1: ActProject) -> None:
-    outcome = level1.ci_local("ci.yml on push")
-    for job in ("Lint", "Tests", "Pipeline and serving image"):
-        assert job_ended(outcome, "CI", job, "succeeded"), job
-    assert "passed the gate" in outcome.stdout
-    metrics = json.loads((level1.artifact("reports") / "metrics.json").read_text())
-    assert metrics["quality"]["passed"] is True
+class TestLevel1:
+    """ci.yml at level 1 (a class: pytest-xdist runs each level on its own worker)."""
 
+    def test_level1_ci_runs_green_end_to_end(self, level1: ActProject) -> None:
+        outcome = level1.ci_local("ci.yml on push")
+        for job in ("Lint", "Tests", "Pipeline and serving image"):
+            assert job_ended(outcome, "CI", job, "succeeded"), job
+        assert "passed the gate" in outcome.stdout
+        metrics = json.loads((level1.artifact("reports") / "metrics.json").read_text())
+        assert metrics["quality"]["passed"] is True
 
-def test_a_broken_test_turns_ci_local_red(level1: ActProject) -> None:
-    # Given a generated test broken on purpose (the project's tests are copied as they are)
-    test_file = level1.path / "tests" / "test_features.py"
-    original = test_file.read_text()
-    broken = original.replace("pytest.approx(2.0)", "pytest.approx(3.0)", 1)
-    assert broken != original
-    test_file.write_text(broken)
-    try:
-        # When CI's test job runs locally
-        outcome = level1.ci_local("broken test (red)", job="test", expect_success=False)
-    finally:
-        test_file.write_text(original)
-    # Then the job fails on that test, and so does make
-    assert "FAILED tests/test_features.py::test_radius_ratio_is_worst_over_mean_radius" in (
-        outcome.stdout
-    )
-    assert job_ended(outcome, "CI", "Tests", "failed")
-    assert "make: *** [Makefile" in outcome.stderr
+    def test_a_broken_test_turns_ci_local_red(self, level1: ActProject) -> None:
+        # Given a generated test broken on purpose (the project's tests are copied as they are)
+        test_file = level1.path / "tests" / "test_features.py"
+        original = test_file.read_text()
+        broken = original.replace("pytest.approx(2.0)", "pytest.approx(3.0)", 1)
+        assert broken != original
+        test_file.write_text(broken)
+        try:
+            # When CI's test job runs locally
+            outcome = level1.ci_local("broken test (red)", job="test", expect_success=False)
+        finally:
+            test_file.write_text(original)
+        # Then the job fails on that test, and so does make
+        assert "FAILED tests/test_features.py::test_radius_ratio_is_worst_over_mean_radius" in (
+            outcome.stdout
+        )
+        assert job_ended(outcome, "CI", "Tests", "failed")
+        assert "make: *** [Makefile" in outcome.stderr
 
 
 # --- level 2 ----------------------------------------------------------------------------------
@@ -246,86 +248,90 @@ def registry_vars(project: ActProject) -> tuple[str, ...]:
     return ("--var", f"MLFLOW_TRACKING_URI=sqlite:///{project.state / 'registry.db'}")
 
 
-def test_level2_ci_runs_green_end_to_end(level2: ActProject) -> None:
-    outcome = level2.ci_local("ci.yml on push")
-    for job in ("Lint", "Tests", "Pipeline and serving image"):
-        assert job_ended(outcome, "CI", job, "succeeded"), job
-    # CI's pipeline used a registry of its own: the team's champion did not move.
-    assert champion(level2) == "1"
-
-
 DISPATCHES: list[dict] = []  # what monitor.yml asked GitHub to start, for the CT test
 
 
-def test_monitor_detects_drift_opens_the_issue_and_starts_ct(level2: ActProject) -> None:
-    # Given a prediction log whose inputs drifted far from the training data
-    logs = level2.state / "prediction-log"
-    logs.mkdir()
-    script = DRIFTED_LOG.format(package=DEFAULT_PACKAGE)
-    log_file = logs / "predictions-20260101.jsonl"
-    run([level2.path / ".venv" / "bin" / "python", "-c", script, log_file], level2.path, level2.env)
-    with serve_fake_github() as (api, github):
-        # When the scheduled monitoring runs (started by hand here)
+class TestLevel2:
+    """Level 2, in order: CI, monitoring, continuous training, rollback (one registry)."""
+
+    def test_level2_ci_runs_green_end_to_end(self, level2: ActProject) -> None:
+        outcome = level2.ci_local("ci.yml on push")
+        for job in ("Lint", "Tests", "Pipeline and serving image"):
+            assert job_ended(outcome, "CI", job, "succeeded"), job
+        # CI's pipeline used a registry of its own: the team's champion did not move.
+        assert champion(level2) == "1"
+
+    def test_monitor_detects_drift_opens_the_issue_and_starts_ct(self, level2: ActProject) -> None:
+        # Given a prediction log whose inputs drifted far from the training data
+        logs = level2.state / "prediction-log"
+        logs.mkdir()
+        script = DRIFTED_LOG.format(package=DEFAULT_PACKAGE)
+        log_file = logs / "predictions-20260101.jsonl"
+        run(
+            [level2.path / ".venv" / "bin" / "python", "-c", script, log_file],
+            level2.path,
+            level2.env,
+        )
+        with serve_fake_github() as (api, github):
+            # When the scheduled monitoring runs (started by hand here)
+            outcome = level2.ci_local(
+                "monitor.yml, drifted log",
+                workflow="monitor",
+                event="workflow_dispatch",
+                extra=(
+                    *level2.event("monitor", {"inputs": {}}),
+                    "--var", f"PREDICTION_LOG_URI={logs}",
+                    "--secret", f"GITHUB_TOKEN={TOKEN}",
+                    "--env", f"GITHUB_API_URL={api}",
+                ),
+            )  # fmt: skip
+        # Then it saw the drift, kept the report, opened one issue and started ct.yml
+        report = json.loads((level2.artifact("monitoring-report") / "report.json").read_text())
+        assert report["retrain_needed"] is True
+        assert (level2.artifact("monitoring-report") / "report.html").is_file()
+        assert "started ct.yml" in outcome.stdout
+        assert len(github.issues) == 1
+        assert github.issues[0]["labels"] == ["model-monitoring"]
+        assert "retraining needed" in github.issues[0]["body"]
+        dispatches = [
+            body for method, path, body in github.calls if path.endswith("/ct.yml/dispatches")
+        ]
+        assert dispatches == [{"ref": "refs/heads/main", "inputs": {"reason": "drift"}}]
+        DISPATCHES.extend(dispatches)
+
+    def test_ct_retrains_gates_promotes_and_delivers(self, level2: ActProject) -> None:
+        # Given the dispatch monitor.yml sent (or, run alone, the same one)
+        dispatch = DISPATCHES[0] if DISPATCHES else {"inputs": {"reason": "drift"}}
+        # The sample data never change, so nothing would be retrained: force it, as the workflow's
+        # `force` input does for a new model on the same data.
+        inputs = {**dispatch["inputs"], "force": "true"}
+        assert champion(level2) == "1"
+        # When ct.yml runs with it
         outcome = level2.ci_local(
-            "monitor.yml, drifted log",
-            workflow="monitor",
+            "ct.yml dispatch (+ cd.yml)",
+            workflow="ct",
+            event="workflow_dispatch",
+            extra=(*level2.event("ct", {"inputs": inputs}), *registry_vars(level2)),
+        )
+        # Then a new model passed the gate, became champion, and CD smoke-tested it
+        assert champion(level2) == "2"
+        assert "passed the gate: it is the champion now" in outcome.stdout
+        assert "smoke test passed" in outcome.stdout
+        assert "staging: not deployed (no KUBE_CONFIG secret)" in outcome.stdout
+        registration = json.loads((level2.artifact("ct-reports") / "registration.json").read_text())
+        assert registration["promoted"] is True
+
+    def test_rollback_moves_the_champion_back_and_redelivers(self, level2: ActProject) -> None:
+        before = champion(level2)
+        assert before != "1", "run after the CT test: it makes a second champion"
+        outcome = level2.ci_local(
+            "rollback.yml (+ cd.yml)",
+            workflow="rollback",
             event="workflow_dispatch",
             extra=(
-                *level2.event("monitor", {"inputs": {}}),
-                "--var", f"PREDICTION_LOG_URI={logs}",
-                "--secret", f"GITHUB_TOKEN={TOKEN}",
-                "--env", f"GITHUB_API_URL={api}",
+                *level2.event("rollback", {"inputs": {"reason": "test"}}),
+                *registry_vars(level2),
             ),
-        )  # fmt: skip
-    # Then it saw the drift, kept the report, opened one issue and started ct.yml
-    report = json.loads((level2.artifact("monitoring-report") / "report.json").read_text())
-    assert report["retrain_needed"] is True
-    assert (level2.artifact("monitoring-report") / "report.html").is_file()
-    assert "started ct.yml" in outcome.stdout
-    assert len(github.issues) == 1
-    assert github.issues[0]["labels"] == ["model-monitoring"]
-    assert "retraining needed" in github.issues[0]["body"]
-    dispatches = [
-        body for method, path, body in github.calls if path.endswith("/ct.yml/dispatches")
-    ]
-    assert dispatches == [{"ref": "refs/heads/main", "inputs": {"reason": "drift"}}]
-    DISPATCHES.extend(dispatches)
-
-
-def test_ct_retrains_gates_promotes_and_delivers(level2: ActProject) -> None:
-    # Given the dispatch monitor.yml sent (or, run alone, the same one)
-    dispatch = DISPATCHES[0] if DISPATCHES else {"inputs": {"reason": "drift"}}
-    # The sample data never change, so nothing would be retrained: force it, as the workflow's
-    # `force` input does for a new model on the same data.
-    inputs = {**dispatch["inputs"], "force": "true"}
-    assert champion(level2) == "1"
-    # When ct.yml runs with it
-    outcome = level2.ci_local(
-        "ct.yml dispatch (+ cd.yml)",
-        workflow="ct",
-        event="workflow_dispatch",
-        extra=(*level2.event("ct", {"inputs": inputs}), *registry_vars(level2)),
-    )
-    # Then a new model passed the gate, became champion, and CD smoke-tested it
-    assert champion(level2) == "2"
-    assert "passed the gate: it is the champion now" in outcome.stdout
-    assert "smoke test passed" in outcome.stdout
-    assert "staging: not deployed (no KUBE_CONFIG secret)" in outcome.stdout
-    registration = json.loads((level2.artifact("ct-reports") / "registration.json").read_text())
-    assert registration["promoted"] is True
-
-
-def test_rollback_moves_the_champion_back_and_redelivers(level2: ActProject) -> None:
-    before = champion(level2)
-    assert before != "1", "run after the CT test: it makes a second champion"
-    outcome = level2.ci_local(
-        "rollback.yml (+ cd.yml)",
-        workflow="rollback",
-        event="workflow_dispatch",
-        extra=(
-            *level2.event("rollback", {"inputs": {"reason": "test"}}),
-            *registry_vars(level2),
-        ),
-    )
-    assert champion(level2) == "1"
-    assert "smoke test passed" in outcome.stdout
+        )
+        assert champion(level2) == "1"
+        assert "smoke test passed" in outcome.stdout
