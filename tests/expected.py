@@ -36,6 +36,9 @@ LEVEL0 = {
 }
 LEVEL1 = {
     ".dockerignore",
+    ".github/actions/setup/action.yml",
+    ".github/workflows/ci.yml",
+    ".github/zizmor.yml",
     ".dvc/.gitignore",
     ".dvc/config",
     ".dvcignore",
@@ -73,7 +76,19 @@ LEVEL1 = {
     "tests/test_serving.py",
     "tests/test_splits.py",
 }
-LEVEL2: set[str] = {
+LEVEL2 = {
+    ".github/actions/deploy/action.yml",
+    ".github/scripts/ct_decision.py",
+    ".github/scripts/deploy.sh",
+    ".github/scripts/github_rest.py",
+    ".github/scripts/model_version.py",
+    ".github/scripts/monitoring_summary.py",
+    ".github/scripts/service.sh",
+    ".github/scripts/smoke_test.py",
+    ".github/workflows/cd.yml",
+    ".github/workflows/ct.yml",
+    ".github/workflows/monitor.yml",
+    ".github/workflows/rollback.yml",
     "deploy/k8s/deployment.yaml",
     "deploy/k8s/hpa.yaml",
     "deploy/k8s/service.yaml",
