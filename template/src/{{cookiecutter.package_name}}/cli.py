@@ -301,8 +301,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export_cmd.add_argument("--output", type=Path, default=Path("build/model"))
     export_cmd.add_argument("--uri", help="models:/<name>@<alias>, models:/<name>/<version>, ...")
-
-
     monitor_cmd = add(
         "monitor",
         cmd_monitor,
