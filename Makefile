@@ -3,7 +3,7 @@
 .DEFAULT_GOAL := help
 SHELL := bash
 PYTHON ?= python3
-DEMO_LEVEL ?= 1
+DEMO_LEVEL ?= 2
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export PATH := $(dir $(UV)):$(PATH)
