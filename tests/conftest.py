@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,24 @@ def run(
     if check and outcome.code != 0:
         pytest.fail(f"command failed in {cwd}:\n{outcome.tail()}", pytrace=False)
     return outcome
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (the servers the tests start bind it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def need(program: str) -> str:
+    """A system program the test needs (.ci/run installs it): a failure in CI, a skip else."""
+    found = shutil.which(program)
+    if found is None:
+        message = f"{program} is not installed (apt-get install {program}; .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,12 @@
 
 The test split, optionally with some features shifted up by one standard deviation, cut into
 requests of four records, and a labels file for them (true, or shuffled for a model that has
-become wrong), keyed by (request_id, record). Either
+become wrong), keyed by (request_id, record):
 
-    python monitoring_traffic.py LOG_DIR LABELS_FILE [--shift a,b,c] [--shuffle-labels]
+    python monitoring_traffic.py REQUESTS_FILE LABELS_FILE [--shift a,b,c] [--shuffle-labels]
 
-writes the prediction log exactly as the serving contract says (one JSON line per predicted
-record, `predictions-*.jsonl`) from the project's trained model, or, with `--requests FILE`,
-writes the requests (`[{"request_id": ..., "records": [...]}, ...]`) for a test to send to
-the served model, whose own prediction log then goes to LOG_DIR.
+writes the requests (`[{"request_id": ..., "records": [...]}, ...]`) that a test sends to the
+served champion, whose own prediction log is then the monitoring job's input.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import argparse
 import json
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import yaml
@@ -26,11 +23,10 @@ import yaml
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("log_dir", type=Path)
+    parser.add_argument("requests", type=Path)
     parser.add_argument("labels", type=Path)
     parser.add_argument("--shift", default="")
     parser.add_argument("--shuffle-labels", action="store_true")
-    parser.add_argument("--requests", type=Path, help="write the requests here instead of a log")
     args = parser.parse_args()
 
     schema = yaml.safe_load(Path("schema.yaml").read_text())
@@ -53,35 +49,11 @@ def main() -> None:
         {name: np.asarray(value).item() for name, value in record.items()}
         for record in inputs.to_dict("records")
     ]
-    if args.requests:
-        requests = [
-            {"request_id": f"request-{start // 4}", "records": records[start : start + 4]}
-            for start in range(0, len(records), 4)
-        ]
-        args.requests.write_text(json.dumps(requests))
-        return
-
-    model = joblib.load("models/model.joblib")
-    predictions = model.predict(inputs)
-    scores = model.predict_proba(inputs)[:, 1] if hasattr(model, "predict_proba") else None
-    version = json.loads(Path("reports/registration.json").read_text())["version"]
-
-    args.log_dir.mkdir(parents=True, exist_ok=True)
-    with (args.log_dir / "predictions-traffic.jsonl").open("w") as log:
-        for row, record in enumerate(records):
-            line = {
-                "timestamp": "2026-11-26T12:00:00+00:00",
-                "request_id": f"request-{row // 4}",
-                "record": row % 4,
-                "model_name": "tabular-model",
-                "model_version": version,
-                "variant": "champion",
-                "inputs": record,
-                "prediction": np.asarray(predictions[row]).item(),
-            }
-            if scores is not None:
-                line["probability"] = float(scores[row])
-            log.write(json.dumps(line) + "\n")
+    requests = [
+        {"request_id": f"request-{start // 4}", "records": records[start : start + 4]}
+        for start in range(0, len(records), 4)
+    ]
+    args.requests.write_text(json.dumps(requests))
 
 
 if __name__ == "__main__":

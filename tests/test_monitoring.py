@@ -5,25 +5,21 @@ Chromium with its plots; the figures reach a real Prometheus Pushgateway; the pr
 monitoring tests pass for regression too (test_level1 runs `make test` for classification).
 
 The traffic goes over real HTTP to the served champion (`python -m tabular_model serve`),
-which writes the prediction log. While the template has no serving app yet (it is built on
-another branch), monitoring_traffic.py writes the log exactly as the serving contract says,
-from the project's trained model.
+which writes the prediction log the monitoring job reads.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Renderer, run
+from conftest import ROOT, Renderer, free_port, need, run
 
 pytestmark = pytest.mark.slow
 
@@ -33,29 +29,12 @@ REFERENCE_RGB = (157, 181, 207)
 CURRENT_RGB = (249, 188, 128)
 
 
-def need(program: str) -> str:
-    """A system program the test needs (.ci/run installs it): a failure in CI, a skip else."""
-    found = shutil.which(program)
-    if found is None:
-        message = f"{program} is not installed (apt-get install {program}; .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 @pytest.fixture(scope="module")
 def project(renderer: Renderer, env: dict[str, str]) -> Path:
     path = renderer.fresh("copier", maturity_level="1")
     run(["make", "setup"], path, env, label="monitoring: make setup")
     run(["make", "pipeline"], path, env, label="monitoring: make pipeline")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(url: str, seconds: float = 180) -> None:
@@ -73,12 +52,9 @@ def wait_for(url: str, seconds: float = 180) -> None:
 
 def traffic(project: Path, env: dict[str, str], log: str, labels: str, *options: str) -> None:
     """The test split (`options`: shifted) as prediction log in `log`, and its labels."""
-    command = ["uv", "run", "--frozen", "python", TRAFFIC, log, labels, *options]
-    if not (project / "src" / "tabular_model" / "serving").is_dir():
-        run(command, project, env, label="monitoring: traffic (log written as the contract says)")
-        return
     requests = project / f"{log.replace('/', '-')}-requests.json"
-    run([*command, "--requests", requests], project, env, label="monitoring: traffic")
+    command = ["uv", "run", "--frozen", "python", TRAFFIC, requests, labels, *options]
+    run(command, project, env, label="monitoring: traffic")
     serve(project, env, project / log, json.loads(requests.read_text()))
 
 

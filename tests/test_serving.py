@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, DEFAULT_PACKAGE, Renderer, run
+from conftest import BIN, DEFAULT_PACKAGE, Renderer, free_port, run
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +41,6 @@ OFFICIAL_PATH = "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
 # ----------------------------------------------------------------------------------------------
 # HTTP and server helpers
 # ----------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def request(
     url: str,
     body: bytes | None = None,
