@@ -124,8 +124,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "GIT_COMMITTER_EMAIL": "tests@example.com",
         }
     )
-    # The generated project must not see the template's own virtual environment.
-    values.pop("VIRTUAL_ENV", None)
+    # The generated project must not see the template's own virtual environment, nor the make
+    # that runs this suite (`make test`): a user's `make` in the project is a top-level one.
+    for name in ("VIRTUAL_ENV", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
+        values.pop(name, None)
     return values
 
 
