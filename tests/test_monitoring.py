@@ -134,8 +134,9 @@ def test_labels_of_a_model_gone_wrong_raise_a_performance_alert(
     project: Path, env: dict[str, str], clean: dict
 ) -> None:
     # The clean traffic's labels, shuffled
-    command = ["uv", "run", "--frozen", "python", TRAFFIC, "unused-log", "wrong-labels.csv",
-               "--requests", "unused-requests.json", "--shuffle-labels"]  # fmt: skip
+    # (the requests it writes again are not sent: the clean log stands)
+    command = ["uv", "run", "--frozen", "python", TRAFFIC, "unused-requests.json",
+               "wrong-labels.csv", "--shuffle-labels"]  # fmt: skip
     run(command, project, env)
     args = "--labels wrong-labels.csv --output-dir reports/labelled"
     run(["make", "monitor", f"ARGS={args}"], project, env)
