@@ -117,6 +117,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             # One pre-commit cache for the whole run (hooks are local: nothing is downloaded).
             "PRE_COMMIT_HOME": str(home / "pre-commit"),
             "DVC_NO_ANALYTICS": "1",
+            # Each rendered project's environment is used once: byte-compiling all of it on
+            # `make setup` costs more than compiling, on import, what the commands use.
+            "UV_COMPILE_BYTECODE": "0",
             "MPLBACKEND": "Agg",
             "GIT_AUTHOR_NAME": "mlops-ladder tests",
             "GIT_AUTHOR_EMAIL": "tests@example.com",
@@ -128,6 +131,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     # that runs this suite (`make test`): a user's `make` in the project is a top-level one.
     for name in ("VIRTUAL_ENV", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
         values.pop(name, None)
+    # Nor a machine's choice not to cache bytecode: then every command would compile every
+    # module it imports from source again (see UV_COMPILE_BYTECODE above).
+    values.pop("PYTHONDONTWRITEBYTECODE", None)
     return values
 
 

@@ -142,9 +142,6 @@ def prepare(
 ) -> ActProject:
     project = renderer.fresh("copier", maturity_level=level)
     act_env = dict(env)
-    # GitHub's runners cache bytecode; some machines turn that off, which makes every import
-    # of scikit-learn or MLflow in every job compile from source again.
-    act_env.pop("PYTHONDONTWRITEBYTECODE", None)
     for name in ("MLFLOW_TRACKING_URI", "ACT", "GITHUB_TOKEN"):
         act_env.pop(name, None)
     run(["make", "setup"], project, act_env, label=f"L{level} act: make setup")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Renderer, run
+from conftest import Renderer, free_port, run
 
 pytestmark = pytest.mark.slow
 
@@ -99,12 +98,6 @@ class ProjectChecks:
 
 
 # -- a level-1 project exercised the way a team uses it ---------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class TeamChecks:
