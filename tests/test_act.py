@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_PACKAGE, Outcome, Renderer, run
+from conftest import DEFAULT_PACKAGE, Outcome, Renderer, free_port, run
 from fake_github import TOKEN, serve_fake_github
 
 pytestmark = pytest.mark.slow
@@ -84,6 +84,9 @@ class ActProject:
             *self.standins,
             "--action-cache-path", self.state / "act-cache",
             "--env", f"ACT_STANDIN_ARTIFACTS={self.state / 'artifacts'}",
+            # act's artifact server listens on 34567 unless told: the other level's act run,
+            # on the other xdist worker, may hold it.
+            "--artifact-server-port", free_port(),
             *extra,
         ]  # fmt: skip
         command = [
