@@ -29,10 +29,10 @@ demo: .venv/synced ## Generate a demo project (the highest level) in demo/ and r
 	$(MAKE) -C demo setup all
 
 test: .venv/synced ## Run the template's test suite: render, lint, execute every level
-	uv run pytest -n 2 --dist loadscope
+	uv run pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 test-fast: .venv/synced ## The quick part: questions, validation, rendering, linting (no installs)
-	uv run pytest -n 2 --dist loadscope -m "not slow"
+	uv run pytest -n 2 --dist loadscope --no-loadscope-reorder -m "not slow"
 
 lint: .venv/synced ## Lint the template's own code
 	uv run ruff check .

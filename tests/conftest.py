@@ -196,6 +196,19 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[TIMINGS_FILE] = path
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest scopes first, then the other slow ones, then the quick ones: pytest-xdist
+    (`--dist loadscope --no-loadscope-reorder`) hands scopes out in this order, so that no
+    worker starts a scope of several minutes while the other has run out of work."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("long"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)  # stable: the order within each rank stays pytest's
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     path = Path(os.environ.get(TIMINGS_FILE, ""))
     if os.environ.get("PYTEST_XDIST_WORKER") or not path.is_file():

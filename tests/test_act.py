@@ -190,6 +190,7 @@ def level1(
     return prepare(renderer, env, tmp_path_factory.mktemp("act-l1"), "1")
 
 
+@pytest.mark.long
 class TestLevel1:
     """ci.yml at level 1 (a class: pytest-xdist runs each level on its own worker)."""
 
@@ -238,6 +239,7 @@ def registry_vars(project: ActProject) -> tuple[str, ...]:
 DISPATCHES: list[dict] = []  # what monitor.yml asked GitHub to start, for the CT test
 
 
+@pytest.mark.long
 class TestLevel2:
     """Level 2, in order: CI, monitoring, continuous training, rollback (one registry)."""
 

@@ -296,6 +296,7 @@ def user_env(env: dict[str, str], repo: TemplateRepo) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.long
 class TestClimb:
     """The long one (minutes): a class of its own, so that `pytest -n 2 --dist loadscope`
     runs it beside the other upgrade tests rather than after them."""
