@@ -26,6 +26,8 @@ $(CURDIR)/.tools/bin/uv:
 demo: .venv/synced ## Generate a demo project (the highest level) in demo/ and run its whole job
 	rm -rf demo
 	uv run copier copy --quiet --defaults --vcs-ref HEAD -d maturity_level=$(DEMO_LEVEL) . demo
+	@# A repository of its own, as a generated project has: this one ignores demo/.
+	git init --quiet --initial-branch=main demo
 	$(MAKE) -C demo setup all
 
 test: .venv/synced ## Run the template's test suite: render, lint, execute every level
