@@ -23,10 +23,10 @@ $(CURDIR)/.tools/bin/uv:
 	uv sync --frozen
 	@touch $@
 
+# demo/ gets a git repository of its own, as a generated project has: this one ignores demo/.
 demo: .venv/synced ## Generate a demo project (the highest level) in demo/ and run its whole job
 	rm -rf demo
 	uv run copier copy --quiet --defaults --vcs-ref HEAD -d maturity_level=$(DEMO_LEVEL) . demo
-	@# A repository of its own, as a generated project has: this one ignores demo/.
 	git init --quiet --initial-branch=main demo
 	$(MAKE) -C demo setup all
 
