@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from {{ cookiecutter.package_name }} import data, evaluate, predict, train
 from {{ cookiecutter.package_name }}.config import Params, Settings, load_params
 from {{ cookiecutter.package_name }}.errors import ProjectError
-from {{ cookiecutter.package_name }}.features import add_derived_features
+from {{ cookiecutter.package_name }}.features import add_derived_features, derived_for
 from {{ cookiecutter.package_name }}.schema import Schema, load_schema
 from {{ cookiecutter.package_name }}.validate import validate
 {% if cookiecutter.__pipeline %}
@@ -73,7 +73,7 @@ def cmd_split(project: Project, args: argparse.Namespace) -> int:
     settings, params = project.settings, project.params
     train_split, test_split = data.split(
         data.read_table(settings.raw_data),
-        target=project.schema.target.name,
+        target=project.schema.target,
         test_size=params.split.test_size,
         seed=params.seed,
         stratify=params.split.stratify,
@@ -86,12 +86,27 @@ def cmd_split(project: Project, args: argparse.Namespace) -> int:
 
 def cmd_featurize(project: Project, args: argparse.Namespace) -> int:
     settings = project.settings
+    derived = derived_for(project.schema.feature_names)
     for source, target in [
         (settings.train_split, settings.train_features),
         (settings.test_split, settings.test_features),
     ]:
-        data.write_table(add_derived_features(data.read_table(source)), target)
-    log.info("features -> %s", settings.train_features.parent)
+        data.write_table(add_derived_features(data.read_table(source), derived), target)
+    names = ", ".join(feature.name for feature in derived) or "none"
+    log.info("features (derived: %s) -> %s", names, settings.train_features.parent)
+    return 0
+
+
+def cmd_schema_draft(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }}.draft import draft
+
+    output = args.output or project.settings.schema_file
+    if output.exists() and not args.force:
+        raise ProjectError(f"{output} exists: add --force to replace it (edits in it are lost)")
+    result = draft(data.read_table(args.path), args.target, str(args.path))
+    output.write_text(result.to_yaml())
+    load_schema(output)  # what was written reads back as a valid contract
+    print(result.summary(str(output)))
     return 0
 
 
@@ -162,13 +177,15 @@ def cmd_register(project: Project, args: argparse.Namespace) -> int:
     from {{ cookiecutter.package_name }} import registry, tracking
 
     settings, params = project.settings, project.params
+    metadata = tracking.read_metadata(settings.metadata_file)
     decision = registry.register(
         settings,
         params,
         project.schema,
-        run=tracking.read_metadata(settings.metadata_file)["mlflow"],
+        run=metadata["mlflow"],
         report=json.loads(settings.metrics_file.read_text()),
         test_split=data.read_table(settings.test_split),
+        metadata=metadata,
     )
     return report_decision(decision, settings.registration_report, params.gate.on_fail)
 
@@ -259,6 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
         "Check data against schema.yaml; write reports/validation.json; fail on any broken rule.",
     )
     validate_cmd.add_argument("--input", type=Path, help="table to check (default: the raw data)")
+    schema_cmd = commands.add_parser(
+        "schema", help="The data contract (schema.yaml).", description="The data contract."
+    ).add_subparsers(dest="schema_command", required=True, metavar="COMMAND")
+    draft_cmd = schema_cmd.add_parser(
+        "draft",
+        help="Draft schema.yaml from a CSV/Parquet file: types, bounds, classes, ignored columns.",
+    )
+    draft_cmd.set_defaults(run=cmd_schema_draft)
+    draft_cmd.add_argument("path", type=Path, help="the CSV or Parquet file of your data")
+    draft_cmd.add_argument("--target", required=True, help="the column to predict")
+    draft_cmd.add_argument("--output", type=Path, help="where to write (default: schema.yaml)")
+    draft_cmd.add_argument("--force", action="store_true", help="replace an existing file")
     add("split", cmd_split, "Split the raw data into data/processed/{train,test}.parquet.")
     add("featurize", cmd_featurize, "Add derived features: data/features/{train,test}.parquet.")
     add("train", cmd_train, "Fit the model; write models/model.joblib and models/metadata.json.")

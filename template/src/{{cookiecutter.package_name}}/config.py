@@ -101,7 +101,7 @@ class _Section(BaseModel):
 
 
 class IngestParams(_Section):
-    source: str = Field(description="'sklearn' for the bundled sample, or a .csv/.parquet path")
+    source: str = Field(description="the .csv/.parquet file to learn from")
 
 
 class SplitParams(_Section):
@@ -121,13 +121,8 @@ class TrainParams(_Section):
         return dict(getattr(self, self.estimator, {}) or {})
 
 
-class Slice(_Section):
-    name: str
-    query: str = Field(description="a pandas query over the input columns")
-
-
 class EvaluateParams(_Section):
-    slices: list[Slice] = []
+    # The slices themselves are the data's: schema.yaml `slices`.
     min_slice_rows: int = Field(default=20, ge=1)
 
 
@@ -136,6 +131,7 @@ class QualityParams(_Section):
     thresholds: dict[str, float] = {}
     beat_baselines: dict[str, float] = {}
     slice_thresholds: dict[str, float] = {}
+    slice_beat_baselines: dict[str, float] = {}
 {% if cookiecutter.__pipeline %}
 
 

@@ -1,7 +1,8 @@
 """Ingest and split: bring the raw dataset in, then cut it into train and test sets.
 
-`ingest` is the one function to replace to bring your own data; everything downstream reads
-the table it returns and checks it against schema.yaml first.
+Bring your own data as a file: `schema draft FILE --target COLUMN` writes its contract
+(schema.yaml), params.yaml `ingest.source` names it, and everything downstream checks the
+table against that contract first.
 """
 
 from __future__ import annotations
@@ -13,58 +14,43 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.schema import Target
 
-SAMPLE = "sklearn"
+# The bundled sample: a real public dataset that ships with the project (see data/sample/).
+SAMPLE = "data/sample/{{ 'breast_cancer.csv' if cookiecutter.__classification else 'diabetes.csv' }}"
 
 
 def ingest(source: str) -> pd.DataFrame:
-    """Return the raw dataset: the bundled sample, or a CSV/Parquet file with the same columns."""
-    if source == SAMPLE:
-        return load_sample()
+    """Return the raw dataset: the CSV/Parquet file that params.yaml `ingest.source` names.
+
+    The one function to replace if your data lives elsewhere (a database, an API): return the
+    same table and everything downstream works unchanged.
+    """
     path = Path(source)
     if not path.is_file():
-        raise DataError(f"ingest.source: {path} does not exist (use '{SAMPLE}' for the sample)")
+        raise DataError(
+            f"params.yaml ingest.source: {path} does not exist (a .csv or .parquet file; "
+            f"the sample is {SAMPLE})"
+        )
     return read_table(path)
 
 
-{% if cookiecutter.__classification %}
-def load_sample() -> pd.DataFrame:
-    """scikit-learn's breast cancer data: 569 tumours, 30 measurements, target `malignant`.
-
-    It ships inside scikit-learn, so no download is needed. Columns are renamed to snake_case and
-    the label is flipped so that 1 means malignant, the class worth catching.
-    """
-    from sklearn.datasets import load_breast_cancer
-
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [column.replace(" ", "_") for column in frame.columns]
-    frame["malignant"] = 1 - frame.pop("target")
-    return frame
-{% else %}
-# scikit-learn's names for the six blood serum measurements, and what they measure.
-_SERUM = {"s1": "tc", "s2": "ldl", "s3": "hdl", "s4": "tch", "s5": "ltg", "s6": "glu"}
-
-
-def load_sample() -> pd.DataFrame:
-    """scikit-learn's diabetes data: 442 patients, 10 baseline variables, target `progression`.
-
-    It ships inside scikit-learn, so no download is needed. The unscaled version keeps the
-    original units; serum columns get their medical names and `sex` its category codes (1, 2).
-    """
-    from sklearn.datasets import load_diabetes
-
-    frame = load_diabetes(as_frame=True, scaled=False).frame.rename(columns=_SERUM)
-    frame["sex"] = frame["sex"].astype("int64")
-    return frame.rename(columns={"target": "progression"})
-{% endif %}
-
-
 def split(
-    frame: pd.DataFrame, target: str, test_size: float, seed: int, stratify: bool
+    frame: pd.DataFrame, target: Target, test_size: float, seed: int, stratify: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Shuffle and cut into train and test sets (stratified on the target when asked)."""
-    labels = frame[target] if stratify else None
-    train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=labels)
+    """Drop the rows without a target, then shuffle and cut into train and test sets
+    (stratified on the target when asked)."""
+    labelled = frame[frame[target.name].notna()]
+    if target.dtype in ("int", "bool") and labelled[target.name].dtype.kind == "f":
+        # A missing label made the column float when the file was read: restore its type.
+        labelled = labelled.astype({target.name: "int64" if target.dtype == "int" else "bool"})
+    labels = labelled[target.name] if stratify else None
+    try:
+        train, test = train_test_split(
+            labelled, test_size=test_size, random_state=seed, stratify=labels
+        )
+    except ValueError as error:  # too few rows, or a class too rare to stratify
+        raise DataError(f"cannot split {len(labelled)} labelled rows: {error}") from None
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 

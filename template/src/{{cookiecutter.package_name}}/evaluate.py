@@ -15,7 +15,7 @@ import pandas as pd
 from {{ cookiecutter.package_name }} import metrics
 from {{ cookiecutter.package_name }}.config import EvaluateParams, Params, QualityParams
 from {{ cookiecutter.package_name }}.errors import ConfigError
-from {{ cookiecutter.package_name }}.model import make_baselines, predict
+from {{ cookiecutter.package_name }}.model import TASK, make_baselines, predict
 from {{ cookiecutter.package_name }}.schema import Schema
 from {{ cookiecutter.package_name }}.train import fit
 
@@ -28,43 +28,61 @@ def evaluate(
     params: Params,
 ) -> dict[str, Any]:
     """The evaluation report: test metrics, baselines, slices and the quality verdict."""
+    check_metrics(params.quality)
     target = schema.target.name
-    inputs, actual = test_split.drop(columns=[target]), test_split[target]
+    inputs, actual = test_split[schema.feature_names], test_split[target]
+    baselines = {
+        name: fit(train_features, schema, estimator)
+        for name, estimator in make_baselines(params.seed).items()
+    }
+    predicted = predict(model, inputs)
     report: dict[str, Any] = {
+        "task": TASK,
         "primary_metric": params.quality.primary_metric,
         "rows": len(test_split),
-        "test": metrics.compute_metrics(actual, *predict(model, inputs)),
+        "test": metrics.compute_metrics(actual, *predicted),
         "baselines": {
-            name: metrics.compute_metrics(
-                actual, *predict(fit(train_features, schema, estimator), inputs)
-            )
-            for name, estimator in make_baselines(params.seed).items()
+            name: metrics.compute_metrics(actual, *predict(baseline, inputs))
+            for name, baseline in baselines.items()
         },
-        "slices": slice_metrics(model, test_split, target, params.evaluate),
+        "slices": slice_metrics(model, baselines, test_split, schema, params.evaluate),
     }
+    if TASK == "classification":
+        report["classes"] = [str(label) for label in predicted[1].columns]
+        report["per_class"] = metrics.per_class(actual, *predicted)
     failures = quality_failures(report, params.quality)
     report["quality"] = {"passed": not failures, "failures": failures}
     return report
 
 
 def slice_metrics(
-    model: Any, test_split: pd.DataFrame, target: str, settings: EvaluateParams
+    model: Any,
+    baselines: dict[str, Any],
+    test_split: pd.DataFrame,
+    schema: Schema,
+    settings: EvaluateParams,
 ) -> dict[str, dict[str, Any]]:
-    """Metrics on each slice named in params.yaml; small slices are reported, not scored."""
+    """Metrics of the model and of each baseline on every slice of schema.yaml; small slices are
+    reported, not scored."""
     results = {}
-    for piece in settings.slices:
+    target = schema.target.name
+    for piece in schema.slices:
         try:
             rows = test_split.query(piece.query)
         except Exception as error:  # pandas raises many types for a bad expression
-            message = f"evaluate.slices {piece.name}: bad query {piece.query!r}: {error}"
+            message = f"schema.yaml slices {piece.name}: bad query {piece.query!r}: {error}"
             raise ConfigError(message) from None
         if len(rows) < settings.min_slice_rows:
             results[piece.name] = {"rows": len(rows), "skipped": "too few rows"}
             continue
-        predicted = predict(model, rows.drop(columns=[target]))
+        inputs = rows[schema.feature_names]
         results[piece.name] = {
             "rows": len(rows),
-            "metrics": metrics.compute_metrics(rows[target], *predicted),
+            "metrics": metrics.compute_metrics(rows[target], *predict(model, inputs)),
+            "baselines": {
+                name: metrics.compute_metrics(rows[target], *predict(baseline, inputs))
+                for name, baseline in baselines.items()
+            },
         }
     return results
 
@@ -74,14 +92,25 @@ def meets(metric: str, value: float, bar: float) -> bool:
     return value >= bar if metrics.GREATER_IS_BETTER[metric] else value <= bar
 
 
-def quality_failures(report: dict[str, Any], quality: QualityParams) -> list[str]:
-    """Every way the evaluated model misses the quality bar, as readable sentences."""
+def gain(metric: str, ours: float, theirs: float) -> float:
+    """How much better `ours` is than `theirs`, in the direction the metric improves."""
+    return ours - theirs if metrics.GREATER_IS_BETTER[metric] else theirs - ours
+
+
+def check_metrics(quality: QualityParams) -> None:
+    """Every metric params.yaml names must exist for this task: one clear error if not."""
     known = metrics.GREATER_IS_BETTER
     named = [quality.primary_metric, *quality.thresholds, *quality.slice_thresholds]
     unknown = sorted({name for name in named if name not in known})
     if unknown:
-        raise ConfigError(f"quality: unknown metrics {unknown}; known: {', '.join(known)}")
+        raise ConfigError(
+            f"params.yaml quality: {', '.join(unknown)} not {TASK} metrics; "
+            f"use one of {', '.join(known)}"
+        )
 
+
+def quality_failures(report: dict[str, Any], quality: QualityParams) -> list[str]:
+    """Every way the evaluated model misses the quality bar, as readable sentences."""
     failures = []
     for metric, bar in quality.thresholds.items():
         value = report["test"].get(metric)
@@ -89,23 +118,38 @@ def quality_failures(report: dict[str, Any], quality: QualityParams) -> list[str
             failures.append(f"test {metric} {value} misses the bar {bar}")
 
     primary = quality.primary_metric
-    ours = report["test"][primary]
+    ours = report["test"].get(primary)
+    if ours is None:
+        return [*failures, f"test {primary} is not defined on the test split (a class missing?)"]
     for baseline, margin in quality.beat_baselines.items():
         if baseline not in report["baselines"]:
-            raise ConfigError(f"quality.beat_baselines: no baseline '{baseline}'")
+            raise ConfigError(f"params.yaml quality.beat_baselines: no baseline '{baseline}'")
         theirs = report["baselines"][baseline][primary]
-        gain = ours - theirs if known[primary] else theirs - ours
-        if gain < margin:
+        if gain(primary, ours, theirs) < margin:
             failures.append(
                 f"{primary} {ours:.4f} does not beat the {baseline} baseline "
                 f"({theirs:.4f}) by {margin}"
             )
 
     for name, result in report["slices"].items():
+        if "metrics" not in result:
+            continue
         for metric, bar in quality.slice_thresholds.items():
-            value = result.get("metrics", {}).get(metric)
-            if "metrics" in result and (value is None or not meets(metric, value, bar)):
+            value = result["metrics"].get(metric)
+            if value is not None and not meets(metric, value, bar):
                 failures.append(f"slice {name}: {metric} {value} misses the bar {bar}")
+        ours = result["metrics"].get(primary)
+        for baseline, margin in quality.slice_beat_baselines.items():
+            if baseline not in result["baselines"]:
+                raise ConfigError(
+                    f"params.yaml quality.slice_beat_baselines: no baseline '{baseline}'"
+                )
+            theirs = result["baselines"][baseline].get(primary)
+            if ours is not None and theirs is not None and gain(primary, ours, theirs) < margin:
+                failures.append(
+                    f"slice {name}: {primary} {ours:.4f} does not beat the {baseline} "
+                    f"baseline ({theirs:.4f}) by {margin}"
+                )
     return failures
 
 

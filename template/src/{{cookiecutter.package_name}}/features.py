@@ -2,10 +2,18 @@
 
 One definition: the exported model starts with `DerivedFeatures`, so what the model learned
 from is exactly what it computes from a request in production (no training/serving skew).
-Add a feature here, list it in DERIVED, and both paths get it.
+
+Your own derived features go in DERIVED below, one `Derived` each: training, evaluation,
+serving and monitoring all pick them up with no other edit. Their inputs must be columns of
+the data (schema.yaml features); a missing one stops training with an error naming it.
+The bundled sample's derived features (SAMPLE_DERIVED) apply only to data that has the
+sample's columns, so they never get in the way of yours.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -15,44 +23,93 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from {{ cookiecutter.package_name }}.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A numeric column computed row by row from input columns (stateless: no fitting)."""
+
+    name: str
+    inputs: tuple[str, ...]
+    compute: Callable[[pd.DataFrame], pd.Series]
+
+
+# Yours, e.g. Derived("price_per_m2", ("price", "area"), lambda f: f["price"] / f["area"]).
+DERIVED: list[Derived] = []
+
 {% if cookiecutter.__classification %}
-DERIVED = ["radius_ratio", "log_mean_area"]
-
-
-def add_derived_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy of `frame` with the derived columns (row-wise, stateless)."""
-    out = frame.copy()
+SAMPLE_DERIVED = [
     # How far the worst cell nucleus exceeds the average one: irregular growth.
-    out["radius_ratio"] = frame["worst_radius"] / frame["mean_radius"].replace(0, np.nan)
+    Derived(
+        "radius_ratio",
+        ("worst_radius", "mean_radius"),
+        lambda frame: frame["worst_radius"] / frame["mean_radius"].replace(0, np.nan),
+    ),
     # Areas span two orders of magnitude; the log evens out their spacing.
-    out["log_mean_area"] = np.log1p(frame["mean_area"].clip(lower=0))
-    return out
+    Derived("log_mean_area", ("mean_area",), lambda frame: np.log1p(frame["mean_area"].clip(0))),
+]
 {% else %}
-DERIVED = ["ldl_hdl_ratio", "obese"]
-
-
-def add_derived_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy of `frame` with the derived columns (row-wise, stateless)."""
-    out = frame.copy()
+SAMPLE_DERIVED = [
     # The LDL/HDL cholesterol ratio is a standard cardiometabolic risk marker.
-    out["ldl_hdl_ratio"] = frame["ldl"] / frame["hdl"].replace(0, np.nan)
+    Derived(
+        "ldl_hdl_ratio",
+        ("ldl", "hdl"),
+        lambda frame: frame["ldl"] / frame["hdl"].replace(0, np.nan),
+    ),
     # Obesity (BMI of 30 or more) as its own signal.
-    out["obese"] = (frame["bmi"] >= 30).astype("float64")
-    return out
+    Derived("obese", ("bmi",), lambda frame: (frame["bmi"] >= 30).astype("float64")),
+]
 {% endif %}
 
 
+def derived_for(columns: Iterable[str]) -> list[Derived]:
+    """The derived features that apply to data with these columns: all of yours (each input
+    must be there), and the sample's where their inputs are."""
+    available = set(columns)
+    for feature in DERIVED:
+        for column in feature.inputs:
+            if column not in available:
+                raise ConfigError(
+                    f"features.py: derived feature '{feature.name}' needs column '{column}', "
+                    "which the data does not have (schema.yaml features)"
+                )
+    sample = [item for item in SAMPLE_DERIVED if available.issuperset(item.inputs)]
+    return [*DERIVED, *sample]
+
+
+def add_derived_features(
+    frame: pd.DataFrame, derived: list[Derived] | None = None
+) -> pd.DataFrame:
+    """Return a copy of `frame` with the derived columns (those of `derived_for` by default)."""
+    out = frame.copy()
+    for feature in derived_for(frame.columns) if derived is None else derived:
+        out[feature.name] = feature.compute(frame)
+    return out
+
+
 class DerivedFeatures(TransformerMixin, BaseEstimator):
-    """`add_derived_features` as a scikit-learn step, so exported models take raw records."""
+    """`add_derived_features` as a scikit-learn step, so exported models take raw records.
+
+    `fit` notes which derived features apply to the training columns; `transform` computes
+    exactly those, in training and in serving alike.
+    """
 
     def fit(self, frame: pd.DataFrame, target: object = None) -> DerivedFeatures:
+        self.names_ = [feature.name for feature in derived_for(frame.columns)]
         return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return add_derived_features(frame)
+        known = {feature.name: feature for feature in [*DERIVED, *SAMPLE_DERIVED]}
+        missing = [name for name in self.names_ if name not in known]
+        if missing:
+            raise ConfigError(f"features.py no longer defines {', '.join(missing)}: retrain")
+        return add_derived_features(frame, [known[name] for name in self.names_])
 
 
-def make_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
+def make_preprocessor(
+    numeric: list[str], categorical: list[str], derived: list[str]
+) -> ColumnTransformer:
     """Impute and scale numbers, impute and one-hot encode categories; drop anything else."""
     numbers = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categories = Pipeline(
@@ -62,7 +119,10 @@ def make_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTrans
         ]
     )
     return ColumnTransformer(
-        [("numeric", numbers, [*numeric, *DERIVED]), ("categorical", categories, categorical)],
+        [
+            ("numeric", numbers, [*numeric, *derived]),
+            ("categorical", categories, categorical),
+        ],
         remainder="drop",
         verbose_feature_names_out=False,
     )

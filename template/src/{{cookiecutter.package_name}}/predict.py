@@ -29,5 +29,8 @@ def predict_table(model: Any, records: pd.DataFrame, schema: Schema) -> pd.DataF
     out = records.copy()
     out["prediction"] = predicted
     if scores is not None:
-        out["probability"] = scores
+        # The predicted class's probability, then every class's (probability_<class>).
+        out["probability"] = scores.max(axis=1).to_numpy()
+        for label in scores.columns:
+            out[f"probability_{label}"] = scores[label].to_numpy()
     return out

@@ -19,14 +19,18 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Feature(_Spec):
-    """One input column."""
+Label = bool | int | float | str  # bool first: pydantic would read True as the integer 1
+Dtype = Literal["float", "int", "bool", "category"]
 
-    dtype: Literal["float", "int", "category"]
+
+class Feature(_Spec):
+    """One input column. `nullable: true` lets it have missing values (imputed in training)."""
+
+    dtype: Dtype
     description: str = ""
     min: float | None = None
     max: float | None = None
-    allowed: list[int | float | str] | None = None
+    allowed: list[Label] | None = None
     nullable: bool = False
 
     @model_validator(mode="after")
@@ -37,30 +41,70 @@ class Feature(_Spec):
             raise ValueError("min is greater than max")
         return self
 
+    @property
+    def values(self) -> list[Label] | None:
+        """The values a category or boolean may take (None: a number in its range)."""
+        return [False, True] if self.dtype == "bool" and not self.allowed else self.allowed
+
 
 class Target(_Spec):
-    """The column the model predicts."""
+    """The column the model predicts. Rows where it is missing are dropped before training
+    (`missing: drop`, counted in reports/validation.json) or fail validation (`missing: error`)."""
 
     name: str
-    dtype: Literal["float", "int", "category"]
+    dtype: Dtype
     description: str = ""
     min: float | None = None
     max: float | None = None
-    allowed: list[int | float | str] | None = None
+    allowed: list[Label] | None = None
     min_class_share: float | None = Field(default=None, ge=0, le=1)
+    missing: Literal["drop", "error"] = "drop"
+
+    @property
+    def nullable(self) -> bool:
+        return self.missing == "drop"
+
+    @property
+    def values(self) -> list[Label] | None:
+        return [False, True] if self.dtype == "bool" and not self.allowed else self.allowed
 
 
 class DatasetRules(_Spec):
     """Whole-table rules."""
 
-    min_rows: int = Field(ge=1)
+    min_rows: int = Field(ge=1, description="labelled rows, after dropping those without target")
     max_duplicate_share: float = Field(ge=0, le=1)
+    # Leakage guard: how well one column alone predicts the target (0: not at all, 1: exactly).
+    max_single_feature_score: float = Field(default=0.99, gt=0, le=1)
+
+
+class Slice(_Spec):
+    """A part of the data the model must serve well too: a pandas query over input columns
+    (names with spaces or symbols in backticks: `` `body mass (g)` > 4000 ``)."""
+
+    name: str
+    query: str
 
 
 class Schema(_Spec):
     target: Target
     features: dict[str, Feature]
     dataset: DatasetRules
+    # Columns the data has that are not model inputs (identifiers, free text, dates, constants),
+    # each with the reason: validation accepts them, training never sees them.
+    ignored: dict[str, str] = {}
+    slices: list[Slice] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> Schema:
+        if not self.features:
+            raise ValueError("features: at least one input column is needed")
+        if self.target.name in self.features or self.target.name in self.ignored:
+            raise ValueError(f"target '{self.target.name}' is also listed as a feature or ignored")
+        both = sorted(set(self.features) & set(self.ignored))
+        if both:
+            raise ValueError(f"columns both features and ignored: {', '.join(both)}")
+        return self
 
     @property
     def feature_names(self) -> list[str]:
@@ -68,11 +112,17 @@ class Schema(_Spec):
 
     @property
     def categorical(self) -> list[str]:
-        return [name for name, spec in self.features.items() if spec.dtype == "category"]
+        """Categories and booleans: one-hot encoded."""
+        return [name for name, spec in self.features.items() if spec.dtype in ("category", "bool")]
 
     @property
     def numeric(self) -> list[str]:
-        return [name for name, spec in self.features.items() if spec.dtype != "category"]
+        return [name for name, spec in self.features.items() if spec.dtype in ("float", "int")]
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column the data may have: features, target, ignored."""
+        return [*self.features, self.target.name, *self.ignored]
 
 
 def load_schema(path: Path) -> Schema:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+import warnings
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -13,12 +14,13 @@ from typing import Any
 import joblib
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }} import metrics
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import file_md5, read_table
-from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.errors import ConfigError, DataError
 from {{ cookiecutter.package_name }}.features import DerivedFeatures, make_preprocessor
 from {{ cookiecutter.package_name }}.model import TASK, make_estimator, predict
 from {{ cookiecutter.package_name }}.schema import Schema
@@ -35,14 +37,28 @@ def fit(train_features: pd.DataFrame, schema: Schema, estimator: BaseEstimator) 
     target = schema.target.name
     if target not in train_features.columns:
         raise DataError(f"training data has no target column '{target}'")
+    derived = DerivedFeatures().fit(train_features[schema.feature_names])
+    inputs = [*schema.feature_names, *derived.names_]
+    missing = [name for name in inputs if name not in train_features.columns]
+    if missing:
+        raise DataError(f"training features lack {', '.join(missing)}: run featurize again")
     predictor = Pipeline(
         [
-            ("preprocess", make_preprocessor(schema.numeric, schema.categorical)),
+            ("preprocess", make_preprocessor(schema.numeric, schema.categorical, derived.names_)),
             ("estimator", estimator),
         ]
     )
-    predictor.fit(train_features.drop(columns=[target]), train_features[target])
-    return Pipeline([("features", DerivedFeatures()), ("predictor", predictor)])
+    with warnings.catch_warnings():
+        # A model that did not converge is not a model to ship: fail, naming the estimator.
+        warnings.simplefilter("error", ConvergenceWarning)
+        try:
+            predictor.fit(train_features[inputs], train_features[target])
+        except ConvergenceWarning as warning:
+            raise ConfigError(
+                f"{type(estimator).__name__} did not converge: {warning} "
+                "(params.yaml train: raise max_iter, or scale the inputs)"
+            ) from None
+    return Pipeline([("features", derived), ("predictor", predictor)])
 
 
 def train(train_features: pd.DataFrame, schema: Schema, params: Params) -> Pipeline:
@@ -60,7 +76,7 @@ def describe(
     """
     target = schema.target.name
     train_features = read_table(train_file)
-    predicted, scores = predict(model, train_features.drop(columns=[target]))
+    predicted, scores = predict(model, train_features[schema.feature_names])
     return {
         "task": TASK,
         "estimator": params.train.estimator,
@@ -75,6 +91,7 @@ def describe(
         },
         "inputs": schema.feature_names,
         "target": target,
+        "classes": [_plain(label) for label in getattr(model, "classes_", [])] or None,
         "git": git_state(),
         "params": params.model_dump(),
         "metrics": {"train": metrics.compute_metrics(train_features[target], predicted, scores)},
@@ -92,6 +109,10 @@ def load(model_file: Path) -> Pipeline:
     if not model_file.is_file():
         raise DataError(f"{model_file} not found: train a model first (make train)")
     return joblib.load(model_file)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def git_state() -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.package_name }}.schema import Feature, Schema, Target
@@ -52,37 +53,44 @@ class Report:
 def validate(frame: pd.DataFrame, schema: Schema) -> Report:
     """Run every check of the contract on `frame`; never raises on bad data."""
     report = Report(rows=len(frame))
-    expected = [*schema.feature_names, schema.target.name]
-    missing = [name for name in expected if name not in frame.columns]
-    unexpected = [name for name in frame.columns if name not in expected]
+    target = schema.target.name
+    missing = [name for name in [*schema.feature_names, target] if name not in frame.columns]
+    unexpected = [name for name in frame.columns if name not in schema.columns]
     report.checks.append(
         Check("columns.missing", not missing, f"missing columns: {', '.join(missing)}")
     )
     report.checks.append(
-        Check("columns.unexpected", not unexpected, f"unexpected: {', '.join(unexpected)}")
+        Check(
+            "columns.unexpected",
+            not unexpected,
+            f"unexpected: {', '.join(unexpected)} (list them in schema.yaml: features or ignored)",
+        )
     )
     for name, spec in schema.features.items():
         if name in frame.columns:
             report.checks.extend(column_checks(name, frame[name], spec))
-    if schema.target.name in frame.columns:
-        report.checks.extend(target_checks(frame[schema.target.name], schema.target))
-    report.checks.extend(table_checks(frame, schema))
+    labelled = frame
+    if target in frame.columns:
+        report.checks.extend(target_checks(frame[target], schema.target))
+        labelled = frame[frame[target].notna()]
+    report.checks.extend(table_checks(labelled, schema))
+    if not missing:
+        report.checks.extend(leakage_checks(labelled, schema))
     return report
 
 
 def column_checks(name: str, values: pd.Series, spec: Feature | Target) -> list[Check]:
     checks = []
     nulls = int(values.isna().sum())
-    nullable = getattr(spec, "nullable", False)
-    checks.append(Check(f"{name}.nulls", nullable or nulls == 0, f"{nulls} null values"))
+    checks.append(Check(f"{name}.nulls", spec.nullable or nulls == 0, f"{nulls} null values"))
     present = values.dropna()
-    if spec.dtype == "category":
-        unknown = sorted({str(value) for value in present[~present.isin(spec.allowed)]})
+    if spec.values is not None:
+        unknown = sorted({str(value) for value in present[~present.isin(spec.values)]})
         checks.append(
             Check(
                 f"{name}.allowed",
                 not unknown,
-                f"values outside {spec.allowed}: {', '.join(unknown[:5])}",
+                f"values outside {spec.values}: {', '.join(unknown[:5])}",
             )
         )
         return checks
@@ -90,6 +98,8 @@ def column_checks(name: str, values: pd.Series, spec: Feature | Target) -> list[
     checks.append(Check(f"{name}.dtype", numeric, f"expected {spec.dtype}, found {values.dtype}"))
     if not numeric:
         return checks
+    infinite = int(np.isinf(present.to_numpy(dtype="float64")).sum())
+    checks.append(Check(f"{name}.finite", infinite == 0, f"{infinite} infinite values"))
     if spec.dtype == "int":
         fractional = int((present % 1 != 0).sum())
         checks.append(Check(f"{name}.integer", fractional == 0, f"{fractional} non-integer values"))
@@ -104,8 +114,15 @@ def column_checks(name: str, values: pd.Series, spec: Feature | Target) -> list[
 
 def target_checks(values: pd.Series, spec: Target) -> list[Check]:
     checks = column_checks(spec.name, values, spec)
-    if spec.min_class_share is not None and len(values.dropna()):
-        shares = values.value_counts(normalize=True)
+    unlabelled = int(values.isna().sum())
+    if unlabelled and spec.missing == "drop":
+        # Reported, not failed: these rows are dropped by the split (schema.yaml target.missing).
+        checks.append(
+            Check(f"{spec.name}.unlabelled", True, f"{unlabelled} rows without a target: dropped")
+        )
+    present = values.dropna()
+    if spec.min_class_share is not None and len(present):
+        shares = present.value_counts(normalize=True)
         rare = {str(label): round(float(share), 3) for label, share in shares.items()}
         balanced = len(shares) >= 2 and float(shares.min()) >= spec.min_class_share
         checks.append(
@@ -118,18 +135,69 @@ def target_checks(values: pd.Series, spec: Target) -> list[Check]:
     return checks
 
 
-def table_checks(frame: pd.DataFrame, schema: Schema) -> list[Check]:
+def table_checks(labelled: pd.DataFrame, schema: Schema) -> list[Check]:
+    """Row count and duplicates, over the rows that have a target."""
     rules = schema.dataset
-    duplicates = float(frame.duplicated().mean()) if len(frame) else 0.0
+    duplicates = float(labelled.duplicated().mean()) if len(labelled) else 0.0
     return [
         Check(
             "rows.count",
-            len(frame) >= rules.min_rows,
-            f"{len(frame)} rows, at least {rules.min_rows} needed",
+            len(labelled) >= rules.min_rows,
+            f"{len(labelled)} labelled rows, at least {rules.min_rows} needed",
         ),
         Check(
             "rows.duplicates",
             duplicates <= rules.max_duplicate_share,
             f"{duplicates:.1%} duplicated rows, at most {rules.max_duplicate_share:.1%} allowed",
         ),
+    ]
+
+
+def single_feature_scores(labelled: pd.DataFrame, schema: Schema) -> dict[str, float]:
+    """How well each feature alone predicts the target, from 0 (not at all) to 1 (exactly).
+
+    Classification: how much knowing the feature's value (numbers cut into 20 quantile bins)
+    lowers the error of always guessing the majority class, so 1 means the feature decides the
+    class alone. Regression: the share of the target's variance explained by the feature's
+    groups (bins or categories), the correlation ratio squared. A copy of the target scores 1;
+    a strong honest feature stays clearly below it.
+    """
+    target = labelled[schema.target.name]
+    if target.nunique() < 2:
+        return {}
+    scores = {}
+    for name in schema.feature_names:
+        groups = _groups(labelled[name])
+        if schema.target.dtype in ("float", "int") and schema.target.values is None:
+            numbers = target.astype("float64")
+            means = numbers.groupby(groups).transform("mean")
+            total = float(((numbers - numbers.mean()) ** 2).sum())
+            score = 1 - float(((numbers - means) ** 2).sum()) / total if total else 0.0
+        else:
+            base_error = 1 - float(target.value_counts(normalize=True).max())
+            hits = target.groupby(groups).agg(lambda part: part.value_counts().max()).sum()
+            error = 1 - float(hits) / len(target)
+            score = 1 - error / base_error if base_error else 0.0
+        scores[name] = round(max(score, 0.0), 6)
+    return scores
+
+
+def _groups(values: pd.Series) -> pd.Series:
+    """The feature's values as group labels: numbers in quantile bins, missing as its own."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        if values.nunique() > 20:
+            values = pd.qcut(values, 20, labels=False, duplicates="drop")
+    return values.astype("string").fillna("<missing>")
+
+
+def leakage_checks(labelled: pd.DataFrame, schema: Schema) -> list[Check]:
+    bound = schema.dataset.max_single_feature_score
+    return [
+        Check(
+            f"{name}.leakage",
+            score <= bound,
+            f"{name} alone predicts the target (score {score:.3f} > {bound}): a copy of the "
+            "target or a value recorded after it? (schema.yaml dataset.max_single_feature_score)",
+        )
+        for name, score in single_feature_scores(labelled, schema).items()
     ]
