@@ -29,6 +29,12 @@ def files_of(project: Path) -> dict[str, Path]:
     }
 
 
+def folders_of(project: Path) -> set[str]:
+    """Every folder under the project, empty ones included (git keeps none of those, but DVC
+    takes a stray `.dvc/` for a DVC repository)."""
+    return {path.relative_to(project).as_posix() for path in project.rglob("*") if path.is_dir()}
+
+
 def render(renderer: Renderer, engine: str, level: int, task: str) -> Path:
     return renderer.get(engine, maturity_level=str(level), task=task)
 
@@ -37,8 +43,11 @@ def render(renderer: Renderer, engine: str, level: int, task: str) -> Path:
 def test_both_engines_render_the_same_tree_byte_for_byte(
     renderer: Renderer, level: int, task: str
 ) -> None:
-    copier = files_of(render(renderer, "copier", level, task))
-    cookiecutter = files_of(render(renderer, "cookiecutter", level, task))
+    copier_project = render(renderer, "copier", level, task)
+    cookiecutter_project = render(renderer, "cookiecutter", level, task)
+    assert folders_of(copier_project) == folders_of(cookiecutter_project)
+    copier = files_of(copier_project)
+    cookiecutter = files_of(cookiecutter_project)
     assert set(copier) - COPIER_ONLY == set(cookiecutter)
     for name, path in cookiecutter.items():
         assert copier[name].read_bytes() == path.read_bytes(), f"{name} differs"
