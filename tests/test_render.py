@@ -181,7 +181,7 @@ def test_accents_and_punctuation_give_a_valid_slug_and_package(
     imported = run(
         [BIN / "python", "-c", f"import {package}; print({package}.__name__)"],
         project,
-        {**env, "PYTHONPATH": str(project / "src")},
+        {**env, "PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert imported.stdout.strip() == package
     # And the name itself is kept as written (but for spaces at either end), for people to read
