@@ -5,6 +5,8 @@ SHELL := bash
 PYTHON ?= python3
 DEMO_LEVEL ?= 2
 
+# The PATH this make started with: the demo project runs under it, as it will for you.
+MACHINE_PATH := $(PATH)
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export PATH := $(dir $(UV)):$(PATH)
 # Python builds are never downloaded: the tests use the interpreter the machine has.
@@ -24,11 +26,19 @@ $(CURDIR)/.tools/bin/uv:
 	@touch $@
 
 # demo/ gets a git repository of its own, as a generated project has: this one ignores demo/.
+# Its make runs with the machine's PATH, not this one's .tools/: where uv is not installed, the
+# demo's `make setup` installs it into demo/.tools/, so that the commands printed at the end work.
 demo: .venv/synced ## Generate a demo project (the highest level) in demo/ and run its whole job
 	rm -rf demo
 	uv run copier copy --quiet --defaults --vcs-ref HEAD -d maturity_level=$(DEMO_LEVEL) . demo
 	git init --quiet --initial-branch=main demo
-	$(MAKE) -C demo setup all
+	PATH='$(MACHINE_PATH)' $(MAKE) -C demo setup all
+	@echo
+	@echo "The demo project (level $(DEMO_LEVEL)) is in demo/, its whole job run. Next:"
+	@echo
+	@echo "    cd demo && make test   # its own tests"
+	@echo "    cd demo && make lint   # every pre-commit check, as its CI runs them"
+	@echo "    cd demo && make help   # every command"
 
 test: .venv/synced ## Run the template's test suite: render, lint, execute every level
 	uv run pytest -n 2 --dist loadscope --no-loadscope-reorder

@@ -11,6 +11,8 @@ import sys
 import pytest
 import yaml
 from conftest import ROOT
+from cookiecutter.environment import StrictEnvironment
+from jinja2.sandbox import SandboxedEnvironment
 
 COPIER = yaml.safe_load((ROOT / "copier.yml").read_text())
 COOKIECUTTER = json.loads((ROOT / "cookiecutter.json").read_text())
@@ -34,6 +36,19 @@ CHOICES = {
     "license": ["MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"],
 }
 LEVEL_LABELS = {"0": "0 - manual", "1": "1 - pipeline automation", "2": "2 - CI/CD/CT"}
+# Project name -> the slug its default derives (the package name is the slug with underscores).
+DERIVED_SLUGS = {
+    "Tabular Model": "tabular-model",
+    "Prix Immobilier Édition 2 (beta)": "prix-immobilier-edition-2-beta",
+    "Über Model": "uber-model",
+    "Ça va -- ok!": "ca-va-ok",
+    "  spaced  name  ": "spaced-name",
+    "snake_case_name": "snake-case-name",
+    "Straße Œuvre Æther": "strasse-oeuvre-aether",
+    "Łódź Señor Ångström Øre Čeština": "lodz-senor-angstrom-ore-cestina",
+    "2 Fast": "2-fast",  # still not a valid slug: the validators refuse it (test_validation.py)
+    "!!!": "",
+}
 
 
 def copier_questions() -> dict:
@@ -121,3 +136,26 @@ def test_name_rules_know_every_keyword_and_standard_module() -> None:
     assert [str(word) for word in keywords] == keyword.kwlist
     public = {name for name in sys.stdlib_module_names if not name.startswith("_")}
     assert public <= modules
+
+
+def copier_derive(name: str) -> tuple[str, str]:
+    """(slug, package) from copier.yml's defaults, in copier's sandboxed Jinja with its options."""
+    env = SandboxedEnvironment(**COPIER["_envops"])
+    slug = env.from_string(COPIER["project_slug"]["default"]).render(project_name=name)
+    package = env.from_string(COPIER["package_name"]["default"]).render(project_slug=slug)
+    return slug, package
+
+
+def cookiecutter_derive(name: str) -> tuple[str, str]:
+    """(slug, package) from cookiecutter.json's defaults, in cookiecutter's own environment."""
+    env = StrictEnvironment(context=COOKIECUTTER, **COOKIECUTTER["_jinja2_env_vars"])
+    answers = {"project_name": name}
+    for field in ("project_slug", "package_name"):
+        answers[field] = env.from_string(COOKIECUTTER[field]).render(cookiecutter=answers)
+    return answers["project_slug"], answers["package_name"]
+
+
+@pytest.mark.parametrize(("name", "slug"), DERIVED_SLUGS.items())
+def test_both_engines_derive_the_same_slug_and_package_from_a_name(name: str, slug: str) -> None:
+    assert copier_derive(name) == (slug, slug.replace("-", "_"))
+    assert cookiecutter_derive(name) == (slug, slug.replace("-", "_"))

@@ -3,6 +3,7 @@ expected files, no leftover Jinja, parseable config files and lint-clean code.""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import tomllib
@@ -28,6 +29,12 @@ def files_of(project: Path) -> dict[str, Path]:
     }
 
 
+def folders_of(project: Path) -> set[str]:
+    """Every folder under the project, empty ones included (git keeps none of those, but DVC
+    takes a stray `.dvc/` for a DVC repository)."""
+    return {path.relative_to(project).as_posix() for path in project.rglob("*") if path.is_dir()}
+
+
 def render(renderer: Renderer, engine: str, level: int, task: str) -> Path:
     return renderer.get(engine, maturity_level=str(level), task=task)
 
@@ -36,8 +43,11 @@ def render(renderer: Renderer, engine: str, level: int, task: str) -> Path:
 def test_both_engines_render_the_same_tree_byte_for_byte(
     renderer: Renderer, level: int, task: str
 ) -> None:
-    copier = files_of(render(renderer, "copier", level, task))
-    cookiecutter = files_of(render(renderer, "cookiecutter", level, task))
+    copier_project = render(renderer, "copier", level, task)
+    cookiecutter_project = render(renderer, "cookiecutter", level, task)
+    assert folders_of(copier_project) == folders_of(cookiecutter_project)
+    copier = files_of(copier_project)
+    cookiecutter = files_of(cookiecutter_project)
     assert set(copier) - COPIER_ONLY == set(cookiecutter)
     for name, path in cookiecutter.items():
         assert copier[name].read_bytes() == path.read_bytes(), f"{name} differs"
@@ -117,6 +127,68 @@ def test_custom_names_flow_everywhere(renderer: Renderer, env: dict[str, str], e
     assert pyproject["project"]["scripts"] == {
         "fraud-scoring-service": "fraud_scoring_service.cli:main"
     }
+    run([BIN / "ruff", "check", "--no-cache", "."], project, env)
+    run([BIN / "ruff", "format", "--check", "--no-cache", "."], project, env)
+
+
+NAMES = {
+    "Prix Immobilier Édition 2 (beta)": "prix-immobilier-edition-2-beta",
+    "Über Model": "uber-model",
+    "Ça va -- ok!": "ca-va-ok",
+    "  spaced  name  ": "spaced-name",
+}
+
+
+def first_party_imports(project: Path, known: set[str]) -> set[str]:
+    """Top-level names that the project's code imports, among `known` ones and its own folders."""
+    local = known | {path.name for path in (project / "src").iterdir()}
+    found = set()
+    for path in [*project.glob("src/**/*.py"), *project.glob("tests/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            found |= {name.split(".")[0] for name in names} & local
+    return found
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("name", NAMES, ids=NAMES.values())
+def test_accents_and_punctuation_give_a_valid_slug_and_package(
+    renderer: Renderer, env: dict[str, str], engine: str, name: str
+) -> None:
+    # Given a name with accents, punctuation and extra spaces, and no slug or package of its own
+    slug = NAMES[name]
+    package = slug.replace("-", "_")
+    project = renderer.get(engine, project_name=name, maturity_level="0")
+    # Then the derived slug names the folder (cookiecutter) and is the answer copier records
+    if engine == "cookiecutter":
+        assert project.name == slug
+    else:
+        answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+        assert (answers["project_slug"], answers["package_name"]) == (slug, package)
+    # And the distribution, its command and the package folder follow it
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == slug
+    assert pyproject["project"]["scripts"] == {slug: f"{package}.cli:main"}
+    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == [f"src/{package}"]
+    assert [path.name for path in (project / "src").iterdir()] == [package]
+    # And the code imports that package, and no other name for it
+    assert first_party_imports(project, {DEFAULT_PACKAGE}) == {package}
+    imported = run(
+        [BIN / "python", "-c", f"import {package}; print({package}.__name__)"],
+        project,
+        {**env, "PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert imported.stdout.strip() == package
+    # And the name itself is kept as written (but for spaces at either end), for people to read
+    assert (project / "README.md").read_text().splitlines()[0] == f"# {name.strip()}"
+    init = (project / "src" / package / "__init__.py").read_text()
+    docstring = ast.get_docstring(ast.parse(init))
+    assert docstring.splitlines()[0] == name.strip()
     run([BIN / "ruff", "check", "--no-cache", "."], project, env)
     run([BIN / "ruff", "format", "--check", "--no-cache", "."], project, env)
 

@@ -54,3 +54,15 @@ def test_unknown_choice_stops_generation(
 ) -> None:
     outcome = run(engine_command(engine, {field: value}, tmp_path), ROOT, env, check=False)
     assert_refused(outcome, tmp_path, field, CHOICE_WORDS[engine].format(field=field))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_name_that_cannot_make_a_slug_stops_generation(
+    engine: str, tmp_path: Path, env: dict[str, str]
+) -> None:
+    # Given a name whose derived slug starts with a digit, and no slug of the user's own
+    answers = {"project_name": "2 Fast Models"}
+    outcome = run(engine_command(engine, answers, tmp_path), ROOT, env, check=False)
+    # Then the derived slug meets the slug rule, in its usual words, and nothing is written
+    assert_refused(outcome, tmp_path, "project_slug", "starting with a letter")
+    assert "Validation error for question 'project_slug': " in outcome.stderr

@@ -1,4 +1,4 @@
-"""{{ cookiecutter.project_name }}
+"""{{ cookiecutter.project_name.strip() }}
 
 The model, its pipeline stages and their command line.
 """
