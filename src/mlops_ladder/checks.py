@@ -162,11 +162,6 @@ TRACKING = [
     S("DVCLive", imports(r"dvclive")),
 ]
 REGISTRY = [
-    S(
-        "MLflow model registry",
-        r"\bregister_model\(|registered_model_name\s*=|set_registered_model_alias\("
-        r"|transition_model_version_stage\(|create_registered_model\(|['\"]models:/",
-    ),
     S("W&B registry", r"\.link_model\(|\.link_artifact\(|wandb-registry"),
     S("Neptune model registry", r"\binit_model_version\(|\bneptune\.init_model\("),
     S(
@@ -177,6 +172,12 @@ REGISTRY = [
     S("Azure ML model registry", r"\.models\.create_or_update\("),
     S("ClearML model registry", r"\bOutputModel\("),
     S("GTO / DVC model registry", r"^\s*type:\s*model\s*$", yaml, r"(^|/)(dvc|artifacts)\.ya?ml$"),
+    # Last: its registered_model_name= is also W&B's keyword.
+    S(
+        "MLflow model registry",
+        r"\bregister_model\(|registered_model_name\s*=|set_registered_model_alias\("
+        r"|transition_model_version_stage\(|create_registered_model\(|['\"]models:/",
+    ),
 ]
 SERVING = [
     S(

@@ -63,6 +63,7 @@ def ask(question: str, choices: dict[str, str], read: Callable[[], str]) -> str 
         print(f"{question}\n  {options}, [s] skip: ", end="", file=sys.stderr, flush=True)
         line = read()
         if line == "":
+            print(file=sys.stderr)
             raise AssessError(
                 "--interactive: standard input ended before every question was answered"
             )
