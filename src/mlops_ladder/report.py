@@ -39,11 +39,13 @@ def as_json(
 
 
 def _wrap(text: str, indent: int, width: int) -> list[str]:
+    """Wrapped at `width`; a bullet's (`- `) next lines hang under its text."""
+    hang = indent + 2 if text.startswith("- ") else indent
     return textwrap.wrap(
         text,
-        width=max(40, width - indent),
+        width=max(40, width),
         initial_indent=" " * indent,
-        subsequent_indent=" " * indent,
+        subsequent_indent=" " * hang,
         break_on_hyphens=False,
     ) or [""]
 
