@@ -524,3 +524,104 @@ def test_an_unreadable_folder_is_one_line(
     assert capsys.readouterr().err == (
         f"mlops-ladder: error: {repo}: cannot read this folder (Permission denied)\n"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The tools people use, one at a time: each file alone makes its item met, by that tool
+# --------------------------------------------------------------------------------------------
+TOOLS = [
+    ("automated training pipeline", "Airflow", {"dags/train.py": "from airflow import DAG\n"}),
+    (
+        "automated training pipeline",
+        "Kubeflow Pipelines",
+        {"pipeline.py": "from kfp import dsl\n\n@dsl.pipeline\ndef p(): ...\n"},
+    ),
+    ("automated training pipeline", "Dagster", {"assets.py": "from dagster import asset\n"}),
+    ("automated training pipeline", "ZenML", {"run.py": "from zenml import pipeline\n"}),
+    (
+        "automated training pipeline",
+        "Kedro",
+        {"src/p/pipeline_registry.py": "from kedro.pipeline import Pipeline\n"},
+    ),
+    ("automated training pipeline", "DVC pipeline", {"dvc.yaml": "stages:\n  train:\n"}),
+    ("experiment tracking", "Neptune", {"train.py": "import neptune\n"}),
+    ("experiment tracking", "Weights & Biases", {"train.py": "import wandb\n"}),
+    (
+        "model registry",
+        "MLflow model registry",
+        {"promote.py": "client.transition_model_version_stage('m', 3, 'Production')\n"},
+    ),
+    (
+        "model registry",
+        "Neptune model registry",
+        {"reg.py": "model_version = neptune.init_model_version(model='CHURN')\n"},
+    ),
+    (
+        "CI/CD for ML",
+        "deployment step",
+        {
+            ".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n      - run: pytest\n"
+            "      - run: helm upgrade churn chart/\n"
+        },
+    ),
+    (
+        "automated data and model tests",
+        "Great Expectations",
+        {
+            "tests/test_model.py": "def test_model_auc(m):\n    assert m\n",
+            "checks.py": "import great_expectations as gx\n",
+            ".gitlab-ci.yml": "test:\n  script:\n    - pytest\n",
+        },
+    ),
+    (
+        "continuous training",
+        "Airflow schedule",
+        {
+            "dags/retrain.py": "from airflow import DAG\n\nwith DAG('r', schedule='@weekly'):\n"
+            "    train_model()\n"
+        },
+    ),
+    (
+        "continuous training",
+        "Kubernetes CronJob",
+        {
+            "k8s/retrain.yaml": "apiVersion: batch/v1\nkind: CronJob\n"
+            "spec:\n  schedule: '0 3 * * *'\n"
+            "  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n"
+            "            - args: [python, -m, churn, train]\n"
+        },
+    ),
+    (
+        "drift detection and alerting",
+        "Evidently",
+        {
+            "monitor.py": "from evidently.presets import DataDriftPreset\n",
+            "alerts/rules.yml": "groups:\n  - name: model\n    rules:\n      - alert: Drift\n",
+        },
+    ),
+    ("basic monitoring", "whylogs / WhyLabs", {"log.py": "import whylogs as why\n"}),
+    (
+        "A/B testing infrastructure",
+        "traffic split (Istio)",
+        {"k8s/vs.yaml": "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"},
+    ),
+    ("feature store", "Feast", {"repo/features.py": "from feast import FeatureView\n"}),
+]
+
+
+@pytest.mark.parametrize(("item", "tool", "files"), TOOLS, ids=[t[1] for t in TOOLS])
+def test_each_tool_is_recognised(tmp_path: Path, item: str, tool: str, files: dict) -> None:
+    report = assess_json(write(tmp_path / "repo", files))
+    found = items(report)[item]
+    assert found["met"] is True, found
+    assert tool in report["tools"] or tool in found["note"], (report["tools"], found["note"])
+
+
+def test_a_learning_rate_schedule_is_not_continuous_training(tmp_path: Path) -> None:
+    repo = write(tmp_path / "repo", {
+        "train.py": "schedule = CosineSchedule(10)\ninterval = 5\nmodel.fit(X, y)\n",
+        "README.md": "We retrain every Monday with cron.\n",
+    })  # fmt: skip
+    report = assess_json(repo)
+    assert items(report)["continuous training"]["met"] is False
+    assert items(report)["no retraining triggers"]["met"] is True

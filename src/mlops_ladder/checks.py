@@ -95,12 +95,16 @@ class Signal:
     files: Callable[[SourceFile], bool]
     pattern: str | None = None  # None: the file's presence is the evidence (line 1)
     path: str | None = None  # a regex the file's path must match
+    requires: str | None = None  # a regex some line of the file must match (an import, say)
 
     def find(self, repo: Repository) -> Iterable[Evidence]:
         regex = re.compile(self.pattern) if self.pattern else None
         path = re.compile(self.path) if self.path else None
+        requires = re.compile(self.requires) if self.requires else None
         for f in repo.files:
             if (path and not path.search(f.path)) or not self.files(f):
+                continue
+            if requires and not any(requires.search(line.text) for line in f.lines):
                 continue
             if regex is None:
                 yield Evidence(f.path, 1, self.tool, f.path)
@@ -110,8 +114,10 @@ class Signal:
                     yield Evidence(f.path, line.number, self.tool, line.text.strip()[:120])
 
 
-def S(tool: str, pattern: str | None, files=code, path: str | None = None) -> Signal:
-    return Signal(tool, files, pattern, path)
+def S(
+    tool: str, pattern: str | None, files=code, path: str | None = None, requires: str | None = None
+) -> Signal:
+    return Signal(tool, files, pattern, path, requires)
 
 
 IMPORT = r"^\s*(import|from)\s+"
@@ -237,10 +243,25 @@ SCHEDULES = [
     S("schedule", r"CI_PIPELINE_SOURCE\s*==\s*['\"]schedule|^\s*-\s*schedules\s*$", is_ci),
     S("data trigger", r"^\s*paths:.*\.dvc|^\s*-\s*['\"]?[^'\"]*\.dvc['\"]?\s*$", is_ci),
     S("Kubernetes CronJob", r"^kind:\s*CronJob\s*$", yaml),
-    S("Airflow schedule", r"\bschedule(_interval)?\s*=\s*(?!None)\S", code),
-    S("Prefect schedule", r"\b(cron|interval|rrule)\s*=|CronSchedule\(|IntervalSchedule\(", code),
+    # Only in files of that orchestrator: `schedule = ...` is also a learning-rate schedule.
+    S(
+        "Airflow schedule",
+        r"\bschedule(_interval)?\s*=\s*(?!None)\S",
+        code,
+        requires=imports("airflow"),
+    ),
+    S(
+        "Prefect schedule",
+        r"\b(cron|interval|rrule)\s*=|CronSchedule\(|IntervalSchedule\(",
+        code,
+        requires=imports("prefect"),
+    ),
     S("Prefect schedule", r"^\s*-?\s*cron:\s*\S", yaml, r"(^|/)prefect\.ya?ml$"),
-    S("Dagster schedule", r"ScheduleDefinition\(|@schedule\b|@sensor\b|build_schedule_from"),
+    S(
+        "Dagster schedule",
+        r"ScheduleDefinition\(|@schedule\b|@sensor\b|build_schedule_from",
+        requires=imports("dagster"),
+    ),
     S("Kubeflow recurring run", r"create_recurring_run\("),
     S("ZenML schedule", r"\bSchedule\(\s*cron_expression"),
     S(
@@ -259,7 +280,8 @@ RETRAIN_COMMANDS = [
         "retraining",
         r"(dvc\s+repro(\s+--?[\w-]+)*\s*$|dvc\s+repro\b.*\btrain|dvc\s+exp\s+run|python\S*\s+\S*train\w*\.py"
         r"|python\S*\s+-m\s+\S+\s+train\b|\bmake\s+(train|retrain|pipeline)\b|kedro\s+run|mlflow\s+run"
-        r"|zenml\s+pipeline\s+run|\b\w+\s+train\s*$)",
+        r"|zenml\s+pipeline\s+run|\b\w+\s+train\s*$"
+        r"|[\[,]\s*['\"]?train['\"]?\s*\])",
         automation,
     ),
     S("retraining", r"\.fit\(|\btrain\w*\(", code),
@@ -686,7 +708,7 @@ def assess(repo: Repository) -> Findings:
             "CI/CD for ML",
             cicd_met,
             ci_runs + deploy,
-            "CI runs tests or the pipeline, and a pipeline deploys"
+            "CI runs tests or the pipeline, and deploys: " + _names(deploy)
             if cicd_met
             else (
                 "CI found, but no deployment step (CD)"
