@@ -359,7 +359,7 @@ def test_level_2_without_its_ct_workflow_drops_to_level_1(
 @pytest.mark.parametrize("level", LEVELS)
 def test_the_files_adoption_names_are_generated_at_their_level(level: int) -> None:
     rendered = expected_files(level, DEFAULT_PACKAGE, "copier")
-    assert set(TEMPLATE_FILES[level]) <= rendered
+    assert {name.format(package=DEFAULT_PACKAGE) for name in TEMPLATE_FILES[level]} <= rendered
 
 
 # --------------------------------------------------------------------------------------------
@@ -625,3 +625,32 @@ def test_a_learning_rate_schedule_is_not_continuous_training(tmp_path: Path) -> 
     report = assess_json(repo)
     assert items(report)["continuous training"]["met"] is False
     assert items(report)["no retraining triggers"]["met"] is True
+
+
+def test_an_existing_package_is_the_package_name_and_its_clashing_modules_are_named(
+    tmp_path: Path,
+) -> None:
+    repo = write(tmp_path / "ml-repo", {
+        "pyproject.toml": '[project]\nname = "Churn Predictor"\nrequires-python = ">=3.13"\n'
+                          'description = "Predict churn."\n'
+                          'authors = [{name = "Data Team", email = "data@example.org"}]\n',
+        "src/churn/__init__.py": "",
+        "src/churn/train.py": "from sklearn.linear_model import Ridge\nRidge().fit(X, y)\n",
+    })  # fmt: skip
+    (repo / ".git").mkdir()
+    (repo / ".git/config").write_text(
+        '[remote "origin"]\n\turl = git@github.com:data-team/churn.git\n'
+    )
+    adoption = assess_json(repo, "--template", "/t")["adoption"]
+    values = {key: answer["value"] for key, answer in adoption["answers"].items()}
+    assert values == {
+        "project_name": "Churn Predictor", "project_slug": "churn-predictor",
+        "package_name": "churn", "python_version": "3.13", "task": "regression",
+        "description": "Predict churn.", "author_name": "Data Team",
+        "author_email": "data@example.org", "github_owner": "data-team",
+    }  # fmt: skip
+    assert adoption["answers"]["github_owner"]["from"] == ".git/config:2"
+    assert adoption["answers"]["python_version"]["from"] == "pyproject.toml:3"
+    assert any(step.startswith("src/churn/train.py (yours, kept): ") for step in
+               adoption["by_hand"])  # fmt: skip
+    assert any(step.startswith("pyproject.toml (yours, kept)") for step in adoption["by_hand"])

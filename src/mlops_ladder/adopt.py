@@ -23,6 +23,10 @@ OWNER = re.compile(r"^[A-Za-z0-9](-?[A-Za-z0-9])*$")
 # Files of a generated project that repositories often have already (a subset of what the
 # template writes; tests/test_assess.py checks each is still rendered at its level). copier is
 # told to skip every file that exists, so these are the ones to merge by hand.
+MODULE_ADVICE = (
+    "the template's module of that name is not written, and the generated package needs it: "
+    "rename yours (git mv), run the command again, then move your code into the template's"
+)
 TEMPLATE_FILES = {
     0: {
         ".gitignore": "add the template's ignores (data/, models/, reports/, mlruns) to yours",
@@ -37,6 +41,20 @@ TEMPLATE_FILES = {
         "into yours (uv sync must install the generated package)",
         "schema.yaml": "the template's data contract describes the sample: describe your columns",
         "tests/conftest.py": "merge the template's fixtures with yours",
+        **{
+            f"src/{{package}}/{module}": MODULE_ADVICE
+            for module in (
+                "__main__.py",
+                "cli.py",
+                "config.py",
+                "data.py",
+                "evaluate.py",
+                "features.py",
+                "model.py",
+                "predict.py",
+                "train.py",
+            )
+        },
     },
     1: {
         "Dockerfile": "the template's builds the serving image",
@@ -45,6 +63,7 @@ TEMPLATE_FILES = {
         ".dvc/config": "keep your remote; the template's sets a local one",
         ".dvcignore": "merge",
         ".github/workflows/ci.yml": "add the template's jobs (lint, test, pipeline, image) to it",
+        **{f"src/{{package}}/{module}": MODULE_ADVICE for module in ("registry.py", "tracking.py")},
     },
     2: {
         ".github/workflows/cd.yml": "compare with the template's staged deploy",
@@ -311,6 +330,7 @@ def _by_hand(repo: Repository, findings: Findings, level: int, package: str) -> 
     steps = []
     for step in range(level + 1):
         for path, advice in TEMPLATE_FILES[step].items():
+            path = path.format(package=package)
             if path in repo.all_paths:
                 steps.append(f"{path} (yours, kept): {advice}")
     notebooks = sorted(
