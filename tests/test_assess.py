@@ -9,6 +9,7 @@ Rendering only (copier, as the other render tests): nothing is installed in gene
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -365,11 +366,10 @@ def test_the_files_adoption_names_are_generated_at_their_level(level: int) -> No
 # --------------------------------------------------------------------------------------------
 # Adoption, for real: copier runs the printed command in a notebooks-and-scripts repository
 # --------------------------------------------------------------------------------------------
-def test_adopting_level_1_in_a_notebooks_and_scripts_repository_keeps_its_files(
-    tmp_path: Path, env: dict[str, str]
-) -> None:
-    repo = write(
-        tmp_path / "churn-lab",
+def churn_lab(parent: Path) -> Path:
+    """The notebooks-and-scripts repository of the worked example in docs/assess.md."""
+    return write(
+        parent / "churn-lab",
         {
             "README.md": "# Churn lab\n\nOur notebooks.\n",
             ".python-version": "3.12\n",
@@ -384,6 +384,28 @@ def test_adopting_level_1_in_a_notebooks_and_scripts_repository_keeps_its_files(
             "data/churn.csv": "a,y\n1,0\n2,1\n",
         },
     )
+
+
+def test_the_worked_example_in_the_docs_is_what_assess_prints(tmp_path: Path) -> None:
+    churn_lab(tmp_path)
+    (tmp_path / "work").mkdir()
+    done = subprocess.run(
+        [ASSESS, "assess", "../churn-lab", "--template", "/path/to/mlops-ladder"],
+        cwd=tmp_path / "work", capture_output=True, text=True, check=False,
+        env={**os.environ, "COLUMNS": "100"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    page = (ROOT / "docs" / "assess.md").read_text()
+    example = page.split("```console\n$ make assess REPO=../churn-lab\n", 1)[1].split("```", 1)[0]
+    printed = done.stdout
+    for chunk in example.split("...\n"):
+        assert chunk.strip("\n") in printed, chunk
+
+
+def test_adopting_level_1_in_a_notebooks_and_scripts_repository_keeps_its_files(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    repo = churn_lab(tmp_path)
     before = {p.relative_to(repo): p.read_bytes() for p in repo.rglob("*") if p.is_file()}
     report = assess_json(repo, "--template", str(ROOT), "--vcs-ref", "HEAD")
     assert report["level"] == 0
