@@ -676,3 +676,19 @@ def test_an_existing_package_is_the_package_name_and_its_clashing_modules_are_na
     assert any(step.startswith("src/churn/train.py (yours, kept): ") for step in
                adoption["by_hand"])  # fmt: skip
     assert any(step.startswith("pyproject.toml (yours, kept)") for step in adoption["by_hand"])
+
+
+@pytest.mark.slow
+def test_uvx_from_the_template_runs_assess_and_points_the_adoption_at_it(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """`uvx --from PATH mlops-ladder` builds the wheel (hatch_build.py records PATH in it)."""
+    repo = churn_lab(tmp_path)
+    done = subprocess.run(
+        ["uv", "tool", "run", "--from", ROOT, "mlops-ladder", "assess", repo, "--json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["level"] == 0
+    assert shlex.split(report["adopt"])[-2:] == [str(ROOT), str(repo)]

@@ -71,10 +71,6 @@ def yaml(f: SourceFile) -> bool:
     return f.suffix in {".yml", ".yaml"} and not is_test(f)
 
 
-def config(f: SourceFile) -> bool:
-    return f.suffix in {".yml", ".yaml", ".json", ".toml", ".cfg"} and not is_test(f)
-
-
 def automation(f: SourceFile) -> bool:
     """CI files, shell scripts, Makefiles, crontabs and orchestration code: where commands run."""
     return (
@@ -286,7 +282,6 @@ RETRAIN_COMMANDS = [
     ),
     S("retraining", r"\.fit\(|\btrain\w*\(", code),
 ]
-TEST_RUNNERS = CI_RUNS
 DATA_TESTS = [
     S(
         "pytest data test",

@@ -155,6 +155,10 @@ def page(findings: Findings, adoption: Adoption, path: str, notes: list[str]) ->
             f"repository</h3><ul>{answers}</ul><h3>Then by hand</h3><ul>{steps}</ul>"
         )
     all_notes = "".join(f"<li>{e(n)}</li>" for n in adoption.notes + notes)
+    tools = "".join(
+        f"<li>{e(tool)}: {', '.join(f'<code>{e(x.ref)}</code>' for x in ev[:3])}</li>"
+        for tool, ev in findings.tools.items()
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mlops-ladder assess: {e(path)}</title>
 <style>{CSS}</style></head><body>
@@ -166,6 +170,7 @@ def page(findings: Findings, adoption: Adoption, path: str, notes: list[str]) ->
 {rows}</table>
 <h2>ML Test Score: the tests files can show</h2>
 <table><tr><th>section</th><th>test</th><th>status</th><th>evidence</th></tr>{tests}</table>
+{f"<h2>Recognised</h2><ul>{tools}</ul>" if tools else ""}
 {adopt}
 {f"<h2>Notes</h2><ul>{all_notes}</ul>" if all_notes else ""}
 </body></html>
