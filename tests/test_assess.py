@@ -614,6 +614,23 @@ TOOLS = [
         },
     ),
     (
+        "continuous training",
+        "schedule",
+        {
+            "Jenkinsfile": "pipeline {\n  triggers { cron('H 3 * * 1') }\n"
+            "  stages { stage('train') { steps { sh 'make train' } } }\n}\n"
+        },
+    ),
+    (
+        "CI/CD for ML",
+        "deployment step",
+        {
+            "cloudbuild.yaml": "steps:\n  - name: python\n    args: [pytest]\n"
+            "  - name: gcr.io/cloud-builders/gcloud\n    entrypoint: gcloud\n"
+            "    args: [run, deploy, churn, --image, gcr.io/p/churn]\n"
+        },
+    ),
+    (
         "drift detection and alerting",
         "Evidently",
         {
@@ -631,7 +648,9 @@ TOOLS = [
 ]
 
 
-@pytest.mark.parametrize(("item", "tool", "files"), TOOLS, ids=[t[1] for t in TOOLS])
+@pytest.mark.parametrize(
+    ("item", "tool", "files"), TOOLS, ids=[f"{t[1]}-{next(iter(t[2]))}" for t in TOOLS]
+)
 def test_each_tool_is_recognised(tmp_path: Path, item: str, tool: str, files: dict) -> None:
     report = assess_json(write(tmp_path / "repo", files))
     found = items(report)[item]

@@ -227,6 +227,8 @@ DEPLOY = [
         automation,
     ),
     S("deployment step", r"^\s*push:\s*true\s*$", is_ci),
+    # Cloud Build: entrypoint gcloud, args [run, deploy, ...]
+    S("deployment step", r"\[\s*['\"]?(run|app|functions)['\"]?\s*,\s*['\"]?deploy\b", is_ci),
     S("deployment environment", r"^\s+environment:\s*\S", is_ci),
     S(
         "GitOps (Argo CD / Flux)",
@@ -236,6 +238,7 @@ DEPLOY = [
 ]
 SCHEDULES = [
     S("schedule", r"^\s*(schedule:\s*$|-?\s*cron:\s*\S)", is_ci),
+    S("schedule", r"\bcron\(\s*['\"]", is_ci),  # Jenkins: triggers { cron('H 3 * * 1') }
     S("schedule", r"CI_PIPELINE_SOURCE\s*==\s*['\"]schedule|^\s*-\s*schedules\s*$", is_ci),
     S("data trigger", r"^\s*paths:.*\.dvc|^\s*-\s*['\"]?[^'\"]*\.dvc['\"]?\s*$", is_ci),
     S("Kubernetes CronJob", r"^kind:\s*CronJob\s*$", yaml),
