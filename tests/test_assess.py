@@ -711,3 +711,14 @@ def test_uvx_from_the_template_runs_assess_and_points_the_adoption_at_it(
     report = json.loads(done.stdout)
     assert report["level"] == 0
     assert shlex.split(report["adopt"])[-2:] == [str(ROOT), str(repo)]
+
+
+def test_an_import_pattern_needs_the_import(tmp_path: Path) -> None:
+    """Alternatives in an import pattern are grouped: `hyperopt` in a string is no import."""
+    score = {
+        files: {t["test"].split(":")[0]: t["met"] for t in assess_json(
+            write(tmp_path / files, {"tune.py": text}))["ml_test_score"]}["Model 3"]
+        for files, text in [("without", "mode = 'hyperopt-free'\nlabel = 'evidently fine'\n"),
+                            ("with", "import optuna\n")]
+    }  # fmt: skip
+    assert score == {"without": False, "with": True}

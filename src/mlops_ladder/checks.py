@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import PurePosixPath
 
 from mlops_ladder.scan import Repository, SourceFile
@@ -85,6 +86,12 @@ def everywhere(f: SourceFile) -> bool:
     return f.suffix != ".md" and not is_test(f)
 
 
+@cache
+def compiled(pattern: str) -> re.Pattern[str]:
+    # MULTILINE: ^ and $ anchor at each line of a file's joined text as they do on one line.
+    return re.compile(pattern, re.MULTILINE)
+
+
 @dataclass(frozen=True)
 class Signal:
     tool: str
@@ -94,16 +101,18 @@ class Signal:
     requires: str | None = None  # a regex some line of the file must match (an import, say)
 
     def find(self, repo: Repository) -> Iterable[Evidence]:
-        regex = re.compile(self.pattern) if self.pattern else None
-        path = re.compile(self.path) if self.path else None
-        requires = re.compile(self.requires) if self.requires else None
+        regex = compiled(self.pattern) if self.pattern else None
+        path = compiled(self.path) if self.path else None
+        requires = compiled(self.requires) if self.requires else None
         for f in repo.files:
             if (path and not path.search(f.path)) or not self.files(f):
                 continue
-            if requires and not any(requires.search(line.text) for line in f.lines):
+            if requires and not requires.search(f.text):
                 continue
             if regex is None:
                 yield Evidence(f.path, 1, self.tool, f.path)
+                continue
+            if not regex.search(f.text):  # one search of the whole file before line by line
                 continue
             for line in f.lines:
                 if regex.search(line.text):
@@ -120,7 +129,8 @@ IMPORT = r"^\s*(import|from)\s+"
 
 
 def imports(module: str) -> str:
-    return IMPORT + module + r"\b"
+    """A line importing `module` (a regex: alternatives allowed)."""
+    return IMPORT + "(?:" + module + r")\b"
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,7 +211,7 @@ SERVING = [
     S("Flask", imports(r"flask")),
     S("BentoML", imports(r"bentoml")),
     S("BentoML", None, lambda f: f.name == "bentofile.yaml"),
-    S("Seldon", r"^kind:\s*SeldonDeployment|" + imports(r"seldon_core").lstrip("^"), everywhere),
+    S("Seldon", r"^kind:\s*SeldonDeployment|" + imports(r"seldon_core"), everywhere),
     S("KServe", r"^kind:\s*InferenceService", yaml),
     S("MLflow serving", r"mlflow models serve|mlflow\.pyfunc\.serve", everywhere),
     S("Ray Serve", imports(r"ray\.serve") + r"|@serve\.deployment"),
@@ -323,7 +333,7 @@ DRIFT = [
     S(
         "Evidently",
         r"\b(DataDriftPreset|DataDriftTable|DataDriftTestPreset|ColumnDriftMetric|"
-        r"DriftedColumnsCount|ValueDrift)\b|" + imports(r"evidently").lstrip("^"),
+        r"DriftedColumnsCount|ValueDrift)\b|" + imports(r"evidently"),
     ),
     S("whylogs / WhyLabs", imports(r"whylogs|whylabs")),
     S("alibi-detect", imports(r"alibi_detect")),
@@ -499,7 +509,7 @@ LIVE_PERFORMANCE = [
     S(
         "live performance monitoring",
         r"\b(ClassificationPreset|RegressionPreset)\b|"
-        + imports(r"nannyml").lstrip("^")
+        + imports(r"nannyml")
         + r"|\b(live|online)_(performance|metrics?)\b|"
         r"\bperformance\w*\[?['\"]?alert",
         code,

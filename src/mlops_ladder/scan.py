@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 MAX_FILE_BYTES = 2_000_000
@@ -60,6 +61,11 @@ class Line:
 class SourceFile:
     path: str  # relative, POSIX
     lines: list[Line]
+
+    @cached_property
+    def text(self) -> str:
+        """Every line the patterns see, joined: one search tells whether a line may match."""
+        return "\n".join(line.text for line in self.lines)
 
     @property
     def name(self) -> str:
