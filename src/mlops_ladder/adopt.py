@@ -302,7 +302,9 @@ def plan(
             "it with the answers it recorded, merging your changes "
             "(docs/upgrading.md)"
         )
-        parts = ["copier", "update", "--defaults", "--data", f"maturity_level={level}"]
+        parts = ["copier", "update", "--defaults"]
+        parts += ["--vcs-ref", vcs_ref] if vcs_ref else []
+        parts += ["--data", f"maturity_level={level}"]
         adoption.command = shlex.join([*parts, destination])
         adoption.by_hand = [
             "resolve any conflict copier reports (`git status`), then "
