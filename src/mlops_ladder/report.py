@@ -59,7 +59,7 @@ def text(findings: Findings, adoption: Adoption, path: str, notes: list[str]) ->
         out.append(f"Level {level}: {LEVEL_NAMES[level]}")
         for item in (i for i in findings.items if i.level == level):
             flag = "" if item.core or level == 0 else " (does not cap the level)"
-            head = f"  {MARK[item.met]} {item.item + flag:<46} {WORD[item.met]}"
+            head = f"  {MARK[item.met]} {item.item + flag:<52} {WORD[item.met]}"
             out.append(head)
             if item.note:
                 out += _wrap(item.note, 8, width)
