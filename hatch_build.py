@@ -7,6 +7,7 @@ without it.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,7 +21,12 @@ class CustomBuildHook(BuildHookInterface):
         root = Path(self.root).resolve()
         if not (root / "copier.yml").is_file():  # built from an sdist: not a template checkout
             return
-        folder = Path(tempfile.mkdtemp(prefix="mlops-ladder-build-"))
-        module = folder / "_built_from.py"
+        self._folder = Path(tempfile.mkdtemp(prefix="mlops-ladder-build-"))
+        module = self._folder / "_built_from.py"
         module.write_text(f'"""Written by hatch_build.py."""\n\nSOURCE = {str(root)!r}\n')
         build_data["force_include"][str(module)] = "mlops_ladder/_built_from.py"
+
+    def finalize(self, version: str, build_data: dict, artifact_path: str) -> None:
+        folder = getattr(self, "_folder", None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
