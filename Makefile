@@ -12,10 +12,11 @@ export PATH := $(dir $(UV)):$(PATH)
 # Python builds are never downloaded: the tests use the interpreter the machine has.
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: help demo test test-fast lint
+.PHONY: help demo test test-fast lint assess docs docs-build
+DOCS_PORT ?= 8000
 
 help: ## Show the commands
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -49,3 +50,15 @@ test-fast: .venv/synced ## The quick part: questions, validation, rendering, lin
 lint: .venv/synced ## Lint the template's own code
 	uv run ruff check .
 	uv run ruff format --check .
+
+# Reads the repository's files only (nothing in it is run). ARGS="--json", "--html -o FILE" or
+# "--interactive" change the report; the adoption command it prints points at this template.
+assess: .venv/synced ## Assess a repository's MLOps level, and how to adopt the next: REPO=PATH
+	@test -n "$(REPO)" || { echo "usage: make assess REPO=PATH [ARGS=--json|--html|--interactive]" >&2; exit 2; }
+	@uv run --frozen mlops-ladder assess "$(REPO)" $(ARGS)
+
+docs: .venv/synced ## Serve the user guide (docs/) as a site on 127.0.0.1 (DOCS_PORT=8000)
+	uv run --frozen zensical serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-build: .venv/synced ## Build the site into build/site, strict: a broken link or anchor fails
+	uv run --frozen zensical build --strict

@@ -1,0 +1,890 @@
+"""What the files show: tools recognised, the maturity checklist, the ML Test Score tests that
+files can judge, and the level reached.
+
+Every finding is a line of a file (path:line) matched by a pattern below; nothing is guessed
+from names alone except where a file's name is the evidence (a notebook, a Dockerfile, a
+dvc.yaml). Whole-line comments never count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import PurePosixPath
+
+from mlops_ladder.scan import Repository, SourceFile
+
+MAX_EVIDENCE = 6
+
+
+@dataclass(frozen=True)
+class Evidence:
+    path: str
+    line: int
+    tool: str
+    text: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+# --------------------------------------------------------------------------------------------
+# Which files a pattern looks at
+# --------------------------------------------------------------------------------------------
+CI_FILE = re.compile(
+    r"^(\.github/workflows/[^/]+\.ya?ml|\.github/actions/.+\.ya?ml|(.*/)?\.gitlab-ci\.ya?ml"
+    r"|\.gitlab/.+\.ya?ml|(.*/)?Jenkinsfile|(.*/)?azure-pipelines[^/]*\.ya?ml"
+    r"|bitbucket-pipelines\.ya?ml|\.circleci/config\.ya?ml|(.*/)?cloudbuild[^/]*\.ya?ml"
+    r"|(.*/)?buildspec[^/]*\.ya?ml|\.drone\.ya?ml|\.buildkite/.+\.ya?ml|\.tekton/.+\.ya?ml)$"
+)
+
+
+def is_test(f: SourceFile) -> bool:
+    parts = PurePosixPath(f.path).parts
+    return (
+        any(part in {"tests", "test", "testing"} for part in parts[:-1])
+        or f.name.startswith("test_")
+        or f.name.endswith("_test.py")
+        or f.name == "conftest.py"
+    )
+
+
+def is_ci(f: SourceFile) -> bool:
+    return bool(CI_FILE.match(f.path))
+
+
+def code(f: SourceFile) -> bool:
+    return f.suffix in {".py", ".ipynb"} and not is_test(f)
+
+
+def tests(f: SourceFile) -> bool:
+    return f.suffix == ".py" and is_test(f)
+
+
+def any_code(f: SourceFile) -> bool:
+    return f.suffix in {".py", ".ipynb"}
+
+
+def yaml(f: SourceFile) -> bool:
+    return f.suffix in {".yml", ".yaml"} and not is_test(f)
+
+
+def automation(f: SourceFile) -> bool:
+    """CI files, shell scripts, Makefiles, crontabs and orchestration code: where commands run."""
+    return (
+        is_ci(f)
+        or f.suffix == ".sh"
+        or f.name in {"Makefile", "crontab"}
+        or (f.suffix in {".yml", ".yaml"} and not is_test(f))
+    )
+
+
+def everywhere(f: SourceFile) -> bool:
+    return f.suffix != ".md" and not is_test(f)
+
+
+@cache
+def compiled(pattern: str) -> re.Pattern[str]:
+    # MULTILINE: ^ and $ anchor at each line of a file's joined text as they do on one line.
+    return re.compile(pattern, re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Signal:
+    tool: str
+    files: Callable[[SourceFile], bool]
+    pattern: str | None = None  # None: the file's presence is the evidence (line 1)
+    path: str | None = None  # a regex the file's path must match
+    requires: str | None = None  # a regex some line of the file must match (an import, say)
+
+    def find(self, repo: Repository) -> Iterable[Evidence]:
+        regex = compiled(self.pattern) if self.pattern else None
+        path = compiled(self.path) if self.path else None
+        requires = compiled(self.requires) if self.requires else None
+        for f in repo.files:
+            if (path and not path.search(f.path)) or not self.files(f):
+                continue
+            if requires and not requires.search(f.text):
+                continue
+            if regex is None:
+                yield Evidence(f.path, 1, self.tool, f.path)
+                continue
+            if not regex.search(f.text):  # one search of the whole file before line by line
+                continue
+            for line in f.lines:
+                if regex.search(line.text):
+                    yield Evidence(f.path, line.number, self.tool, line.text.strip()[:120])
+
+
+def S(
+    tool: str, pattern: str | None, files=code, path: str | None = None, requires: str | None = None
+) -> Signal:
+    return Signal(tool, files, pattern, path, requires)
+
+
+IMPORT = r"^\s*(import|from)\s+"
+
+
+def imports(module: str) -> str:
+    """A line importing `module` (a regex: alternatives allowed)."""
+    return IMPORT + "(?:" + module + r")\b"
+
+
+# --------------------------------------------------------------------------------------------
+# Signals, by what they show
+# --------------------------------------------------------------------------------------------
+NOTEBOOKS = [S("notebook", None, lambda f: f.suffix == ".ipynb")]
+SCRIPTS = [
+    S(
+        "script",
+        r"^if __name__ == ['\"]__main__['\"]",
+        lambda f: f.suffix == ".py" and not is_test(f),
+    ),
+    S("R script", None, lambda f: f.suffix == ".r"),
+]
+TRAINING_CODE = [
+    S("training code", r"\.fit\(|\bdef train\w*\("),
+]
+PIPELINES = [
+    S("DVC pipeline", r"^stages:\s*$", yaml, r"(^|/)dvc\.ya?ml$"),
+    S("Airflow", imports(r"airflow")),
+    S("Kubeflow Pipelines", imports(r"kfp") + r"|@dsl\.pipeline"),
+    S("Prefect", imports(r"prefect") + r"|^\s*@flow\b"),
+    S("Dagster", imports(r"dagster")),
+    S("ZenML", imports(r"zenml")),
+    S("Kedro", imports(r"kedro\.pipeline")),
+    S("Metaflow", imports(r"metaflow")),
+    S("Flyte", imports(r"flytekit")),
+    S("Luigi", imports(r"luigi")),
+    S("SageMaker Pipelines", imports(r"sagemaker\.workflow")),
+    S("Vertex AI Pipelines", r"aiplatform\.PipelineJob\("),
+    S("Azure ML pipelines", imports(r"azure\.ai\.ml") + r".*\bdsl\b"),
+    S("Snakemake", r"^rule \w+:", lambda f: f.name == "Snakefile"),
+]
+TRACKING = [
+    S("MLflow", imports(r"mlflow") + r"|\bmlflow\.(log_\w+|start_run|autolog|set_experiment)\("),
+    S("Weights & Biases", imports(r"wandb") + r"|\bwandb\.init\("),
+    S("Neptune", imports(r"neptune") + r"|\bneptune\.init_run\("),
+    S("Comet", imports(r"comet_ml")),
+    S("ClearML", imports(r"clearml")),
+    S("Aim", imports(r"aim") + r".*\bRun\b"),
+    S("DVCLive", imports(r"dvclive")),
+]
+REGISTRY = [
+    S("W&B registry", r"\.link_model\(|\.link_artifact\(|wandb-registry"),
+    S("Neptune model registry", r"\binit_model_version\(|\bneptune\.init_model\("),
+    S(
+        "SageMaker model registry",
+        r"ModelPackageGroupName|model_package_group_name|RegisterModel\(",
+    ),
+    S("Vertex AI model registry", r"aiplatform\.Model\.upload\("),
+    S("Azure ML model registry", r"\.models\.create_or_update\("),
+    S("ClearML model registry", r"\bOutputModel\("),
+    S("GTO / DVC model registry", r"^\s*type:\s*model\s*$", yaml, r"(^|/)(dvc|artifacts)\.ya?ml$"),
+    # Last: its registered_model_name= is also W&B's keyword.
+    S(
+        "MLflow model registry",
+        r"\bregister_model\(|registered_model_name\s*=|set_registered_model_alias\("
+        r"|transition_model_version_stage\(|create_registered_model\(|['\"]models:/",
+    ),
+]
+SERVING = [
+    S(
+        "Dockerfile",
+        None,
+        lambda f: (
+            f.name == "Dockerfile"
+            or f.name.lower().endswith(".dockerfile")
+            or f.name.startswith("Dockerfile.")
+        ),
+    ),
+    S(
+        "Kubernetes manifest",
+        r"^kind:\s*(Deployment|StatefulSet|Service|Ingress|CronJob|Job|"
+        r"HorizontalPodAutoscaler)\s*$",
+        yaml,
+    ),
+    S("FastAPI", imports(r"fastapi")),
+    S("Flask", imports(r"flask")),
+    S("BentoML", imports(r"bentoml")),
+    S("BentoML", None, lambda f: f.name == "bentofile.yaml"),
+    S("Seldon", r"^kind:\s*SeldonDeployment|" + imports(r"seldon_core"), everywhere),
+    S("KServe", r"^kind:\s*InferenceService", yaml),
+    S("MLflow serving", r"mlflow models serve|mlflow\.pyfunc\.serve", everywhere),
+    S("Ray Serve", imports(r"ray\.serve") + r"|@serve\.deployment"),
+    S("TorchServe", r"torch-model-archiver|torchserve\b", everywhere),
+]
+CI = [S("CI pipeline", None, is_ci)]
+CI_RUNS = [
+    S(
+        "CI runs tests or the pipeline",
+        r"\b(pytest|tox|nox|make\s+(test|check|all|pipeline|train)|dvc\s+repro|"
+        r"python\s+-m\s+pytest|kedro\s+run)\b",
+        is_ci,
+    ),
+]
+DEPLOY = [
+    S(
+        "deployment step",
+        r"\b(kubectl\s+(apply|set\s+image|rollout)|helm\s+(upgrade|install)|(docker|podman)\s+push|"
+        r"gcloud\s+(run|app|functions|ai\s+endpoints)\s+deploy|aws\s+(ecs\s+update-service|lambda\s+"
+        r"update-function-code|sagemaker\s+(create|update)-endpoint)|az\s+(webapp|containerapp|ml)\b.*"
+        r"(deploy|create|update)|fly\s+deploy|serverless\s+deploy|bentoml\s+deploy|skaffold\s+run|"
+        r"kustomize\s+build|mlflow\s+deployments\s+create)",
+        automation,
+    ),
+    S("deployment step", r"^\s*push:\s*true\s*$", is_ci),
+    # Cloud Build: entrypoint gcloud, args [run, deploy, ...]
+    S("deployment step", r"\[\s*['\"]?(run|app|functions)['\"]?\s*,\s*['\"]?deploy\b", is_ci),
+    S("deployment environment", r"^\s+environment:\s*\S", is_ci),
+    S(
+        "GitOps (Argo CD / Flux)",
+        r"^apiVersion:\s*(argoproj\.io|kustomize\.toolkit\.fluxcd\.io)",
+        yaml,
+    ),
+]
+SCHEDULES = [
+    S("schedule", r"^\s*(schedule:\s*$|-?\s*cron:\s*\S)", is_ci),
+    S("schedule", r"\bcron\(\s*['\"]", is_ci),  # Jenkins: triggers { cron('H 3 * * 1') }
+    S("schedule", r"CI_PIPELINE_SOURCE\s*==\s*['\"]schedule|^\s*-\s*schedules\s*$", is_ci),
+    S("data trigger", r"^\s*paths:.*\.dvc|^\s*-\s*['\"]?[^'\"]*\.dvc['\"]?\s*$", is_ci),
+    S("Kubernetes CronJob", r"^kind:\s*CronJob\s*$", yaml),
+    # Only in files of that orchestrator: `schedule = ...` is also a learning-rate schedule.
+    S(
+        "Airflow schedule",
+        r"\bschedule(_interval)?\s*=\s*(?!None)\S",
+        code,
+        requires=imports("airflow"),
+    ),
+    S(
+        "Prefect schedule",
+        r"\b(cron|interval|rrule)\s*=|CronSchedule\(|IntervalSchedule\(",
+        code,
+        requires=imports("prefect"),
+    ),
+    S("Prefect schedule", r"^\s*-?\s*cron:\s*\S", yaml, r"(^|/)prefect\.ya?ml$"),
+    S(
+        "Dagster schedule",
+        r"ScheduleDefinition\(|@schedule\b|@sensor\b|build_schedule_from",
+        requires=imports("dagster"),
+    ),
+    S("Kubeflow recurring run", r"create_recurring_run\("),
+    S("ZenML schedule", r"\bSchedule\(\s*cron_expression"),
+    S(
+        "cloud scheduler",
+        r"ScheduleExpression|PipelineJobSchedule|create_schedule\(|gcloud\s+scheduler",
+        everywhere,
+    ),
+    S(
+        "crontab",
+        r"^\s*[\d*/,-]+\s+[\d*/,-]+\s+[\d*/,-]+\s+[\d*/,-]+\s+[\d*/,-]+\s+\S",
+        lambda f: f.name in {"crontab", "cron"} or f.suffix == ".cron",
+    ),
+]
+RETRAIN_COMMANDS = [
+    S(
+        "retraining",
+        r"(dvc\s+repro(\s+--?[\w-]+)*\s*$|dvc\s+repro\b.*\btrain|dvc\s+exp\s+run|python\S*\s+\S*train\w*\.py"
+        r"|python\S*\s+-m\s+\S+\s+train\b|\bmake\s+(train|retrain|pipeline)\b|kedro\s+run|mlflow\s+run"
+        r"|zenml\s+pipeline\s+run|\b\w+\s+train\s*$"
+        r"|[\[,]\s*['\"]?train['\"]?\s*\])",
+        automation,
+    ),
+    S("retraining", r"\.fit\(|\btrain\w*\(", code),
+]
+DATA_TESTS = [
+    S(
+        "pytest data test",
+        r"^\s*def test_\w*(data|schema|column|null|nan|missing|range|leak|duplicat|"
+        r"valid|contract|dtype|label|split)\w*\(",
+        tests,
+    ),
+    S("Great Expectations", imports(r"great_expectations") + r"|\bexpect_column_\w+\(", any_code),
+    S("Great Expectations", None, lambda f: f.name in {"great_expectations.yml", "gx.yml"}),
+    S("pandera", imports(r"pandera") + r"|\bDataFrameSchema\(", any_code),
+    S("Deepchecks", imports(r"deepchecks"), any_code),
+    S("TFDV", imports(r"tensorflow_data_validation"), any_code),
+]
+MODEL_TESTS = [
+    S(
+        "pytest model test",
+        r"^\s*def test_\w*(model|predict|accuracy|metric|score|baseline|auc|rmse|"
+        r"quality|slice|invarian|reproduc|overfit|train)\w*\(",
+        tests,
+    ),
+    S("Deepchecks model checks", r"model_evaluation\(|\bfull_suite\(", any_code),
+]
+MONITORING = [
+    S("Prometheus metrics", imports(r"prometheus_client") + r"|prometheus_fastapi_instrumentator"),
+    S("Evidently", imports(r"evidently")),
+    S("whylogs / WhyLabs", imports(r"whylogs|whylabs")),
+    S("NannyML", imports(r"nannyml")),
+    S("alibi-detect", imports(r"alibi_detect")),
+    S("Datadog", imports(r"ddtrace|datadog")),
+    S("OpenTelemetry", imports(r"opentelemetry")),
+    S("CloudWatch metrics", r"put_metric_data\("),
+    S("Grafana dashboard", r'"panels"\s*:', lambda f: f.suffix == ".json"),
+    S("prediction logging", r"\bdef \w*(log_prediction|prediction_log)\w*\(|\bPredictionLog\w*\("),
+]
+DRIFT = [
+    S(
+        "Evidently",
+        r"\b(DataDriftPreset|DataDriftTable|DataDriftTestPreset|ColumnDriftMetric|"
+        r"DriftedColumnsCount|ValueDrift)\b|" + imports(r"evidently"),
+    ),
+    S("whylogs / WhyLabs", imports(r"whylogs|whylabs")),
+    S("alibi-detect", imports(r"alibi_detect")),
+    S("NannyML", imports(r"nannyml")),
+    S("Deepchecks drift", r"\b(FeatureDrift|PredictionDrift|TrainTestFeatureDrift|LabelDrift)\b"),
+    S(
+        "hand-written drift check",
+        r"\bks_2samp\(|\bwasserstein_distance\(|\bjensenshannon\(|"
+        r"\bdef \w*(drift|psi|wasserstein|population_stability)\w*\(",
+    ),
+]
+ALERTS = [
+    S(
+        "Slack alert",
+        r"hooks\.slack\.com|SLACK_WEBHOOK|slack_sdk|slackapi/slack-github-action",
+        everywhere,
+    ),
+    S("Teams alert", r"webhook\.office\.com|MSTEAMS_WEBHOOK|TEAMS_WEBHOOK", everywhere),
+    S("PagerDuty / Opsgenie", r"pagerduty|opsgenie", everywhere),
+    S("e-mail alert", imports(r"smtplib") + r"|\bsend_mail\(|sendgrid"),
+    S(
+        "issue opened on drift",
+        r"\bgh\s+issue\s+(create|edit|comment|reopen)\b|issues\.create\(|"
+        r"^\s*issues:\s*write",
+        is_ci,
+    ),
+    S("Prometheus alert rule", r"^\s*-\s*alert:\s*\S", yaml),
+    S("Alertmanager", r"^\s*receivers:\s*$|alertmanager", yaml),
+    S("CloudWatch alarm", r"put_metric_alarm\(|AWS::CloudWatch::Alarm", everywhere),
+    S("WhyLabs monitor", r"\bMonitorSetup\(|whylabs_toolkit\.monitor"),
+]
+AB_TESTING = [
+    S(
+        "traffic split (code)",
+        r"\b(challenger_share|traffic_split|split_traffic|ab_test\w*|"
+        r"canary_(share|weight|fraction))\b",
+    ),
+    S("traffic split (Istio)", r"^kind:\s*VirtualService", yaml),
+    S("traffic split (KServe canary)", r"canaryTrafficPercent", yaml),
+    S("traffic split (Argo Rollouts)", r"^\s*-\s*setWeight:", yaml),
+    S("traffic split (Seldon)", r"^\s*traffic:\s*\d+", yaml),
+    S("traffic split (SageMaker variants)", r"InitialVariantWeight|ProductionVariants"),
+]
+FEATURE_STORE = [
+    S("Feast", imports(r"feast") + r"|\bFeatureView\(|\bFeatureStore\("),
+    S("Feast", None, lambda f: f.name == "feature_store.yaml"),
+    S("Tecton", imports(r"tecton")),
+    S("Hopsworks", imports(r"hopsworks|hsfs")),
+    S("Databricks feature store", r"FeatureStoreClient\(|FeatureEngineeringClient\("),
+    S("SageMaker Feature Store", r"\bFeatureGroup\(|sagemaker\.feature_store"),
+    S("Vertex AI Feature Store", r"aiplatform\.Featurestore|FeatureOnlineStore"),
+]
+SCHEMA = [
+    S(
+        "data schema",
+        None,
+        lambda f: re.fullmatch(r"[\w-]*schema[\w-]*\.(ya?ml|json)", f.name) is not None,
+    ),
+    *DATA_TESTS[1:],
+]
+FEATURE_TESTS = [
+    S(
+        "feature code test",
+        r"^\s*(from\s+\S*features?\S*\s+import|import\s+\S*features?\b)|"
+        r"^\s*def test_\w*feature",
+        tests,
+    ),
+]
+TUNING = [
+    S(
+        "hyperparameter search",
+        imports(r"optuna|hyperopt|keras_tuner|ray\.tune|skopt")
+        + r"|\b(GridSearchCV|RandomizedSearchCV|HalvingGridSearchCV|BayesSearchCV)\(",
+        any_code,
+    ),
+]
+BASELINE = [
+    S("baseline model", r"\bDummy(Classifier|Regressor)\b|\bbaselines?\b", any_code),
+]
+SLICES = [
+    S(
+        "slice metrics",
+        r"\b(slices|slice_metrics|per_slice|by_slice|sliced)\b|def test_\w*slice",
+        any_code,
+    ),
+]
+FAIRNESS = [
+    S(
+        "fairness check",
+        imports(r"fairlearn|aif360")
+        + r"|\b(MetricFrame|demographic_parity\w*|equalized_odds\w*)\b",
+        any_code,
+    ),
+]
+SEEDS = [
+    S(
+        "fixed seed",
+        r"\brandom_state\s*[=:]\s*\d|\b(np\.)?random\.seed\(|manual_seed\(|"
+        r"seed_everything\(|^\s*(random_)?seed:\s*\d",
+        lambda f: not is_test(f) and f.suffix != ".md",
+    ),
+]
+LOCKS = [
+    S(
+        "lock file",
+        None,
+        lambda f: (
+            f.name
+            in {
+                "uv.lock",
+                "poetry.lock",
+                "Pipfile.lock",
+                "pdm.lock",
+                "conda-lock.yml",
+                "dvc.lock",
+                "requirements.lock",
+            }
+            or f.name.endswith(".lock.txt")
+        ),
+    ),
+    S(
+        "pinned requirements",
+        r"^[A-Za-z0-9_.\-\[\]]+==\d",
+        lambda f: re.fullmatch(r"requirements[\w.-]*\.txt", f.name) is not None,
+    ),
+]
+PIPELINE_TESTS = [
+    S("pipeline test", r"^\s*def test_\w*(pipeline|end_to_end|e2e|integration|repro)\w*\(", tests),
+    S("pipeline run in CI", r"\b(dvc\s+repro|make\s+(pipeline|all)|kedro\s+run)\b", is_ci),
+]
+QUALITY_GATE = [
+    S(
+        "quality gate",
+        r"\b(quality_gate|passes_gate|gate\w*|min_(metric|score|auc|accuracy|f1|r2)|"
+        r"promote\w*|champion)\b",
+        code,
+    ),
+]
+CANARY = [
+    *AB_TESTING,
+    S("smoke test before release", r"\bsmoke[_ -]?test", lambda f: is_ci(f) or code(f)),
+]
+ROLLBACK = [
+    S(
+        "rollback",
+        r"\broll(_|\s)?back\w*\b|rollout\s+undo",
+        lambda f: everywhere(f) and f.suffix != ".json",
+    ),
+]
+DEPENDENCY_BOTS = [
+    S(
+        "Dependabot",
+        None,
+        lambda f: f.path in {".github/dependabot.yml", ".github/dependabot.yaml"},
+    ),
+    S(
+        "Renovate",
+        None,
+        lambda f: f.name in {"renovate.json", "renovate.json5", ".renovaterc", ".renovaterc.json"},
+    ),
+]
+SERVING_VALIDATION = [
+    S(
+        "serving input validation",
+        imports(r"pydantic") + r"|\bBaseModel\b|\bvalidate\w*\(|\bschema\b",
+        lambda f: code(f) and bool(re.search(r"serv|api|app", f.path)),
+    ),
+]
+LATENCY = [
+    S("latency metric", r"\blatency\b|\bHistogram\(|request_duration", code),
+]
+LIVE_PERFORMANCE = [
+    S(
+        "live performance monitoring",
+        r"\b(ClassificationPreset|RegressionPreset)\b|"
+        + imports(r"nannyml")
+        + r"|\b(live|online)_(performance|metrics?)\b|"
+        r"\bperformance\w*\[?['\"]?alert",
+        code,
+    ),
+]
+
+
+def find(repo: Repository, signals: Iterable[Signal]) -> list[Evidence]:
+    found: list[Evidence] = []
+    seen = set()
+    for signal in signals:
+        for evidence in signal.find(repo):
+            if evidence.ref not in seen:
+                seen.add(evidence.ref)
+                found.append(evidence)
+    return found
+
+
+def first_per_file(evidence: list[Evidence]) -> list[Evidence]:
+    """One line per file and tool: the report shows where, not every occurrence."""
+    kept, seen = [], set()
+    for item in evidence:
+        key = (item.path, item.tool)
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
+
+
+# --------------------------------------------------------------------------------------------
+# The checklist
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Item:
+    level: int
+    item: str  # the checklist's wording
+    met: bool | None
+    evidence: list[Evidence] = field(default_factory=list)
+    note: str = ""
+    core: bool = True  # core items decide the level; the others are reported only
+    key: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "level": self.level,
+            "item": self.item,
+            "met": self.met,
+            "evidence": [e.ref for e in self.evidence[:MAX_EVIDENCE]],
+            "core": self.core,
+            "note": self.note,
+        }
+
+
+@dataclass
+class TestScoreItem:
+    section: str
+    test: str
+    met: bool
+    evidence: list[Evidence]
+    note: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "section": self.section,
+            "test": self.test,
+            "met": self.met,
+            "evidence": [e.ref for e in self.evidence[:MAX_EVIDENCE]],
+            "note": self.note,
+        }
+
+
+@dataclass
+class Findings:
+    items: list[Item]
+    ml_test_score: list[TestScoreItem]
+    tools: dict[str, list[Evidence]]
+    serving: list[Evidence]
+    training: list[Evidence]
+    level: int
+
+    def item(self, key: str) -> Item:
+        return next(i for i in self.items if i.key == key)
+
+
+def per_file_pairs(a: list[Evidence], b: list[Evidence]) -> list[Evidence]:
+    """Evidence of a and b from the files that have both (a schedule and a retraining command
+    in the same workflow, say)."""
+    both = {e.path for e in a} & {e.path for e in b}
+    return [e for e in a + b if e.path in both]
+
+
+def _names(evidence: list[Evidence]) -> str:
+    return ", ".join(dict.fromkeys(e.tool for e in evidence))
+
+
+def assess(repo: Repository) -> Findings:
+    notebooks = find(repo, NOTEBOOKS)
+    scripts = find(repo, SCRIPTS)
+    training = find(repo, TRAINING_CODE)
+    pipelines = first_per_file(find(repo, PIPELINES))
+    tracking = first_per_file(find(repo, TRACKING))
+    registry = first_per_file(find(repo, REGISTRY))
+    serving = first_per_file(find(repo, SERVING))
+    ci_files = find(repo, CI)
+    ci_runs = first_per_file(find(repo, CI_RUNS))
+    deploy = first_per_file(find(repo, DEPLOY))
+    schedules = find(repo, SCHEDULES)
+    retrain = find(repo, RETRAIN_COMMANDS)
+    continuous = first_per_file(per_file_pairs(schedules, retrain))
+    data_tests = first_per_file(find(repo, DATA_TESTS))
+    model_tests = first_per_file(find(repo, MODEL_TESTS))
+    monitoring = first_per_file(find(repo, MONITORING))
+    drift = first_per_file(find(repo, DRIFT))
+    alerts = first_per_file(find(repo, ALERTS))
+    ab = first_per_file(find(repo, AB_TESTING))
+    feature_store = first_per_file(find(repo, FEATURE_STORE))
+
+    basic_monitoring = first_per_file(monitoring + drift)
+    cicd_met = bool(ci_runs and deploy)
+    items = [
+        Item(
+            0,
+            "notebooks",
+            bool(notebooks or scripts),
+            notebooks + scripts,
+            f"{len(notebooks)} notebook(s), {len(scripts)} script(s)",
+            core=False,
+            key="notebooks",
+        ),
+        Item(
+            0,
+            "manual deployment",
+            False if deploy else None,
+            deploy or serving,
+            "deployment is automated: " + _names(deploy)
+            if deploy
+            else "not visible in files: no deployment step in any pipeline"
+            + (f"; what would be deployed: {_names(serving)}" if serving else ""),
+            core=False,
+            key="manual_deployment",
+        ),
+        Item(
+            0,
+            "no monitoring",
+            not basic_monitoring,
+            basic_monitoring,
+            "monitoring found: " + _names(basic_monitoring)
+            if basic_monitoring
+            else "no monitoring code found",
+            core=False,
+            key="no_monitoring",
+        ),
+        Item(
+            0,
+            "no retraining triggers",
+            not continuous,
+            continuous,
+            "retraining is triggered: " + _names(continuous)
+            if continuous
+            else "no schedule or data trigger that retrains",
+            core=False,
+            key="no_triggers",
+        ),
+        Item(
+            1,
+            "automated training pipeline",
+            bool(pipelines),
+            pipelines,
+            _names(pipelines)
+            if pipelines
+            else "no pipeline definition (DVC, Airflow, Kubeflow, "
+            "Prefect, Dagster, ZenML, Kedro, ...); scripts and notebooks run by hand do not count",
+            key="pipeline",
+        ),
+        Item(
+            1,
+            "experiment tracking",
+            bool(tracking),
+            tracking,
+            _names(tracking) if tracking else "no tracking calls (MLflow, W&B, Neptune, ...)",
+            key="tracking",
+        ),
+        Item(
+            1,
+            "model registry",
+            bool(registry),
+            registry,
+            _names(registry) if registry else "no model registered (MLflow registry, W&B, ...)",
+            key="registry",
+        ),
+        Item(
+            1,
+            "basic monitoring",
+            bool(basic_monitoring),
+            basic_monitoring,
+            _names(basic_monitoring)
+            if basic_monitoring
+            else "no metrics, drift or prediction logs",
+            core=False,
+            key="monitoring",
+        ),
+        Item(
+            2,
+            "CI/CD for ML",
+            cicd_met,
+            ci_runs + deploy,
+            "CI runs tests or the pipeline, and deploys: " + _names(deploy)
+            if cicd_met
+            else (
+                "CI found, but no deployment step (CD)"
+                if ci_runs
+                else "CI deploys, but runs no tests or pipeline"
+                if deploy
+                else "CI found, but it runs no tests or pipeline"
+                if ci_files
+                else "no CI/CD configuration (GitHub Actions, GitLab CI, Jenkins, cloud build, ...)"
+            ),
+            key="cicd",
+        ),
+    ]
+    tests_met = bool(data_tests and model_tests and ci_runs)
+    missing_tests = [
+        what
+        for what, found in (
+            ("data tests", data_tests),
+            ("model tests", model_tests),
+            ("a CI that runs them", ci_runs),
+        )
+        if not found
+    ]
+    items += [
+        Item(
+            2,
+            "automated data and model tests",
+            tests_met,
+            data_tests + model_tests + ci_runs,
+            _names(data_tests + model_tests) + ", run in CI"
+            if tests_met
+            else "missing: " + ", ".join(missing_tests),
+            key="tests",
+        ),
+        Item(
+            2,
+            "continuous training",
+            bool(continuous),
+            continuous,
+            "scheduled or triggered retraining: " + _names(continuous)
+            if continuous
+            else (
+                "a schedule, but it does not retrain"
+                if schedules
+                else "no schedule or data trigger that retrains"
+            ),
+            key="ct",
+        ),
+    ]
+    drift_met = bool(drift and alerts)
+    items += [
+        Item(
+            2,
+            "drift detection and alerting",
+            drift_met,
+            drift + alerts,
+            _names(drift) + " with " + _names(alerts)
+            if drift_met
+            else (
+                "drift is checked, but nothing alerts"
+                if drift
+                else "alerts, but no drift check"
+                if alerts
+                else "no drift check and no alerting"
+            ),
+            key="drift",
+        ),
+        Item(
+            2,
+            "A/B testing infrastructure",
+            bool(ab),
+            ab,
+            _names(ab) if ab else "no traffic splitting",
+            core=False,
+            key="ab",
+        ),
+        Item(
+            2,
+            "feature store",
+            bool(feature_store),
+            feature_store,
+            _names(feature_store) if feature_store else "no feature store",
+            core=False,
+            key="feature_store",
+        ),
+    ]
+    level = 0
+    for candidate in (1, 2):
+        if all(i.met for i in items if i.core and 1 <= i.level <= candidate):
+            level = candidate
+    tools: dict[str, list[Evidence]] = {}
+    for evidence in (
+        notebooks
+        + scripts
+        + pipelines
+        + tracking
+        + registry
+        + serving
+        + ci_files
+        + data_tests
+        + monitoring
+        + drift
+        + alerts
+        + ab
+        + feature_store
+    ):
+        tools.setdefault(evidence.tool, []).append(evidence)
+    return Findings(
+        items, ml_test_score(repo, continuous, model_tests), tools, serving, training, level
+    )
+
+
+def ml_test_score(
+    repo: Repository, continuous: list[Evidence], model_tests: list[Evidence]
+) -> list[TestScoreItem]:
+    """The ML Test Score tests (Breck et al. 2017) that files can show; the others (features'
+    cost, privacy, offline/online correlation, ...) need people, not files."""
+
+    def test(section: str, name: str, signals: list[Signal], note: str = "") -> TestScoreItem:
+        evidence = first_per_file(find(repo, signals))
+        return TestScoreItem(section, name, bool(evidence), evidence, note)
+
+    seeds = first_per_file(find(repo, SEEDS))
+    locks = find(repo, LOCKS)
+    return [
+        test("Data", "Data 1: feature expectations are captured in a schema", SCHEMA),
+        test("Data", "Data 7: all input feature code is tested", FEATURE_TESTS),
+        test("Model", "Model 3: all hyperparameters have been tuned", TUNING),
+        test("Model", "Model 5: a simpler model is not better (baseline)", BASELINE),
+        test("Model", "Model 6: model quality is sufficient on important data slices", SLICES),
+        test("Model", "Model 7: the model is tested for considerations of inclusion", FAIRNESS),
+        TestScoreItem(
+            "Infrastructure",
+            "Infra 1: training is reproducible (seeds and locked dependencies)",
+            bool(seeds and locks),
+            seeds + locks[:3],
+            ""
+            if seeds and locks
+            else "missing: "
+            + ", ".join(w for w, f in (("a fixed seed", seeds), ("a lock file", locks)) if not f),
+        ),
+        TestScoreItem(
+            "Infrastructure", "Infra 2: model specs are unit tested", bool(model_tests), model_tests
+        ),
+        test("Infrastructure", "Infra 3: the ML pipeline is integration tested", PIPELINE_TESTS),
+        test(
+            "Infrastructure",
+            "Infra 4: model quality is validated before attempting to serve it",
+            QUALITY_GATE,
+        ),
+        test("Infrastructure", "Infra 6: models are canaried before serving", CANARY),
+        test("Infrastructure", "Infra 7: serving models can be rolled back", ROLLBACK),
+        test("Monitoring", "Monitor 1: dependency changes result in notification", DEPENDENCY_BOTS),
+        test(
+            "Monitoring",
+            "Monitor 2: data invariants hold in training and serving inputs",
+            SERVING_VALIDATION,
+        ),
+        TestScoreItem(
+            "Monitoring",
+            "Monitor 4: models are not too stale (scheduled retraining)",
+            bool(continuous),
+            continuous,
+        ),
+        test("Monitoring", "Monitor 6: computing performance has not regressed (latency)", LATENCY),
+        test(
+            "Monitoring",
+            "Monitor 7: prediction quality has not regressed (live performance)",
+            LIVE_PERFORMANCE,
+        ),
+    ]
