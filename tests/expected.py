@@ -18,6 +18,7 @@ LEVEL0 = {
     "src/{package}/cli.py",
     "src/{package}/config.py",
     "src/{package}/data.py",
+    "src/{package}/draft.py",
     "src/{package}/errors.py",
     "src/{package}/evaluate.py",
     "src/{package}/features.py",
@@ -30,6 +31,7 @@ LEVEL0 = {
     "tests/conftest.py",
     "tests/test_cli.py",
     "tests/test_data.py",
+    "tests/test_draft.py",
     "tests/test_features.py",
     "tests/test_model.py",
     "tests/test_notebooks.py",
@@ -98,8 +100,14 @@ ADDED_AT = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2}
 COPIER_ONLY = {".copier-answers.yml"}
 
 
-def expected_files(level: int, package: str, engine: str) -> set[str]:
-    files = set().union(*(ADDED_AT[step] for step in range(level + 1)))
+# The bundled sample: a real public dataset per task, from scikit-learn.
+SAMPLES = {"classification": "data/sample/breast_cancer.csv", "regression": "data/sample/diabetes.csv"}
+
+
+def expected_files(
+    level: int, package: str, engine: str, task: str = "classification"
+) -> set[str]:
+    files = set().union(*(ADDED_AT[step] for step in range(level + 1)), {SAMPLES[task]})
     if engine == "copier":
         files |= COPIER_ONLY
     return {name.format(package=package) for name in files}

@@ -58,7 +58,7 @@ def test_both_engines_render_the_same_tree_byte_for_byte(
 @pytest.mark.parametrize(("level", "task"), MATRIX, ids=IDS)
 def test_exactly_the_expected_files(renderer: Renderer, engine: str, level: int, task: str) -> None:
     rendered = set(files_of(render(renderer, engine, level, task)))
-    expected = expected_files(level, DEFAULT_PACKAGE, engine)
+    expected = expected_files(level, DEFAULT_PACKAGE, engine, task)
     assert rendered == expected, {
         "unexpected": sorted(rendered - expected),
         "missing": sorted(expected - rendered),
