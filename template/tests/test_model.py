@@ -11,7 +11,7 @@ import pandas as pd
 
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import write_table
-from {{ cookiecutter.package_name }}.evaluate import evaluate, meets
+from {{ cookiecutter.package_name }}.evaluate import evaluate, feature_importance, meets, numerics
 from {{ cookiecutter.package_name }}.model import predict
 from {{ cookiecutter.package_name }}.schema import Schema
 from {{ cookiecutter.package_name }}.train import describe, load, save, train
@@ -74,3 +74,69 @@ def test_saved_model_predicts_exactly_as_trained(
     assert set(saved["versions"]) >= {"python", "scikit-learn", "pandas", "numpy"}
     assert "git" in saved
     assert "train" in saved["metrics"]
+
+
+def test_every_feature_earns_its_place(
+    report: dict[str, Any], schema: Schema, params: Params
+) -> None:
+    # Given the permutation importance of each feature on the test split
+    importance = report["feature_importance"]
+    # Then every feature of the contract is measured, and none does the model harm
+    assert set(importance["features"]) == set(schema.feature_names)
+    bound = -params.evaluate.max_harmful_importance
+    harmful = {name: value for name, value in importance["features"].items() if value < bound}
+    assert not harmful, f"features that hurt the model (importance below {bound}): {harmful}"
+    assert importance["passed"]
+
+
+class Saboteur:
+    """The trained model, made worse by a planted column for as long as it is in its original
+    order: shuffling that column (permutation importance) improves the score."""
+
+    def __init__(self, model: Any, features: list[str]) -> None:
+        self.model, self.features = model, features
+
+    def fit(self, *args: Any) -> Saboteur:
+        return self
+
+    def score(self, frame: pd.DataFrame, actual: Any) -> float:
+        in_order = (frame["planted"].to_numpy() == np.arange(len(frame))).mean()
+        return float(self.model.score(frame[self.features], actual)) - float(in_order)
+
+
+def test_a_harmful_feature_fails_the_quality_bar(
+    model: Any, splits: tuple[pd.DataFrame, ...], schema: Schema, params: Params
+) -> None:
+    # Given a feature the model does better without
+    inputs = splits[1][schema.feature_names].assign(planted=np.arange(len(splits[1])))
+    saboteur = Saboteur(model, schema.feature_names)
+    # When the permutation importance is measured
+    importance = feature_importance(saboteur, inputs, splits[1][schema.target.name], params)
+    # Then that feature, and only it, fails, by name
+    assert not importance["passed"]
+    assert [failure.split(":")[0] for failure in importance["failures"]] == ["feature planted"]
+
+
+def test_non_finite_or_unnormalised_outputs_fail_the_quality_bar(
+    model: Any, report: dict[str, Any], splits: tuple[pd.DataFrame, ...], schema: Schema
+) -> None:
+    # Given the model's outputs on the test split, which are numerically sound
+    assert report["numerics"] == {"passed": True, "failures": []}
+    values, scores = predict(model, splits[1][schema.feature_names])
+    assert numerics((values, scores))["passed"]
+    # When one output is NaN, one infinite (and, with classes, one row's probabilities sum to 2)
+{% if cookiecutter.__classification %}
+    broken = scores.copy()
+    broken.iloc[0, 0], broken.iloc[1, 0] = np.nan, np.inf
+    broken.iloc[2] = broken.iloc[2] * 2
+    failures = numerics((values, broken))["failures"]
+    # Then each is a failure of the quality bar
+    assert any("2 rows of class probabilities hold NaN or infinite" in f for f in failures)
+    assert any("sum to 1 +/-" in f for f in failures), failures
+{% else %}
+    broken = np.asarray(values, dtype="float64").copy()
+    broken[0], broken[1] = np.nan, np.inf
+    failures = numerics((broken, None))["failures"]
+    # Then it is a failure of the quality bar
+    assert failures == ["2 predictions are NaN or infinite"]
+{% endif %}

@@ -124,6 +124,9 @@ class TrainParams(_Section):
 class EvaluateParams(_Section):
     # The slices themselves are the data's: schema.yaml `slices`.
     min_slice_rows: int = Field(default=20, ge=1)
+    # Permutation importance of each feature (reports/metrics.json feature_importance).
+    importance_repeats: int = Field(default=5, ge=1)
+    max_harmful_importance: float = Field(default=0.05, ge=0)
 
 
 class QualityParams(_Section):

@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from sklearn.inspection import permutation_importance
 
 from {{ cookiecutter.package_name }} import metrics
 from {{ cookiecutter.package_name }}.config import EvaluateParams, Params, QualityParams
@@ -50,9 +52,74 @@ def evaluate(
     if TASK == "classification":
         report["classes"] = [str(label) for label in predicted[1].columns]
         report["per_class"] = metrics.per_class(actual, *predicted)
-    failures = quality_failures(report, params.quality)
+    report["numerics"] = numerics(predicted)
+    report["feature_importance"] = feature_importance(model, inputs, actual, params)
+    failures = [
+        *quality_failures(report, params.quality),
+        *report["numerics"]["failures"],
+        *report["feature_importance"]["failures"],
+    ]
     report["quality"] = {"passed": not failures, "failures": failures}
     return report
+
+
+def numerics(predicted: tuple[Any, pd.DataFrame | None]) -> dict[str, Any]:
+    """Numerical stability of the outputs: no NaN or infinity, probabilities that sum to one."""
+    values, scores = predicted
+    failures = []
+    if scores is None:
+        bad = int((~np.isfinite(np.asarray(values, dtype="float64"))).sum())
+        if bad:
+            failures.append(f"{bad} predictions are NaN or infinite")
+    else:
+        table = scores.to_numpy(dtype="float64")
+        bad = int((~np.isfinite(table)).any(axis=1).sum())
+        if bad:
+            failures.append(f"{bad} rows of class probabilities hold NaN or infinite values")
+        finite = table[np.isfinite(table).all(axis=1)]
+        off = float(np.abs(finite.sum(axis=1) - 1).max()) if len(finite) else 0.0
+        if off > PROBABILITY_TOLERANCE:
+            failures.append(f"class probabilities of a record sum to 1 +/- {off:.3g}, not 1")
+        if len(finite) and (finite.min() < 0 or finite.max() > 1):
+            failures.append("class probabilities outside [0, 1]")
+    return {"passed": not failures, "failures": failures}
+
+
+PROBABILITY_TOLERANCE = 1e-6
+
+
+def feature_importance(
+    model: Any, inputs: pd.DataFrame, actual: pd.Series, params: Params
+) -> dict[str, Any]:
+    """Permutation importance of each feature on the test split (the model's own score:
+    accuracy or r2). A feature whose shuffling improves the score by more than
+    params.yaml evaluate.max_harmful_importance does the model harm: a failure."""
+    found = permutation_importance(
+        model,
+        inputs,
+        actual,
+        n_repeats=params.evaluate.importance_repeats,
+        random_state=params.seed,
+    )
+    features = {
+        str(name): round(float(value), 6)
+        for name, value in zip(inputs.columns, found.importances_mean, strict=True)
+    }
+    bound = -params.evaluate.max_harmful_importance
+    failures = [
+        f"feature {name}: permutation importance {value:.4f} is below {bound} "
+        "(the model scores better with it shuffled)"
+        for name, value in features.items()
+        if value < bound
+    ]
+    scoring = "accuracy" if TASK == "classification" else "r2"
+    return {
+        "scoring": scoring,
+        "bound": bound,
+        "features": features,
+        "passed": not failures,
+        "failures": failures,
+    }
 
 
 def slice_metrics(
