@@ -25,6 +25,7 @@ LEVEL0 = {
     "src/{package}/metrics.py",
     "src/{package}/model.py",
     "src/{package}/predict.py",
+    "src/{package}/readiness.py",
     "src/{package}/schema.py",
     "src/{package}/train.py",
     "src/{package}/validate.py",
@@ -39,6 +40,7 @@ LEVEL0 = {
 LEVEL1 = {
     ".dockerignore",
     ".github/actions/setup/action.yml",
+    ".github/dependabot.yml",
     ".github/workflows/ci.yml",
     ".github/zizmor.yml",
     ".dvc/.gitignore",
@@ -48,6 +50,8 @@ LEVEL1 = {
     "Dockerfile",
     "deploy/compose.yaml",
     "deploy/mlflow.Dockerfile",
+    "deploy/prometheus/alerts.yml",
+    "deploy/prometheus/alerts_test.yml",
     "docs/monitoring.md",
     "dvc.yaml",
     "src/{package}/monitoring/__init__.py",
@@ -75,6 +79,7 @@ LEVEL1 = {
     "tests/test_monitoring_stats.py",
     "tests/test_pipeline.py",
     "tests/test_registry.py",
+    "tests/test_repository.py",
     "tests/test_serving.py",
     "tests/test_splits.py",
 }

@@ -172,6 +172,18 @@ def cmd_predict(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_readiness(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }} import readiness
+
+    card = readiness.card(project.settings)
+    out = project.settings.reports_dir / "readiness.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(card, indent=2) + "\n")
+    print(readiness.render(card))
+    log.info("card -> %s", out)
+    return 0
+
+
 {% if cookiecutter.__pipeline %}
 def cmd_register(project: Project, args: argparse.Namespace) -> int:
     from {{ cookiecutter.package_name }} import registry, tracking
@@ -302,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("input", type=Path, help="CSV or Parquet file of records")
     predict_cmd.add_argument("--output", type=Path, help="write here (.csv or .parquet)")
     predict_cmd.add_argument("--model", type=Path, help="model file (default: models/model.joblib)")
+    add(
+        "readiness",
+        cmd_readiness,
+        "Score the project on the ML Test Score from its last `make test` and pipeline run; "
+        "write reports/readiness.json.",
+    )
 {% if cookiecutter.__pipeline %}
     add(
         "register",
