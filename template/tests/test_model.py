@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import write_table
 from {{ cookiecutter.package_name }}.evaluate import evaluate, feature_importance, meets, numerics
-from {{ cookiecutter.package_name }}.model import predict
+from {{ cookiecutter.package_name }}.model import TASK, make_estimator, predict
 from {{ cookiecutter.package_name }}.schema import Schema
-from {{ cookiecutter.package_name }}.train import describe, load, save, train
+from {{ cookiecutter.package_name }}.train import describe, fit, load, save, train
+
+# Tuning: no neighbour of the configured hyperparameters (each number halved or doubled) may
+# score better than them by more than this, in cross-validation on the training split.
+TUNING_FOLDS = 3
+TUNING_TOLERANCE = 0.05
 
 
 def test_model_meets_every_threshold(report: dict[str, Any], params: Params) -> None:
@@ -140,3 +147,44 @@ def test_non_finite_or_unnormalised_outputs_fail_the_quality_bar(
     # Then it is a failure of the quality bar
     assert failures == ["2 predictions are NaN or infinite"]
 {% endif %}
+
+
+def neighbours(hyperparameters: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Each numeric hyperparameter halved and doubled (whole numbers stay whole, at least 1)."""
+    for name, value in hyperparameters.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        for factor in (0.5, 2):
+            moved = value * factor if isinstance(value, float) else max(1, round(value * factor))
+            if moved != value:
+                yield name, moved
+
+
+def test_no_neighbour_of_the_hyperparameters_scores_clearly_better(
+    train_features: pd.DataFrame, schema: Schema, params: Params
+) -> None:
+    # Given the training split in folds, and the estimator params.yaml configures
+    target = schema.target.name
+    folds = (StratifiedKFold if TASK == "classification" else KFold)(
+        TUNING_FOLDS, shuffle=True, random_state=params.seed
+    )
+    chosen = params.train.hyperparameters
+
+    def cross_validated(hyperparameters: dict[str, Any]) -> float:
+        scores = []
+        for fit_rows, held_rows in folds.split(train_features, train_features[target]):
+            estimator = make_estimator(params.train.estimator, hyperparameters, params.seed)
+            fitted = fit(train_features.iloc[fit_rows], schema, estimator)
+            held = train_features.iloc[held_rows]
+            scores.append(fitted.score(held[schema.feature_names], held[target]))
+        return float(np.mean(scores))
+
+    # When each hyperparameter is halved and doubled
+    ours = cross_validated(chosen)
+    for name, value in neighbours(chosen):
+        theirs = cross_validated({**chosen, name: value})
+        # Then none of them scores clearly better (the model's own score: accuracy or r2)
+        assert theirs <= ours + TUNING_TOLERANCE, (
+            f"train.{params.train.estimator}.{name}: {value} scores {theirs:.4f} in "
+            f"{TUNING_FOLDS}-fold cross-validation, {ours:.4f} as configured: tune it"
+        )

@@ -254,7 +254,9 @@ PAPER: tuple[PaperTest, ...] = (
     PaperTest(
         "model-3",
         "All hyperparameters have been tuned",
-        todo="hyperparameters are set by hand in params.yaml; no tuning step",
+        (
+            T("tests/test_model.py::test_no_neighbour_of_the_hyperparameters_scores_clearly_better"),
+        ),
     ),
     PaperTest(
         "model-4",
