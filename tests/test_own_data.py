@@ -122,7 +122,8 @@ class OwnData:
             # The predicted class's probability, not class index 1's
             shares = predicted.filter(like="probability_")
             assert (predicted["probability"] == shares.max(axis=1)).all()
-            hits = (predicted["prediction"].astype(str) == records[self.TARGET].astype(str)).mean()
+            actual = records[self.TARGET].astype(str).to_numpy()
+            hits = (predicted["prediction"].astype(str).to_numpy() == actual).mean()
             assert hits > 0.5
 
 
