@@ -106,12 +106,13 @@ COPIER_ONLY = {".copier-answers.yml"}
 
 
 # The bundled sample: a real public dataset per task, from scikit-learn.
-SAMPLES = {"classification": "data/sample/breast_cancer.csv", "regression": "data/sample/diabetes.csv"}
+SAMPLES = {
+    "classification": "data/sample/breast_cancer.csv",
+    "regression": "data/sample/diabetes.csv",
+}
 
 
-def expected_files(
-    level: int, package: str, engine: str, task: str = "classification"
-) -> set[str]:
+def expected_files(level: int, package: str, engine: str, task: str = "classification") -> set[str]:
     files = set().union(*(ADDED_AT[step] for step in range(level + 1)), {SAMPLES[task]})
     if engine == "copier":
         files |= COPIER_ONLY

@@ -43,18 +43,20 @@ from {package}.schema import load_schema
 from {package}.train import load
 
 schema = load_schema(Path("schema.yaml"))
-records = ingest("sklearn")[schema.feature_names].head(300).copy()
+records = ingest("data/sample/breast_cancer.csv")[schema.feature_names].head(300).copy()
 records[schema.numeric] = records[schema.numeric] * 1.6
 labels, probabilities = predict(load(Path("models/model.joblib")), records)
 now = datetime.now(UTC).isoformat()
 with open(sys.argv[1], "w") as log:
-    for index, (inputs, label, probability) in enumerate(
-        zip(records.to_dict("records"), labels, probabilities)
+    shares = probabilities.to_dict("records")
+    for index, (inputs, label, share) in enumerate(
+        zip(records.to_dict("records"), labels, shares)
     ):
         line = {{
             "timestamp": now, "request_id": f"drift-{{index // 10}}", "record": index % 10,
             "model_name": "tabular-model", "model_version": "1", "variant": "champion",
-            "inputs": inputs, "prediction": int(label), "probability": float(probability),
+            "inputs": inputs, "prediction": int(label), "probability": max(share.values()),
+            "probabilities": {{str(key): value for key, value in share.items()}},
         }}
         log.write(json.dumps(line) + "\\n")
 """

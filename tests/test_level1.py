@@ -211,7 +211,9 @@ class TeamChecks:
         original = params.read_text()
         model = (team_project / "models" / "model.joblib").read_bytes()
         champion = registry_state(team_project, env)["champion"]
-        params.write_text(original.replace("source: sklearn", f"source: {corrupt}"))
+        sample = "source: data/sample/breast_cancer.csv"
+        assert sample in original
+        params.write_text(original.replace(sample, f"source: {corrupt}"))
         try:
             # When the pipeline runs
             outcome = dvc(team_project, env, "repro", check=False, label="dvc repro, bad data")
@@ -245,7 +247,7 @@ class TeamChecks:
         output = outcome.stdout + outcome.stderr
         assert outcome.code != 0
         assert "refused by the gate" in output
-        assert "misses the bar" in output
+        assert "worse than the champion" in output
         decision = json.loads((team_project / "reports" / "registration.json").read_text())
         assert decision["promoted"] is False
         state = registry_state(team_project, env)

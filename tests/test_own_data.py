@@ -45,9 +45,7 @@ def set_source(project: Path, source: str) -> None:
     """The one line a user edits: params.yaml ingest.source."""
     params = project / "params.yaml"
     lines = params.read_text().splitlines(keepends=True)
-    edited = [
-        f"  source: {source}\n" if line.startswith("  source: ") else line for line in lines
-    ]
+    edited = [f"  source: {source}\n" if line.startswith("  source: ") else line for line in lines]
     assert edited != lines
     params.write_text("".join(edited))
 
@@ -122,7 +120,8 @@ class OwnData:
             # The predicted class's probability, not class index 1's
             shares = predicted.filter(like="probability_")
             assert (predicted["probability"] == shares.max(axis=1)).all()
-            hits = (predicted["prediction"].astype(str) == records[self.TARGET].astype(str)).mean()
+            actual = records[self.TARGET].astype(str).to_numpy()
+            hits = (predicted["prediction"].astype(str).to_numpy() == actual).mean()
             assert hits > 0.5
 
 
@@ -140,7 +139,9 @@ class Served(OwnData):
         yield running
         running.stop()
 
-    def test_the_server_answers_with_the_contracts_names(self, project: Path, server: Server) -> None:
+    def test_the_server_answers_with_the_contracts_names(
+        self, project: Path, server: Server
+    ) -> None:
         schema = yaml.safe_load((project / "schema.yaml").read_text())
         frame = pd.read_csv(project / "data" / self.FILE).dropna(subset=[self.TARGET]).head(40)
         records = [
