@@ -254,9 +254,7 @@ PAPER: tuple[PaperTest, ...] = (
     PaperTest(
         "model-3",
         "All hyperparameters have been tuned",
-        (
-            T("tests/test_model.py::test_no_neighbour_of_the_hyperparameters_scores_clearly_better"),
-        ),
+        (T("tests/test_model.py::test_no_neighbour_of_the_hyperparameters_scores_clearly_better"),),
     ),
     PaperTest(
         "model-4",
