@@ -431,7 +431,8 @@ def score_test(paper: PaperTest, evidence: Evidence) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": paper.id, "name": paper.name, "score": 0, "evidence": []}
     if not paper.automated:
         return {**entry, "missing": paper.todo}
-    problems = [p for p in (check.verdict(evidence) for check in paper.automated) if p]
+    # each problem once (two checks of one file both find it missing)
+    problems = list(dict.fromkeys(p for p in (c.verdict(evidence) for c in paper.automated) if p))
     if not problems:
         return {**entry, "score": 1, "evidence": [c.label for c in paper.automated], "missing": ""}
     manual = [p for p in (check.verdict(evidence) for check in paper.manual) if p]
