@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.config import Params, load_params
-from {{ cookiecutter.package_name }}.data import SAMPLE, ingest, split
+from {{ cookiecutter.package_name }}.data import ingest, split
 from {{ cookiecutter.package_name }}.evaluate import evaluate
-from {{ cookiecutter.package_name }}.features import add_derived_features
+from {{ cookiecutter.package_name }}.features import add_derived_features, derived_for
 from {{ cookiecutter.package_name }}.schema import Schema, load_schema
 from {{ cookiecutter.package_name }}.train import train
 
@@ -48,20 +48,17 @@ def schema() -> Schema:
 
 @pytest.fixture(scope="session")
 def dataset(params: Params) -> pd.DataFrame:
-    source = params.ingest.source
-    return ingest(source if source == SAMPLE else str(ROOT / source))
+    return ingest(str(ROOT / params.ingest.source))
 
 
 @pytest.fixture(scope="session")
 def splits(dataset: pd.DataFrame, params: Params, schema: Schema) -> tuple[pd.DataFrame, ...]:
-    return split(
-        dataset, schema.target.name, params.split.test_size, params.seed, params.split.stratify
-    )
+    return split(dataset, schema.target, params.split.test_size, params.seed, params.split.stratify)
 
 
 @pytest.fixture(scope="session")
-def train_features(splits: tuple[pd.DataFrame, ...]) -> pd.DataFrame:
-    return add_derived_features(splits[0])
+def train_features(splits: tuple[pd.DataFrame, ...], schema: Schema) -> pd.DataFrame:
+    return add_derived_features(splits[0], derived_for(schema.feature_names))
 
 
 @pytest.fixture(scope="session")

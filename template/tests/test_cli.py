@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+{% if cookiecutter.__classification %}
+import numpy as np
+{% endif %}
 import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.schema import load_schema
 
 COMMANDS = ["ingest", "validate", "split", "featurize", "train", "evaluate", "predict"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,12 +78,20 @@ def test_predict_adds_a_prediction_to_each_record(job: Path) -> None:
     predicted = pd.read_csv(job / "out.csv")
     assert len(predicted) == 5
     assert predicted["prediction"].notna().all()
+{% if cookiecutter.__classification %}
+    # The predicted class's probability, and each class's
+    shares = predicted.filter(like="probability_")
+    assert shares.shape[1] >= 2
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    np.testing.assert_allclose(predicted["probability"], shares.max(axis=1))
+{% endif %}
 
 
 def test_records_missing_a_column_are_refused_with_its_name(
     job: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     records = pd.read_parquet(job / "data" / "processed" / "test.parquet").head(3)
-    records.drop(columns=records.columns[0]).to_csv(job / "bad.csv", index=False)
+    needed = load_schema(ROOT / "schema.yaml").feature_names[0]
+    records.drop(columns=[needed]).to_csv(job / "bad.csv", index=False)
     assert main(["predict", str(job / "bad.csv")]) == 1
-    assert records.columns[0] in capsys.readouterr().err
+    assert needed in capsys.readouterr().err

@@ -6,13 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }} import features
+from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.features import (
     DERIVED,
+    SAMPLE_DERIVED,
+    Derived,
     DerivedFeatures,
     add_derived_features,
+    derived_for,
     make_preprocessor,
 )
+from {{ cookiecutter.package_name }}.model import predict
 from {{ cookiecutter.package_name }}.schema import Schema
+from {{ cookiecutter.package_name }}.train import train
 
 {% if cookiecutter.__classification %}
 
@@ -47,37 +54,69 @@ def test_obese_flags_a_bmi_of_30_or_more() -> None:
 {% endif %}
 
 
-def test_derived_features_leave_the_input_untouched(dataset: pd.DataFrame) -> None:
+def test_derived_features_leave_the_input_untouched(dataset: pd.DataFrame, schema: Schema) -> None:
     before = dataset.copy()
-    out = add_derived_features(dataset)
+    derived = derived_for(schema.feature_names)
+    out = add_derived_features(dataset, derived)
     pd.testing.assert_frame_equal(dataset, before)
-    assert set(DERIVED) <= set(out.columns)
+    assert {feature.name for feature in derived} <= set(out.columns)
 
 
-def test_the_pipeline_step_computes_what_the_function_does(dataset: pd.DataFrame) -> None:
-    step = DerivedFeatures().fit(dataset)
-    pd.testing.assert_frame_equal(step.transform(dataset), add_derived_features(dataset))
+def test_the_samples_derived_features_need_the_samples_columns() -> None:
+    # Given data with none of the sample's columns, then none of its derived features apply
+    assert derived_for(["a column", "another (one)"]) == [*DERIVED]
+    # and each applies exactly where its inputs are there
+    for feature in SAMPLE_DERIVED:
+        assert feature in derived_for(feature.inputs)
+
+
+def test_a_derived_feature_whose_input_is_missing_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, schema: Schema
+) -> None:
+    # Given a derived feature of yours that reads a column the data does not have
+    mine = Derived("per_unit", ("no such column",), lambda frame: frame["no such column"])
+    monkeypatch.setattr(features, "DERIVED", [mine])
+    # Then the error names features.py, the feature and the column
+    with pytest.raises(ConfigError, match=r"features\.py.*per_unit.*no such column"):
+        derived_for(schema.feature_names)
+
+
+def test_a_derived_feature_added_to_features_py_reaches_the_model(
+    monkeypatch: pytest.MonkeyPatch, train_features: pd.DataFrame, schema: Schema, params
+) -> None:
+    # Given a derived feature added the documented way (one entry in DERIVED)
+    column = schema.numeric[0] if schema.numeric else schema.feature_names[0]
+    mine = Derived("my_feature", (column,), lambda frame: frame[column].notna().astype(float))
+    monkeypatch.setattr(features, "DERIVED", [mine])
+    # When the model is trained on raw records
+    model = train(
+        add_derived_features(train_features[schema.feature_names]).assign(
+            **{schema.target.name: train_features[schema.target.name]}
+        ),
+        schema,
+        params,
+    )
+    # Then the model computes it from a raw record itself, and its preprocessing uses it
+    assert "my_feature" in model.named_steps["features"].names_
+    assert "my_feature" in model.named_steps["predictor"].feature_names_in_
+    predict(model, train_features[schema.feature_names].head(3))
+
+
+def test_the_pipeline_step_computes_what_the_function_does(
+    dataset: pd.DataFrame, schema: Schema
+) -> None:
+    step = DerivedFeatures().fit(dataset[schema.feature_names])
+    expected = add_derived_features(dataset, derived_for(schema.feature_names))
+    pd.testing.assert_frame_equal(step.transform(dataset), expected)
 
 
 def test_preprocessing_fills_missing_values(train_features: pd.DataFrame, schema: Schema) -> None:
     # Given preprocessing fitted on the training features
-    inputs = train_features.drop(columns=[schema.target.name])
-    preprocess = make_preprocessor(schema.numeric, schema.categorical).fit(inputs)
-    # When a record arrives with a missing value
-    holed = inputs.head(3).copy()
-    holed.loc[0, schema.numeric[0]] = np.nan
+    names = [feature.name for feature in derived_for(schema.feature_names)]
+    inputs = train_features[[*schema.feature_names, *names]]
+    preprocess = make_preprocessor(schema.numeric, schema.categorical, names).fit(inputs)
+    # When a record arrives with a missing value in every column
+    holed = inputs.head(3).copy().astype(object)
+    holed.iloc[0] = None
     # Then the model still receives complete, finite numbers
-    assert np.isfinite(preprocess.transform(holed)).all()
-{% if not cookiecutter.__classification %}
-
-
-def test_preprocessing_ignores_unseen_categories(
-    train_features: pd.DataFrame, schema: Schema
-) -> None:
-    inputs = train_features.drop(columns=[schema.target.name])
-    preprocess = make_preprocessor(schema.numeric, schema.categorical).fit(inputs)
-    unseen = inputs.head(1).copy()
-    unseen[schema.categorical[0]] = 99
-    encoded = preprocess.transform(unseen)
-    assert encoded.shape[1] == preprocess.transform(inputs.head(1)).shape[1]
-{% endif %}
+    assert np.isfinite(preprocess.transform(holed).astype(float)).all()

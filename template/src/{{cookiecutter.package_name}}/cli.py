@@ -185,7 +185,7 @@ def cmd_register(project: Project, args: argparse.Namespace) -> int:
         run=metadata["mlflow"],
         report=json.loads(settings.metrics_file.read_text()),
         test_split=data.read_table(settings.test_split),
-        metadata=metadata,
+        model_metadata=metadata,
     )
     return report_decision(decision, settings.registration_report, params.gate.on_fail)
 

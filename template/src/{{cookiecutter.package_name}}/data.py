@@ -38,9 +38,10 @@ def ingest(source: str) -> pd.DataFrame:
 def split(
     frame: pd.DataFrame, target: Target, test_size: float, seed: int, stratify: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Drop the rows without a target, then shuffle and cut into train and test sets
-    (stratified on the target when asked)."""
-    labelled = frame[frame[target.name].notna()]
+    """Drop the rows without a target, keep each exact duplicate row once (so that no record
+    is in both sets), then shuffle and cut into train and test sets (stratified on the target
+    when asked)."""
+    labelled = frame[frame[target.name].notna()].drop_duplicates()
     if target.dtype in ("int", "bool") and labelled[target.name].dtype.kind == "f":
         # A missing label made the column float when the file was read: restore its type.
         labelled = labelled.astype({target.name: "int64" if target.dtype == "int" else "bool"})

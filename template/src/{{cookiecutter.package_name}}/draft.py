@@ -216,10 +216,10 @@ def ignore_reason(values: pd.Series) -> str:
     if _is_number(present):
         unique_whole = distinct == len(values) and bool((present % 1 == 0).all())
         return "identifier: a different whole number on every row" if unique_whole else ""
-    if distinct == len(values):
-        return "identifier: a different text on every row"
     if _is_date(present):
         return "date or time: derive features from it in features.py to use it"
+    if distinct == len(values):
+        return "identifier: a different text on every row"
     if distinct > MAX_CATEGORIES or distinct > len(present) / 2:
         return f"free text ({distinct} distinct values): derive features in features.py"
     return ""
@@ -333,7 +333,7 @@ def _flow(value: Any) -> str:
     (yes/no, numbers as text, names with colons or spaces)."""
     if isinstance(value, dict):
         return "{" + ", ".join(f"{_flow(k)}: {_flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        if value.lower() not in {"yes", "no", "on", "off", "true", "false", "null", "y", "n"}:
-            return value
+    plain = isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value)
+    if plain and value.lower() not in {"yes", "no", "on", "off", "true", "false", "null", "y", "n"}:
+        return value
     return json.dumps(value, ensure_ascii=False)

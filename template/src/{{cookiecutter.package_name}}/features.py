@@ -78,9 +78,7 @@ def derived_for(columns: Iterable[str]) -> list[Derived]:
     return [*DERIVED, *sample]
 
 
-def add_derived_features(
-    frame: pd.DataFrame, derived: list[Derived] | None = None
-) -> pd.DataFrame:
+def add_derived_features(frame: pd.DataFrame, derived: list[Derived] | None = None) -> pd.DataFrame:
     """Return a copy of `frame` with the derived columns (those of `derived_for` by default)."""
     out = frame.copy()
     for feature in derived_for(frame.columns) if derived is None else derived:

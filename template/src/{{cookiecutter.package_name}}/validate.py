@@ -159,8 +159,8 @@ def single_feature_scores(labelled: pd.DataFrame, schema: Schema) -> dict[str, f
     Classification: how much knowing the feature's value (numbers cut into 20 quantile bins)
     lowers the error of always guessing the majority class, so 1 means the feature decides the
     class alone. Regression: the share of the target's variance explained by the feature's
-    groups (bins or categories), the correlation ratio squared. A copy of the target scores 1;
-    a strong honest feature stays clearly below it.
+    groups (bins or categories), or for a number its squared rank correlation with the target
+    if higher. A copy of the target scores 1; a strong honest feature stays clearly below it.
     """
     target = labelled[schema.target.name]
     if target.nunique() < 2:
@@ -173,6 +173,8 @@ def single_feature_scores(labelled: pd.DataFrame, schema: Schema) -> dict[str, f
             means = numbers.groupby(groups).transform("mean")
             total = float(((numbers - numbers.mean()) ** 2).sum())
             score = 1 - float(((numbers - means) ** 2).sum()) / total if total else 0.0
+            if name in schema.numeric:  # a monotone copy ranks exactly like the target
+                score = max(score, float(labelled[name].corr(numbers, method="spearman")) ** 2)
         else:
             base_error = 1 - float(target.value_counts(normalize=True).max())
             hits = target.groupby(groups).agg(lambda part: part.value_counts().max()).sum()
@@ -184,9 +186,9 @@ def single_feature_scores(labelled: pd.DataFrame, schema: Schema) -> dict[str, f
 
 def _groups(values: pd.Series) -> pd.Series:
     """The feature's values as group labels: numbers in quantile bins, missing as its own."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        if values.nunique() > 20:
-            values = pd.qcut(values, 20, labels=False, duplicates="drop")
+    number = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if number and values.nunique() > 20:
+        values = pd.qcut(values, 20, labels=False, duplicates="drop")
     return values.astype("string").fillna("<missing>")
 
 
