@@ -623,8 +623,12 @@ def test_own_data_with_odd_names_is_served_logged_and_monitored(
         assert request(server.url("/health"))[0] == 200
         assert post_json(server.url("/predict"), {"records": records[:1]})[0] == 200
         metrics = request(server.url("/metrics"))[2].decode()
+        inference = json.loads(request(server.url("/model"))[2])["champion"]["inference"]
     finally:
         server.stop()
+    # (answered by the compiled model: a boolean, a text category and holes compile too)
+    assert any("ColumnTransformer: compiled" in step for step in inference), inference
+    assert any("Forest" in step and "compiled" in step for step in inference), inference
     counted = [line for line in metrics.splitlines() if line.startswith("predictions_total")]
     assert {
         label for label in ("0", "1", "2") if any(f'label="{label}"' in c for c in counted)
