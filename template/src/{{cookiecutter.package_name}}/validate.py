@@ -173,7 +173,8 @@ def single_feature_scores(labelled: pd.DataFrame, schema: Schema) -> dict[str, f
             means = numbers.groupby(groups).transform("mean")
             total = float(((numbers - numbers.mean()) ** 2).sum())
             score = 1 - float(((numbers - means) ** 2).sum()) / total if total else 0.0
-            if name in schema.numeric:  # a monotone copy ranks exactly like the target
+            # A monotone copy of the target ranks exactly like it.
+            if pd.api.types.is_numeric_dtype(labelled[name]):
                 score = max(score, float(labelled[name].corr(numbers, method="spearman")) ** 2)
         else:
             base_error = 1 - float(target.value_counts(normalize=True).max())
