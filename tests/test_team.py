@@ -342,7 +342,7 @@ class TestTeamPlatform:
     @classmethod
     def project(cls, renderer: Renderer, env: dict[str, str]) -> Path:
         path = renderer.fresh("copier", maturity_level="1")
-        run(["make", "setup", "GROUPS=team"], path, env, label="team: make setup GROUPS=team")
+        run(["make", "setup", "GROUPS=team spark"], path, env, label="team: make setup GROUPS=...")
         # deploy/.env as the README says: the example with every change-me replaced.
         example = (path / "deploy" / ".env.example").read_text()
         real = re.sub(
@@ -637,3 +637,101 @@ class TestTeamPlatform:
             log.close()
             if "mlflow" not in platform.processes:
                 platform.start_mlflow()
+
+    # -- batch scoring (the champion from the server) ----------------------------------------
+
+    def records_file(self, project: Path, tmp_path: Path, env: dict[str, str]) -> Path:
+        """The records the serving app answered, as a CSV file."""
+        served = getattr(type(self), "served", None)
+        if served is None:
+            pytest.skip("the serving test did not run")
+        path = tmp_path / "records.csv"
+        script = "import json, sys, pandas as pd; pd.DataFrame(json.load(open(sys.argv[1])))"
+        script += ".to_csv(sys.argv[2], index=False)"
+        (tmp_path / "records.json").write_text(json.dumps(served["records"]))
+        uv_run(project, env, "python", "-c", script, str(tmp_path / "records.json"), str(path))
+        return path
+
+    @pytest.mark.parametrize("engine", ["pandas", "spark"])
+    def test_score_predicts_what_the_serving_app_answered(
+        self, project: Path, platform: Platform, env: dict[str, str], tmp_path: Path, engine: str
+    ) -> None:
+        team = platform.client_env(env)
+        records = self.records_file(project, tmp_path, env)
+        output = tmp_path / "scored.parquet"
+        outcome = uv_run(
+            project, team, "python", "-m", PACKAGE, "score", "--input", str(records),
+            "--output", str(output), "--engine", engine, "--chunk-rows", "16",
+            label=f"team: score --engine {engine}",
+        )  # fmt: skip
+        champion = registry(project, team)["aliases"]["champion"]
+        assert f"models:/{MODEL}/{champion}" in outcome.stderr
+        script = (
+            "import json, sys, pandas as pd; f = pd.read_parquet(sys.argv[1]);"
+            "print(json.dumps([len(f), f['prediction'].tolist()]))"
+        )
+        rows, predicted = json.loads(uv_run(project, env, "python", "-c", script, output).stdout)
+        assert rows == len(type(self).served["records"])
+        assert predicted == type(self).served["predictions"]
+
+    def test_score_refuses_records_that_break_the_contract(
+        self, project: Path, platform: Platform, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        broken = tmp_path / "broken.parquet"
+        script = (
+            "import sys, pandas as pd; f = pd.read_parquet('data/processed/test.parquet');"
+            "f.loc[:4, 'mean_radius'] = None; f['mean_area'] = f['mean_area'] * 100;"
+            "f.drop(columns=['malignant']).to_parquet(sys.argv[1])"
+        )
+        uv_run(project, env, "python", "-c", script, broken)
+        output = tmp_path / "scored.csv"
+        outcome = uv_run(
+            project, platform.client_env(env), "python", "-m", PACKAGE, "score",
+            "--input", str(broken), "--output", str(output), "--chunk-rows", "40", check=False,
+        )  # fmt: skip
+        assert outcome.code == 1
+        last = outcome.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: "), outcome.stderr
+        assert "mean_radius.nulls" in last, last
+        assert "mean_area.max" in last, last
+        assert not output.exists()
+        missing = uv_run(
+            project, env, "python", "-m", PACKAGE, "score", "--input", "data/processed/none.csv",
+            "--output", str(output), check=False,
+        )  # fmt: skip
+        assert missing.code == 1
+        assert missing.stderr.strip().splitlines()[-1] == "error: data/processed/none.csv not found"
+
+    def test_the_pandas_engine_keeps_memory_bounded_by_the_chunk(
+        self, project: Path, platform: Platform, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        # Given a table of 240,000 records (the test split repeated) and one of 6,000
+        # (CSV: read as a stream of blocks; a Parquet file is read a row group at a time, so
+        # there memory is bounded by the larger of the chunk and the file's row groups.)
+        script = (
+            "import sys, pandas as pd; f = pd.read_parquet('data/processed/test.parquet')"
+            ".drop(columns=['malignant']); n = int(sys.argv[2]);"
+            "pd.concat([f] * (n // len(f) + 1)).head(n).to_csv(sys.argv[1], index=False)"
+        )
+        large, small = tmp_path / "large.csv", tmp_path / "small.csv"
+        uv_run(project, env, "python", "-c", script, large, "240000")
+        uv_run(project, env, "python", "-c", script, small, "6000")
+        # When each is scored in chunks of 6,000 rows, measuring the peak memory of the process
+        measured = (
+            "import resource, sys; from tabular_model.cli import main; code = main(sys.argv[1:]);"
+            "print('peak_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)"
+        )
+        peaks = {}
+        for name, source in (("small", small), ("large", large)):
+            outcome = uv_run(
+                project, platform.client_env(env), "python", "-c", measured, "score",
+                "--input", str(source), "--output", str(tmp_path / f"{name}-scored.csv"),
+                "--chunk-rows", "6000", label=f"team: score {name} (pandas, chunks of 6000)",
+            )  # fmt: skip
+            peaks[name] = int(outcome.stdout.split("peak_kb")[-1].split()[0]) / 1024
+        # Then the large one went through in 40 chunks, all of it, in about the same memory:
+        # the whole table alone is about 70 MB as a DataFrame (240,000 x 30 floats).
+        assert "(40 chunks)" in outcome.stderr
+        lines = (tmp_path / "large-scored.csv").read_text().count("\n")
+        assert lines == 240_001
+        assert peaks["large"] - peaks["small"] < 35, peaks

@@ -248,9 +248,11 @@ def add_score_command(commands: argparse._SubParsersAction) -> None:
     )
     command = commands.add_parser("score", help=summary, description=summary)
     command.set_defaults(run=cmd_score)
-    command.add_argument("--input", type=Path, required=True, help="CSV/Parquet file or folder")
     command.add_argument(
-        "--output", type=Path, required=True, help=".csv or .parquet (Spark: a folder of parts)"
+        "--input", required=True, help="CSV/Parquet file or folder (Spark: or s3a://, hdfs://...)"
+    )
+    command.add_argument(
+        "--output", required=True, help=".csv or .parquet (Spark: a folder of part files)"
     )
     command.add_argument("--engine", choices=["pandas", "spark"], default="pandas")
     command.add_argument(
