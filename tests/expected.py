@@ -76,6 +76,7 @@ LEVEL1 = {
     "tests/test_monitoring_stats.py",
     "tests/test_pipeline.py",
     "tests/test_registry.py",
+    "tests/test_scoring.py",
     "tests/test_serving.py",
     "tests/test_splits.py",
 }
