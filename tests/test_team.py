@@ -707,7 +707,7 @@ class TestTeamPlatform:
     def test_the_pandas_engine_keeps_memory_bounded_by_the_chunk(
         self, project: Path, platform: Platform, env: dict[str, str], tmp_path: Path
     ) -> None:
-        # Given tables of 60,000 and 240,000 records (the test split repeated), as CSV: read as a
+        # Given tables of 30,000 and 480,000 records (the test split repeated), as CSV: read as a
         # stream of blocks (a Parquet file is read a row group at a time, so there memory is
         # bounded by the larger of the chunk and the file's row groups)
         script = (
@@ -715,7 +715,7 @@ class TestTeamPlatform:
             ".drop(columns=['malignant']); n = int(sys.argv[2]);"
             "pd.concat([f] * (n // len(f) + 1)).head(n).to_csv(sys.argv[1], index=False)"
         )
-        sizes = {"medium": 60_000, "large": 240_000}
+        sizes = {"medium": 30_000, "large": 480_000}
         for name, rows in sizes.items():
             uv_run(project, env, "python", "-c", script, tmp_path / f"{name}.csv", str(rows))
         # When each is scored in chunks of 6,000 rows, measuring the peak memory of the process
@@ -733,11 +733,13 @@ class TestTeamPlatform:
             )  # fmt: skip
             peaks[name] = int(outcome.stdout.split("peak_kb")[-1].split()[0]) / 1024
         # Then all of the large one went through, in chunks of at most 6,000 rows, and its peak
-        # memory grew by less than its 180,000 extra records take as a table of floats alone
-        # (about 41 MB; the CSV text and the output would add more): it does not hold the input.
+        # memory grew by less than its 450,000 extra records take as a table of floats alone
+        # (about 103 MB; the CSV text and the output would add as much again): it does not hold
+        # the input. (The allocators' caches make the peak grow by a few tens of MB before it
+        # levels off, whatever the input's size: hence the large ratio of the two inputs.)
         chunks = int(re.findall(r"\((\d+) chunks\)", outcome.stderr)[-1])
-        assert chunks >= 40, outcome.stderr[-2000:]
+        assert chunks >= 80, outcome.stderr[-2000:]
         lines = (tmp_path / "large-scored.csv").read_text().count("\n")
-        assert lines == 240_001
+        assert lines == 480_001
         extra = (sizes["large"] - sizes["medium"]) * len(self.FEATURES_OF_SAMPLE) * 8 / 2**20
         assert peaks["large"] - peaks["medium"] < extra, (peaks, extra)
