@@ -122,17 +122,15 @@ PREVIOUS_RELEASE_EDITS = [
         ),
     ),
 ]
+PHONY = ".PHONY: help setup data features train evaluate all schema test lint format clean"
 # What users add at the ends of shared files: these merge cleanly from 0.2.0 on.
 APPENDED_EDITS = [
     Edit("README.md", text="\n## Our data\n\nThe sample set stands in until the export lands.\n"),
     Edit(".gitignore", text="\n# Ours\n.env.local\n"),
     Edit(
         "Makefile",
-        anchor=".PHONY: help setup data features train evaluate all schema test lint format clean\n",
-        text=(
-            ".PHONY: help setup data features train evaluate all schema test lint format clean "
-            "report\n"
-        ),
+        anchor=PHONY + "\n",
+        text=PHONY + " report\n",
     ),
     Edit("Makefile", text="\nreport: ## Show the test metrics\n\tcat reports/metrics.json\n"),
     Edit(
