@@ -31,7 +31,9 @@ CONFLICT_MARKER = re.compile(r"^(<{7}|>{7}|={7})( |$)", re.MULTILINE)
 # Files a project has that no template renders: the lock files its tools write, and the outputs
 # of its pipeline (with the .gitignore files DVC writes beside them).
 TOOL_FILES = {"uv.lock", "dvc.lock"}
-OUTPUT_DIRS = ("data/", "models/", "reports/")
+# Pipeline outputs; data/sample/ (and a user's own files in data/) are inputs the template or
+# the user wrote.
+OUTPUT_DIRS = ("data/raw/", "data/processed/", "data/features/", "models/", "reports/")
 
 
 # ---------------------------------------------------------------------------------------------
