@@ -4,7 +4,7 @@ The test split, optionally with some features shifted up by one standard deviati
 requests of four records, and a labels file for them (true, or shuffled for a model that has
 become wrong), keyed by (request_id, record):
 
-    python monitoring_traffic.py REQUESTS_FILE LABELS_FILE [--shift a,b,c] [--shuffle-labels]
+    python monitoring_traffic.py REQUESTS_FILE LABELS_FILE [--shift NAME ...] [--shuffle-labels]
 
 writes the requests (`[{"request_id": ..., "records": [...]}, ...]`) that a test sends to the
 served champion, whose own prediction log is then the monitoring job's input.
@@ -25,15 +25,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("requests", type=Path)
     parser.add_argument("labels", type=Path)
-    parser.add_argument("--shift", default="")
+    parser.add_argument("--shift", action="append", default=[], help="a feature (repeatable)")
     parser.add_argument("--shuffle-labels", action="store_true")
     args = parser.parse_args()
 
     schema = yaml.safe_load(Path("schema.yaml").read_text())
     features, target = list(schema["features"]), schema["target"]["name"]
     frame = pd.read_parquet("data/processed/test.parquet")
-    for name in filter(None, args.shift.split(",")):
-        frame[name] = frame[name] + frame[name].std()
+    dtypes = {name: spec["dtype"] for name, spec in schema["features"].items()}
+    for name in args.shift:
+        step = frame[name].std()
+        # whole-number columns move by a whole number: requests must still hold integers
+        frame[name] = frame[name] + (max(1, round(step)) if dtypes[name] == "int" else step)
     inputs = frame[features]
     labels = frame[target].to_numpy()
     if args.shuffle_labels:
@@ -45,8 +48,16 @@ def main() -> None:
             target: labels,
         }
     ).to_csv(args.labels, index=False)
+
+    def plain(name: str, value: object) -> object:
+        """JSON as a client sends it: null when missing, whole numbers for int columns."""
+        if pd.isna(value):
+            return None
+        value = np.asarray(value).item()
+        return int(value) if dtypes[name] == "int" else value
+
     records = [
-        {name: np.asarray(value).item() for name, value in record.items()}
+        {name: plain(name, value) for name, value in record.items()}
         for record in inputs.to_dict("records")
     ]
     requests = [

@@ -10,6 +10,7 @@ which writes the prediction log the monitoring job reads.
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import signal
@@ -19,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT, Renderer, free_port, need, run
 
 pytestmark = pytest.mark.slow
@@ -50,12 +52,19 @@ def wait_for(url: str, seconds: float = 180) -> None:
     pytest.fail(f"{url} did not answer 200 within {seconds} s")
 
 
-def traffic(project: Path, env: dict[str, str], log: str, labels: str, *options: str) -> None:
-    """The test split (`options`: shifted) as prediction log in `log`, and its labels."""
+def contract(project: Path) -> dict:
+    return yaml.safe_load((project / "schema.yaml").read_text())
+
+
+def traffic(project: Path, env: dict[str, str], log: str, labels: str, *options: str) -> int:
+    """The test split (`options`: shifted) as prediction log in `log`, and its labels; returns
+    the number of records sent."""
     requests = project / f"{log.replace('/', '-')}-requests.json"
     command = ["uv", "run", "--frozen", "python", TRAFFIC, requests, labels, *options]
     run(command, project, env, label="monitoring: traffic")
-    serve(project, env, project / log, json.loads(requests.read_text()))
+    sent = json.loads(requests.read_text())
+    serve(project, env, project / log, sent)
+    return sum(len(request["records"]) for request in sent)
 
 
 def serve(project: Path, env: dict[str, str], log: Path, requests: list[dict]) -> None:
@@ -91,17 +100,19 @@ def report(project: Path, folder: str = "reports/monitoring") -> dict:
 
 @pytest.fixture(scope="module")
 def clean(project: Path, env: dict[str, str]) -> dict:
-    traffic(project, env, "logs/predictions", "labels.csv")
-    run(["make", "monitor"], project, env, label="monitoring: make monitor (455 x 114 rows)")
-    return report(project)
+    sent = traffic(project, env, "logs/predictions", "labels.csv")
+    run(["make", "monitor"], project, env, label="monitoring: make monitor (the test split)")
+    return report(project) | {"sent": sent}
 
 
 @pytest.fixture(scope="module")
 def shifted(project: Path, env: dict[str, str]) -> tuple[list[str], int, dict]:
-    schema = (project / "schema.yaml").read_text()
-    features = [line.split(":")[0].strip() for line in schema.splitlines() if "{dtype:" in line]
-    moved = features[:16]  # more than half of the 30
-    traffic(project, env, "shifted-log", "shifted-labels.csv", "--shift", ",".join(moved))
+    features = contract(project)["features"]
+    numeric = [name for name, spec in features.items() if spec["dtype"] in ("float", "int")]
+    moved = numeric[: len(features) // 2 + 1]  # more than half of the features
+    assert len(moved) > len(features) / 2, "the sample has enough numeric features"
+    shifts = [part for name in moved for part in ("--shift", name)]
+    traffic(project, env, "shifted-log", "shifted-labels.csv", *shifts)
     args = "--current shifted-log --output-dir reports/shifted --fail-on-drift"
     outcome = run(["make", "monitor", f"ARGS={args}"], project, env, check=False)
     return moved, outcome.code, report(project, "reports/shifted")
@@ -110,7 +121,7 @@ def shifted(project: Path, env: dict[str, str]) -> tuple[list[str], int, dict]:
 def test_traffic_like_the_test_split_needs_no_retraining(clean: dict) -> None:
     assert clean["retrain_needed"] is False
     assert clean["dataset"]["drift"] is False
-    assert clean["current"]["rows"] == 114
+    assert clean["current"]["rows"] == clean["sent"]
     assert clean["reference"]["source"] == "data/features/train.parquet"
     assert set(clean["predictions"]) == {"prediction", "probability"}
 
@@ -141,7 +152,7 @@ def test_labels_of_a_model_gone_wrong_raise_a_performance_alert(
     args = "--labels wrong-labels.csv --output-dir reports/labelled"
     run(["make", "monitor", f"ARGS={args}"], project, env)
     result = report(project, "reports/labelled")
-    assert result["performance"]["rows"] == 114
+    assert result["performance"]["rows"] == clean["sent"]
     assert result["performance"]["alert"] is True
     assert result["retrain_needed"] is True
     assert result["dataset"]["drift"] is False  # the inputs did not move: the world did
@@ -151,12 +162,12 @@ def test_bad_input_is_one_clear_line_and_keeps_the_report(
     project: Path, env: dict[str, str], clean: dict
 ) -> None:
     before = (project / "reports" / "monitoring" / "report.json").read_bytes()
-    (project / "broken.csv").write_text("mean_radius,mean_texture\n1,2\n")
+    first, second, third, *_ = contract(project)["features"]  # a file with two of them
+    with (project / "broken.csv").open("w", newline="") as broken:
+        csv.writer(broken).writerows([[first, second], [1, 2]])
     outcome = run(["make", "monitor", "ARGS=--current broken.csv"], project, env, check=False)
     assert outcome.code != 0
-    assert "error: current: broken.csv lacks columns the schema needs: mean_perimeter" in (
-        outcome.stderr
-    )
+    assert f"error: current: broken.csv lacks columns the schema needs: {third}" in (outcome.stderr)
     assert "Traceback" not in outcome.stderr
     assert (project / "reports" / "monitoring" / "report.json").read_bytes() == before
 
@@ -216,9 +227,10 @@ def test_the_figures_reach_a_real_pushgateway(
         gateway.terminate()
         gateway.wait(timeout=10)
     group = 'instance="",job="model-monitoring",model="tabular-model"'
+    first = next(iter(contract(project)["features"]))
     assert f"model_monitoring_retrain_needed{{{group}}} 0" in metrics
-    assert f'model_monitoring_feature_drift{{feature="mean_radius",{group}}} 0' in metrics
-    assert f"model_monitoring_current_rows{{{group}}} 114" in metrics
+    assert f'model_monitoring_feature_drift{{feature="{first}",{group}}} 0' in metrics
+    assert f"model_monitoring_current_rows{{{group}}} {clean['sent']}" in metrics
 
 
 def test_the_projects_own_monitoring_tests_pass_for_regression(

@@ -149,21 +149,50 @@ class Server:
 EXPECTED = """
 import json, sys
 import mlflow
+import numpy as np
 import pandas as pd
 from tabular_model.config import Settings
 from tabular_model.model import predict
+from tabular_model.schema import load_schema
 
 settings = Settings()
+schema = load_schema(settings.schema_file)
 mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
 model = mlflow.sklearn.load_model("models:/tabular-model@champion")
 test = pd.read_parquet(settings.test_split)
-features = test.drop(columns=["malignant"])
+features = test[schema.feature_names]
 labels, scores = predict(model, features)
+
+
+def plain(name, value):
+    # JSON as a client sends it: null for a missing value, whole numbers for int columns
+    if pd.isna(value):
+        return None
+    value = np.asarray(value).item()
+    return int(value) if schema.features[name].dtype == "int" else value
+
+
 json.dump(
     {
-        "records": json.loads(features.to_json(orient="records")),
+        "features": schema.feature_names,
+        "target": schema.target.name,
+        "records": [
+            {name: plain(name, value) for name, value in row.items()}
+            for row in features.to_dict("records")
+        ],
+        "labels": test[schema.target.name].tolist(),
         "predictions": labels.tolist(),
-        "probabilities": model.predict_proba(features).tolist(),
+        "classes": scores.columns.tolist(),
+        "probabilities": scores.to_numpy().tolist(),
+        "test_metrics": json.loads(settings.metrics_file.read_text())["test"],
+        "primary_metric": json.loads(settings.metrics_file.read_text())["primary_metric"],
+        "numeric": schema.numeric,
+        "floats": [n for n, spec in schema.features.items() if spec.dtype == "float"],
+        "categories": {
+            n: spec.values for n, spec in schema.features.items() if spec.dtype == "category"
+        },
+        "booleans": [n for n, spec in schema.features.items() if spec.dtype == "bool"],
+        "minimums": {n: spec.min for n, spec in schema.features.items() if spec.min is not None},
     },
     open(sys.argv[1], "w"),
 )
@@ -228,7 +257,8 @@ def test_predictions_equal_the_registered_models(server: Server, expected: Any) 
     # Then every label and probability is the registered model's, exactly
     assert status == 200, body
     assert body["predictions"] == expected["predictions"]
-    assert body["probabilities"] == expected["probabilities"]
+    assert body["classes"] == expected["classes"]
+    assert body["probabilities"] == expected["probabilities"]  # every class's, in that order
     assert body["model_name"] == MODEL_NAME
     assert body["model_version"] == "1"
     # And one record at a time gives the same answers
@@ -237,7 +267,7 @@ def test_predictions_equal_the_registered_models(server: Server, expected: Any) 
         assert one["probabilities"] == [expected["probabilities"][index]], index
 
 
-def test_the_model_endpoint_describes_the_champion(server: Server) -> None:
+def test_the_model_endpoint_describes_the_champion(server: Server, expected: Any) -> None:
     status, _, body = request(server.url("/model"))
     described = json.loads(body)["champion"]
     assert status == 200
@@ -247,7 +277,10 @@ def test_the_model_endpoint_describes_the_champion(server: Server) -> None:
         "champion",
     )
     assert described["run_id"]
-    assert described["metrics"]["test_roc_auc"] > 0.9
+    primary = expected["primary_metric"]
+    assert described["metrics"][f"test_{primary}"] == pytest.approx(
+        expected["test_metrics"][primary]
+    )
     assert any("Forest" in step and "compiled" in step for step in described["inference"])
 
 
@@ -285,34 +318,49 @@ def test_metrics_count_requests_predictions_and_name_the_model(
 # ----------------------------------------------------------------------------------------------
 # Bad input
 # ----------------------------------------------------------------------------------------------
-def bad_requests(good: dict[str, Any]) -> list[tuple[str, bytes, dict[str, str], str]]:
+def field_problems(good: dict[str, Any], expected: Any) -> list[tuple[str, bytes, str]]:
+    """(case, body, the field the answer must name: `records[0].<column name>`), one for each
+    kind of column the contract has, whatever the columns are called."""
+    first = expected["features"][0]
+    cases = [
+        ("unknown field", good | {"no such column (x/y)": 1}, "no such column (x/y)"),
+        ("missing field", {k: v for k, v in good.items() if k != first}, first),
+    ]
+    for name in expected["numeric"][:1]:
+        cases.append(("text for a number", good | {name: "rough"}, name))
+    for name, minimum in list(expected["minimums"].items())[:1]:
+        cases.append(("below the minimum", good | {name: minimum - abs(minimum) - 1}, name))
+    for name, allowed in list(expected["categories"].items())[:1]:
+        cases.append(("unknown category", good | {name: "not-a-category"}, name))
+        if all(isinstance(value, str) for value in allowed):
+            cases.append(("number for a category", good | {name: 1}, name))
+    for name in expected["booleans"][:1]:
+        cases.append(("text for a boolean", good | {name: "yes"}, name))
+        cases.append(("number for a boolean", good | {name: 1}, name))
+    bodies = [
+        (case, json.dumps({"records": [record]}).encode(), name) for case, record, name in cases
+    ]
+    for name in expected["floats"][:1]:
+        for token in ("NaN", "Infinity", "-Infinity"):
+            body = json.dumps({"records": [good | {name: 1.5}]}).replace("1.5", token, 1)
+            bodies.append((token, body.encode(), name))
+    return [(case, body, f"records[0].{name}") for case, body, name in bodies]
+
+
+def bad_requests(
+    good: dict[str, Any], expected: Any
+) -> list[tuple[str, bytes, dict[str, str], str]]:
     """(case, body, headers, a word the answer must contain to name the problem)."""
     as_json = {"Content-Type": "application/json"}
-    missing = {key: value for key, value in good.items() if key != "mean_radius"}
-    nan = json.dumps({"records": [good | {"mean_radius": 1.5}]}).replace("1.5", "NaN", 1)
-    infinite = json.dumps({"records": [good | {"mean_radius": 1.5}]}).replace("1.5", "Infinity")
+    fields = [(case, body, as_json, name) for case, body, name in field_problems(good, expected)]
     return [
-        ("missing field", json.dumps({"records": [missing]}).encode(), as_json, "mean_radius"),
-        (
-            "wrong type",
-            json.dumps({"records": [good | {"mean_texture": "rough"}]}).encode(),
-            as_json,
-            "mean_texture",
-        ),
-        (
-            "out of range",
-            json.dumps({"records": [good | {"mean_area": -1}]}).encode(),
-            as_json,
-            "mean_area",
-        ),
-        ("NaN", nan.encode(), as_json, "mean_radius"),
-        ("infinity", infinite.encode(), as_json, "mean_radius"),
+        *fields,
         ("empty list", b'{"records": []}', as_json, "records"),
         ("no records key", b'{"rows": []}', as_json, "records"),
         ("a list, not an object", b"[1, 2]", as_json, "body"),
         ("empty body", b"", as_json, "body"),
         ("10 MB body", b" " * 10_000_000, as_json, "larger than"),
-        ("wrong content type", b"mean_radius=1", {"Content-Type": "text/plain"}, "Content-Type"),
+        ("wrong content type", b"a=1", {"Content-Type": "text/plain"}, "Content-Type"),
         ("no content type", json.dumps({"records": [good]}).encode(), {}, "Content-Type"),
         ("malformed JSON", b'{"records": [', as_json, "not valid JSON"),
         ("not UTF-8", b'{"records": "\xff\xfe"}', as_json, "body"),
@@ -334,7 +382,7 @@ def bad_requests(good: dict[str, Any]) -> list[tuple[str, bytes, dict[str, str],
 def test_bad_requests_are_4xx_that_name_the_problem(server: Server, expected: Any) -> None:
     good = expected["records"][0]
     failures = []
-    for case, body, headers, word in bad_requests(good):
+    for case, body, headers, word in bad_requests(good, expected):
         status, _, answer = request(server.url("/predict"), body, headers, "POST")
         text = answer.decode(errors="replace")
         if not 400 <= status < 500 or word.lower() not in text.lower():
@@ -417,7 +465,12 @@ def test_the_prediction_log_has_every_request_after_a_clean_shutdown(
     first = lines[0]
     assert first["inputs"] == records[first["record"]]
     assert first["prediction"] == expected["predictions"][first["record"]]
-    assert first["probability"] == expected["probabilities"][first["record"]][1]
+    # the predicted class's probability, and every class's, keyed by the class as text
+    probabilities = expected["probabilities"][first["record"]]
+    assert first["probability"] == max(probabilities)
+    assert first["probabilities"] == dict(
+        zip(map(str, expected["classes"]), probabilities, strict=True)
+    )
     assert (first["model_name"], first["model_version"], first["variant"]) == (
         MODEL_NAME,
         "1",
@@ -477,6 +530,141 @@ def test_a_challenger_at_half_the_traffic_serves_and_is_logged_and_counted(
     logged = [json.loads(line) for path in logs.glob("*.jsonl") for line in path.open()]
     assert {line["variant"] for line in logged} == {"champion", "challenger"}
     assert len(logged) == 2 * 41
+
+
+# ----------------------------------------------------------------------------------------------
+# Own data with odd column names: multiclass, integer labels, a boolean, a category, holes
+# ----------------------------------------------------------------------------------------------
+# scikit-learn's iris, as a user's table: names with spaces, parentheses and slashes, integer
+# classes 0-2, a text category and a boolean with odd names too, missing values.
+ODD_DATA = """
+import sys
+import numpy as np
+from sklearn.datasets import load_iris
+
+frame = load_iris(as_frame=True).frame.rename(columns={"target": "species (code)"})
+rng = np.random.default_rng(0)
+frame["colour / shade"] = rng.choice(["pale", "dark (ish)", "mid"], len(frame))
+frame["wide petal?"] = frame["petal width (cm)"] > 1.0 + rng.normal(0, 0.5, len(frame))
+frame.loc[::17, "sepal width (cm)"] = np.nan
+frame.loc[::23, "colour / shade"] = None
+frame.to_csv(sys.argv[1], index=False)
+"""
+
+
+@pytest.fixture(scope="module")
+def odd_project(renderer: Renderer, env: dict[str, str]) -> Path:
+    """A level-1 project trained on the odd table: drafted contract, pipeline run."""
+    path = renderer.fresh("copier", maturity_level="1")
+    run(["make", "setup"], path, env, label="serving own data: make setup")
+    python = path / ".venv" / "bin" / "python"
+    run([python, "-c", ODD_DATA, path / "data" / "iris-odd.csv"], path, env)
+    draft = ["make", "schema", "FILE=data/iris-odd.csv", "TARGET=species (code)", "FORCE=1"]
+    run(draft, path, env, label="serving own data: make schema")
+    params = path / "params.yaml"
+    text = params.read_text()
+    sample = next(line for line in text.splitlines() if line.startswith("  source: "))
+    params.write_text(text.replace(sample, '  source: "data/iris-odd.csv"'))
+    run(["make", "pipeline"], path, env, label="serving own data: make pipeline")
+    return path
+
+
+@pytest.fixture(scope="module")
+def odd_expected(
+    odd_project: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    out = tmp_path_factory.mktemp("odd-expected") / "expected.json"
+    run([odd_project / ".venv" / "bin" / "python", "-c", EXPECTED, out], odd_project, env)
+    expected = json.loads(out.read_text())
+    # The contract has each kind of column these tests are about
+    assert expected["categories"]
+    assert expected["booleans"]
+    assert expected["floats"]
+    assert expected["classes"] == [0, 1, 2]
+    assert any(" (" in name for name in expected["features"])
+    return expected
+
+
+def test_own_data_with_odd_names_is_served_logged_and_monitored(
+    odd_project: Path, env: dict[str, str], odd_expected: Any, tmp_path: Path
+) -> None:
+    expected = odd_expected
+    logs = tmp_path / "predictions"
+    server = Server(odd_project, env, tmp_path / "server.log", **{LOG_DIR_VARIABLE: str(logs)})
+    records = expected["records"]
+    try:
+        server.wait_until_ready()
+        # Given the test split in requests of 3 records, by their real column names
+        answers = []
+        for start in range(0, len(records), 3):
+            headers = {"X-Request-ID": f"req-{start // 3}"}
+            batch = {"records": records[start : start + 3]}
+            status, body = post_json(server.url("/predict"), batch, headers)
+            assert status == 200, body
+            answers.append(body)
+        # Then labels (integers) and every class's probability are the model's, exactly
+        assert [label for body in answers for label in body["predictions"]] == expected[
+            "predictions"
+        ]
+        assert [row for body in answers for row in body["probabilities"]] == expected[
+            "probabilities"
+        ]
+        assert {tuple(body["classes"]) for body in answers} == {(0, 1, 2)}
+        # And each bad field is a 422 naming its column, never a 5xx; the server stays up
+        failures = []
+        for case, body, field in field_problems(records[0], expected):
+            status, _, answer = request(
+                server.url("/predict"), body, {"Content-Type": "application/json"}, "POST"
+            )
+            message = json.loads(answer).get("message", "") if status == 422 else ""
+            if status != 422 or field not in message:
+                failures.append(f"{case}: {status} {answer[:300]!r}")
+        assert not failures, "\n".join(failures)
+        assert request(server.url("/health"))[0] == 200
+        assert post_json(server.url("/predict"), {"records": records[:1]})[0] == 200
+        metrics = request(server.url("/metrics"))[2].decode()
+        inference = json.loads(request(server.url("/model"))[2])["champion"]["inference"]
+    finally:
+        server.stop()
+    # (answered by the compiled model: a boolean, a text category and holes compile too)
+    assert any("ColumnTransformer: compiled" in step for step in inference), inference
+    assert any("Forest" in step and "compiled" in step for step in inference), inference
+    counted = [line for line in metrics.splitlines() if line.startswith("predictions_total")]
+    assert {
+        label for label in ("0", "1", "2") if any(f'label="{label}"' in c for c in counted)
+    } == {str(label) for label in expected["predictions"]}
+    # The log keeps the real column names and the predicted class's probability
+    lines = [json.loads(line) for path in logs.glob("predictions-*.jsonl") for line in path.open()]
+    assert len(lines) == len(records) + 1
+    by_key = {(line["request_id"], line["record"]): line for line in lines}
+    first = by_key[("req-0", 0)]
+    assert first["inputs"] == records[0]
+    assert first["probability"] == max(expected["probabilities"][0])
+    assert first["probabilities"] == dict(
+        zip(["0", "1", "2"], expected["probabilities"][0], strict=True)
+    )
+    # When the log is monitored with the true labels of the requests
+    labels = tmp_path / "labels.csv"
+    rows = ["request_id,record,species (code)"] + [
+        f"req-{row // 3},{row % 3},{label}" for row, label in enumerate(expected["labels"])
+    ]
+    labels.write_text("\n".join(rows) + "\n")
+    args = f"--current {logs} --labels {labels} --output-dir {tmp_path / 'report'}"
+    run(["make", "monitor", f"ARGS={args}"], odd_project, env, label="serving own data: monitor")
+    result = json.loads((tmp_path / "report" / "report.json").read_text())
+    # Then live performance is the test split's (ROC AUC from every class's probability), and
+    # every column is monitored under its own name, the boolean and category as categories
+    primary = expected["primary_metric"]
+    performance = result["performance"]
+    assert performance["rows"] == len(records)
+    assert performance["metrics"][primary] == pytest.approx(expected["test_metrics"][primary])
+    assert performance["metrics"]["roc_auc"] == pytest.approx(expected["test_metrics"]["roc_auc"])
+    assert set(result["features"]) == set(expected["features"])
+    for name in [*expected["categories"], *expected["booleans"]]:
+        assert result["features"][name]["type"] == "categorical", name
+    assert result["predictions"]["prediction"]["type"] == "categorical"
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "colour / shade" in html
 
 
 # ----------------------------------------------------------------------------------------------

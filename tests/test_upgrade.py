@@ -31,7 +31,9 @@ CONFLICT_MARKER = re.compile(r"^(<{7}|>{7}|={7})( |$)", re.MULTILINE)
 # Files a project has that no template renders: the lock files its tools write, and the outputs
 # of its pipeline (with the .gitignore files DVC writes beside them).
 TOOL_FILES = {"uv.lock", "dvc.lock"}
-OUTPUT_DIRS = ("data/", "models/", "reports/")
+# Pipeline outputs; data/sample/ (and a user's own files in data/) are inputs the template or
+# the user wrote.
+OUTPUT_DIRS = ("data/raw/", "data/processed/", "data/features/", "models/", "reports/")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,13 +66,17 @@ class Edit:
 
 
 FEATURES = "src/{package}/features.py"
+# A derived feature added the documented way: one entry in features.py's DERIVED.
 NEW_FEATURE = """\
+DERIVED: list[Derived] = [
     # Ours: area per unit of radius, how much cell each unit of radius holds.
-    out["area_per_radius"] = frame["mean_area"] / frame["mean_radius"].replace(0, np.nan)
-    return out
-
-
-class DerivedFeatures"""
+    Derived(
+        "area_per_radius",
+        ("mean_area", "mean_radius"),
+        lambda frame: frame["mean_area"] / frame["mean_radius"].replace(0, np.nan),
+    ),
+]
+"""
 NEW_FEATURE_TEST = """
 
 def test_area_per_radius_is_mean_area_over_mean_radius() -> None:
@@ -78,15 +84,16 @@ def test_area_per_radius_is_mean_area_over_mean_radius() -> None:
     assert add_derived_features(frame)["area_per_radius"].iloc[0] == pytest.approx(12.5)
 """
 # The issue's list: a feature transform with its test, a hyperparameter, a test file, the README.
+PARAMS_EDIT = Edit("params.yaml", anchor="    n_estimators: 100\n", text="    n_estimators: 150\n")
+README_EDIT = Edit(
+    "README.md",
+    anchor="\nA tabular machine-learning model, from data to production.\n",
+    text="\nScores tissue samples for the clinic's triage team, from data to production.\n",
+)
 CORE_EDITS = [
-    Edit(
-        FEATURES,
-        anchor='DERIVED = ["radius_ratio", "log_mean_area"]\n',
-        text='DERIVED = ["radius_ratio", "log_mean_area", "area_per_radius"]\n',
-    ),
-    Edit(FEATURES, anchor="    return out\n\n\nclass DerivedFeatures", text=NEW_FEATURE),
+    Edit(FEATURES, anchor="DERIVED: list[Derived] = []\n", text=NEW_FEATURE),
     Edit("tests/test_features.py", text=NEW_FEATURE_TEST),
-    Edit("params.yaml", anchor="    n_estimators: 100\n", text="    n_estimators: 150\n"),
+    PARAMS_EDIT,
     Edit(
         "tests/test_our_data.py",
         create=True,
@@ -98,20 +105,34 @@ CORE_EDITS = [
             '    assert (add_derived_features(dataset)["area_per_radius"] > 0).all()\n'
         ),
     ),
+    README_EDIT,
+]
+# 0.2.0 rewrote features.py and tests/test_features.py (own data: DERIVED became a list of
+# Derived), so a project of 0.1.x with edits there conflicts once on this update (CHANGELOG.md);
+# the update from the previous release is checked with the edits elsewhere.
+PREVIOUS_RELEASE_EDITS = [
+    PARAMS_EDIT,
+    README_EDIT,
     Edit(
-        "README.md",
-        anchor="\nA tabular machine-learning model, from data to production.\n",
-        text="\nScores tissue samples for the clinic's triage team, from data to production.\n",
+        "tests/test_our_data.py",
+        create=True,
+        text=(
+            '"""Our own checks on the data we train on."""\n\n'
+            "import pandas as pd\n\n\n"
+            "def test_we_train_on_at_least_500_records(dataset: pd.DataFrame) -> None:\n"
+            "    assert len(dataset) >= 500\n"
+        ),
     ),
 ]
+PHONY = ".PHONY: help setup data features train evaluate all schema test lint format clean"
 # What users add at the ends of shared files: these merge cleanly from 0.2.0 on.
 APPENDED_EDITS = [
     Edit("README.md", text="\n## Our data\n\nThe sample set stands in until the export lands.\n"),
     Edit(".gitignore", text="\n# Ours\n.env.local\n"),
     Edit(
         "Makefile",
-        anchor=".PHONY: help setup data features train evaluate all test lint format clean\n",
-        text=".PHONY: help setup data features train evaluate all test lint format clean report\n",
+        anchor=PHONY + "\n",
+        text=PHONY + " report\n",
     ),
     Edit("Makefile", text="\nreport: ## Show the test metrics\n\tcat reports/metrics.json\n"),
     Edit(
@@ -348,7 +369,7 @@ def test_a_project_of_the_previous_release_updates_to_this_one(
     run(copier_render(repo, project, 1, ref=f"v{repo.previous}"), tmp_path, user_env)
     run(["git", "init", "-q", "-b", "main"], project, user_env)
     commit(project, user_env, f"Generate with {repo.previous}")
-    make_edits(project, CORE_EDITS)
+    make_edits(project, PREVIOUS_RELEASE_EDITS)
     commit(project, user_env, "Our work")
     # When it updates to the newest release, as documented
     run_block("update", project, user_env, label=f"update {repo.previous} -> {repo.current}")
@@ -358,7 +379,7 @@ def test_a_project_of_the_previous_release_updates_to_this_one(
     assert answers["_commit"] == f"v{repo.current}"
     assert answers["maturity_level"] == 1
     render = copier_render(repo, tmp_path / "expected", 1)
-    expected = fresh_with_edits(render, tmp_path, user_env, CORE_EDITS)
+    expected = fresh_with_edits(render, tmp_path, user_env, PREVIOUS_RELEASE_EDITS)
     assert_same_tree(project, expected)
 
 

@@ -1,7 +1,7 @@
 """The generated GitHub workflows and actions: valid, secure, and true to the project's rules.
 
 Every level that has workflows (1: ci.yml; 2: cd, ct, monitor, rollback too) must pass
-actionlint, zizmor offline (its default, "regular" persona) and GitHub's workflow JSON schema.
+actionlint, zizmor offline (its "auditor" persona: every finding) and GitHub's workflow JSON schema.
 The structural tests add what those tools leave to taste: least privilege per job, timeouts,
 actions pinned to a commit, and no `${{ }}` expression inside any shell script at all.
 The scripts the workflows call are run here against a local stand-in for GitHub's REST API
@@ -77,7 +77,10 @@ def test_zizmor_offline_finds_nothing(
     renderer: Renderer, env: dict[str, str], level: str, task: str
 ) -> None:
     project = project_for(renderer, level, task)
-    outcome = run([BIN / "zizmor", "--offline", "--no-progress", "."], project, env)
+    # The auditor persona: every finding, pedantic ones included (secrets outside an environment).
+    outcome = run(
+        [BIN / "zizmor", "--offline", "--no-progress", "--persona=auditor", "."], project, env
+    )
     assert "No findings" in outcome.stdout
     audited = outcome.stderr.count("completed ")
     assert audited >= len(workflows(project)) + len(actions(project))

@@ -254,6 +254,44 @@ def cmd_monitor(project: Project, args: argparse.Namespace) -> int:
     return 3 if args.fail_on_drift and result["retrain_needed"] else 0
 
 
+def cmd_score(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }} import scoring
+
+    done = scoring.score(
+        project.settings,
+        project.schema,
+        args.input,
+        args.output,
+        engine=args.engine,
+        model_uri=args.model,
+        chunk_rows=args.chunk_rows,
+    )
+    log.info("scored %d rows with %s (%s) -> %s", done.rows, done.model, args.engine, done.output)
+    return 0
+
+
+def add_score_command(commands: argparse._SubParsersAction) -> None:
+    summary = (
+        "Score a CSV/Parquet file or folder with the registry's champion (or --model), after "
+        "checking it against schema.yaml: in chunks with pandas, or on Spark."
+    )
+    command = commands.add_parser("score", help=summary, description=summary)
+    command.set_defaults(run=cmd_score)
+    command.add_argument(
+        "--input", required=True, help="CSV/Parquet file or folder (Spark: or s3a://, hdfs://...)"
+    )
+    command.add_argument(
+        "--output", required=True, help=".csv or .parquet (Spark: a folder of part files)"
+    )
+    command.add_argument("--engine", choices=["pandas", "spark"], default="pandas")
+    command.add_argument(
+        "--model", help="models:/<name>@<alias>, models:/<name>/<version>, runs:/..., a folder"
+    )
+    command.add_argument(
+        "--chunk-rows", type=int, default=100_000, help="pandas: rows in memory at once"
+    )
+
+
 def report_decision(decision: Decision, out: Path, on_fail: str) -> int:
     """Write the gate's decision; a refusal fails the command unless params say warn."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -373,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit with status 3 when retraining is needed",
     )
+    add_score_command(commands)
 {% endif %}
     return parser
 
