@@ -18,6 +18,7 @@ from conftest import Outcome, Renderer, need, run
 pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 PACKAGE = "tabular_model"
+CLI = ["uv", "run", "--frozen", "python", "-m", PACKAGE]
 SECTIONS = ("data", "model", "infrastructure", "monitoring")
 # The paper's 28 tests, in its order and wording (Tables I to IV).
 PAPER = {
@@ -101,6 +102,7 @@ def entries(card: dict) -> dict[str, dict[str, Any]]:
 
 class CardChecks:
     LEVEL = 2
+    TARGET = 6  # the lowest section score the level must reach (the paper: above 5 is strong)
     # The scores measured on the sample (copier, classification), but for UNPINNED.
     MEASURED: ClassVar[dict[str, float]] = {}
     UNPINNED: ClassVar[set[str]] = UNPINNED
@@ -160,17 +162,18 @@ class CardChecks:
                 continue
             assert test["evidence"], test
             for evidence in test["evidence"]:
-                if "::" in evidence:  # a generated test: it ran and passed
-                    assert results.get(evidence) == {"passed"}, (test["id"], evidence)
+                if "::" in evidence:  # a generated test: it ran and passed (a case may skip)
+                    assert "passed" in results[evidence], (test["id"], evidence)
+                    assert "failure" not in results[evidence], (test["id"], evidence)
                 elif ": job " in evidence:  # a workflow job
                     workflow, rest = evidence.split(": job ")
                     jobs = yaml.safe_load((project.path / workflow).read_text())["jobs"]
                     assert rest.split(" on ")[0] in jobs, (test["id"], evidence)
                 else:  # a report or a file
                     assert (project.path / evidence.split(":")[0]).is_file(), evidence
-            # and a test of the suite that failed or skipped backs no point
+            # and a test of the suite that failed, or only skipped, backs no point
             for node, outcomes in results.items():
-                if outcomes != {"passed"}:
+                if "failure" in outcomes or "error" in outcomes or "passed" not in outcomes:
                     assert node not in test["evidence"], (test["id"], node, outcomes)
 
     def test_the_measured_scores(self, card: tuple[Outcome, dict]) -> None:
@@ -181,6 +184,11 @@ class CardChecks:
         assert pinned == self.MEASURED
         # The others rest on the serving and monitoring tests: backed by them (tested above)
         assert set(found) - set(self.MEASURED) == self.UNPINNED
+
+    def test_every_section_clears_the_levels_target(self, card: tuple[Outcome, dict]) -> None:
+        scores = {name: section["score"] for name, section in card[1]["sections"].items()}
+        assert min(scores.values()) >= self.TARGET, scores
+        assert card[1]["final"] >= self.TARGET
 
     def test_deleting_dependabot_loses_its_point(
         self, project: Project, env: dict[str, str]
@@ -256,10 +264,9 @@ class CardChecks:
             "\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n"
         )
         params_file.write_text(kept_params.replace(source, "data/infinite.csv"))
-        cli = ["uv", "run", "--frozen", "python", "-m", PACKAGE]
         try:
-            run([*cli, "ingest"], path, env)
-            refused = run([*cli, "validate"], path, env, check=False)
+            run([*CLI, "ingest"], path, env)
+            refused = run([*CLI, "validate"], path, env, check=False)
             _, result = readiness(path, env)
         finally:
             params_file.write_text(kept_params)
@@ -274,14 +281,101 @@ class CardChecks:
             assert found[paper_id]["score"] == 0
             assert "reports/validation.json: not passed" in found[paper_id]["missing"]
 
+    def test_a_sensitive_feature_served_unequally_loses_its_point(
+        self, project: Project, env: dict[str, str]
+    ) -> None:
+        # Given the first feature tagged sensitive, and no gap allowed between its groups
+        path = project.path
+        kept = {name: (path / name).read_text() for name in ("schema.yaml", "params.yaml")}
+        metrics_file = path / "reports" / "metrics.json"
+        kept_metrics = metrics_file.read_text()
+        schema = yaml.safe_load(kept["schema.yaml"])
+        feature = next(iter(schema["features"]))
+        schema["features"][feature]["tags"] = ["sensitive"]
+        params = yaml.safe_load(kept["params.yaml"])
+        params["quality"]["max_group_gap"] = 0
+        (path / "schema.yaml").write_text(yaml.safe_dump(schema, sort_keys=False))
+        (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        try:
+            evaluated = run(
+                ["uv", "run", "--frozen", "python", "-m", PACKAGE, "evaluate"], path, env
+            )
+            report = json.loads(metrics_file.read_text())
+            _, result = readiness(path, env)
+        finally:
+            for name, text in kept.items():
+                (path / name).write_text(text)
+            metrics_file.write_text(kept_metrics)
+        # Then evaluate reports the gap across the feature's groups as a miss of the bar
+        gap = report["groups"]["features"][feature]["gap"]
+        assert gap > 0
+        assert f"sensitive feature {feature}: " in evaluated.stderr
+        assert not report["quality"]["passed"]
+        # And the card loses model-7 (and model-5: the quality bar is missed)
+        found = entries(result)
+        assert found["model-7"]["score"] == 0
+        assert "not every sensitive feature's groups within" in found["model-7"]["missing"]
+        assert entries(readiness(path, env)[1])["model-7"]["score"] == 1
+
+    def test_a_restricted_model_input_stops_the_pipeline(
+        self, project: Project, env: dict[str, str]
+    ) -> None:
+        # Given a feature of the contract tagged restricted (personal data not to be modelled)
+        path = project.path
+        kept = (path / "schema.yaml").read_text()
+        schema = yaml.safe_load(kept)
+        feature = next(iter(schema["features"]))
+        schema["features"][feature]["tags"] = ["restricted"]
+        (path / "schema.yaml").write_text(yaml.safe_dump(schema, sort_keys=False))
+        try:
+            refused = run(
+                [*CLI, "validate"],
+                path,
+                env,
+                check=False,
+            )
+        finally:
+            (path / "schema.yaml").write_text(kept)
+        # Then validation stops with one line naming it and where it belongs
+        assert refused.code == 1
+        last = refused.stderr.strip().splitlines()[-1]
+        assert f"{feature} tagged restricted: never a model input" in last, refused.stderr
+
+    def test_a_costly_derived_feature_stops_featurize_and_loses_its_point(
+        self, project: Project, env: dict[str, str]
+    ) -> None:
+        # Given a derived-feature budget no feature can meet
+        path = project.path
+        params_file, cost_file = path / "params.yaml", path / "reports" / "feature_cost.json"
+        kept_params, kept_cost = params_file.read_text(), cost_file.read_text()
+        params = yaml.safe_load(kept_params)
+        params["featurize"]["max_bytes_per_row"] = 1
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        try:
+            refused = run(
+                [*CLI, "featurize"],
+                path,
+                env,
+                check=False,
+            )
+            _, result = readiness(path, env)
+        finally:
+            params_file.write_text(kept_params)
+            cost_file.write_text(kept_cost)
+        # Then featurize fails naming the budget, and the card loses data-3
+        assert refused.code == 1
+        assert "bytes per row is over the budget of 1" in refused.stderr
+        assert entries(result)["data-3"]["score"] == 0
+        assert entries(readiness(path, env)[1])["data-3"]["score"] == 1
+
 
 class TestLevel2Card(CardChecks):
     LEVEL = 2
     MEASURED: ClassVar[dict[str, float]] = {
-        **{f"data-{n}": 1 for n in (1, 2, 4, 6, 7)},
-        **{f"data-{n}": 0 for n in (3, 5)},
-        **{f"model-{n}": 1 for n in (3, 5, 6)},
-        **{f"model-{n}": 0 for n in (1, 4, 7)},
+        **{f"data-{n}": 1 for n in (1, 2, 3, 4, 6, 7)},
+        "data-5": 0,  # pii redaction in the prediction log and its retention: not yet
+        **{f"model-{n}": 1 for n in (1, 3, 5, 6, 7)},
+        "model-4": 0,  # the cost of staleness (a backtest by model age): not yet
         **{f"infrastructure-{n}": 1 for n in (1, 2, 3, 4, 7)},
         "monitoring-1": 1,
         "monitoring-4": 1,
@@ -291,11 +385,12 @@ class TestLevel2Card(CardChecks):
 
 class TestLevel1Card(CardChecks):
     LEVEL = 1
+    TARGET = 4
     MEASURED: ClassVar[dict[str, float]] = {
-        **{f"data-{n}": 1 for n in (1, 2, 4, 6, 7)},
-        **{f"data-{n}": 0 for n in (3, 5)},
-        **{f"model-{n}": 1 for n in (3, 5, 6)},
-        **{f"model-{n}": 0 for n in (1, 4, 7)},
+        **{f"data-{n}": 1 for n in (1, 2, 3, 4, 6, 7)},
+        "data-5": 0,
+        **{f"model-{n}": 1 for n in (1, 3, 5, 6, 7)},
+        "model-4": 0,
         **{f"infrastructure-{n}": 1 for n in (1, 2, 3, 4)},
         "infrastructure-6": 0,  # level 2's CD and champion/challenger split
         "infrastructure-7": 0.5,  # rollback is tested; level 2 runs it as a workflow

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }} import features
+from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.features import (
     SAMPLE_DERIVED,
@@ -14,6 +17,7 @@ from {{ cookiecutter.package_name }}.features import (
     DerivedFeatures,
     add_derived_features,
     derived_for,
+    feature_costs,
     make_preprocessor,
 )
 from {{ cookiecutter.package_name }}.model import predict
@@ -122,3 +126,41 @@ def test_preprocessing_fills_missing_values(train_features: pd.DataFrame, schema
     holed.iloc[0] = None
     # Then the model still receives complete, finite numbers
     assert np.isfinite(preprocess.transform(holed).astype(float)).all()
+
+
+def test_every_derived_feature_is_within_its_cost_budget(
+    splits: tuple[pd.DataFrame, ...], schema: Schema, params: Params
+) -> None:
+    # Given the derived features of this project, measured on the training split
+    derived = derived_for(schema.feature_names)
+    costs = feature_costs(splits[0], derived, params.featurize)
+    # Then each has its time per thousand rows, per record and memory, all within budget
+    assert set(costs["features"]) == {feature.name for feature in derived}
+    for cost in costs["features"].values():
+        assert set(cost) == {"ms_per_1k_rows", "ms_per_record", "bytes_per_row"}
+    assert not costs["failures"], costs["failures"]
+
+
+def test_a_costly_derived_feature_fails_its_budget(
+    splits: tuple[pd.DataFrame, ...], schema: Schema, params: Params
+) -> None:
+    # Given a derived feature that waits 20 ms on each call (a remote lookup, say), and one
+    # whose column holds long text
+    column = schema.numeric[0] if schema.numeric else schema.feature_names[0]
+
+    def slow(frame: pd.DataFrame) -> pd.Series:
+        time.sleep(0.02)
+        return frame[column].notna().astype("float64")
+
+    planted = [
+        Derived("slow_lookup", (column,), slow),
+        Derived("long_text", (column,), lambda frame: frame[column].astype(str) * 20),
+    ]
+    # When their cost is measured against the budget of params.yaml
+    costs = feature_costs(splits[0], planted, params.featurize, repeats=2)
+    # Then the slow one is over the per-record budget and the long one over the memory budget
+    failures = " | ".join(costs["failures"])
+    assert "derived feature slow_lookup:" in failures
+    assert "ms per record is over the budget" in failures
+    assert "derived feature long_text:" in failures
+    assert "bytes per row is over the budget" in failures

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import write_table
-from {{ cookiecutter.package_name }}.evaluate import evaluate, feature_importance, meets, numerics
+from {{ cookiecutter.package_name }}.evaluate import (
+    evaluate,
+    feature_importance,
+    group_gaps,
+    meets,
+    numerics,
+)
+from {{ cookiecutter.package_name }}.metrics import compute_metrics
 from {{ cookiecutter.package_name }}.model import TASK, make_estimator, predict
-from {{ cookiecutter.package_name }}.schema import Schema
-from {{ cookiecutter.package_name }}.train import describe, fit, load, save, train
+from {{ cookiecutter.package_name }}.schema import Feature, Schema
+from {{ cookiecutter.package_name }}.train import describe, fit, git_state, load, save, train
 
 # Tuning: no neighbour of the configured hyperparameters (each number halved or doubled) may
 # score better than them by more than this, in cross-validation on the training split.
@@ -147,6 +156,93 @@ def test_non_finite_or_unnormalised_outputs_fail_the_quality_bar(
     # Then it is a failure of the quality bar
     assert failures == ["2 predictions are NaN or infinite"]
 {% endif %}
+
+
+def test_each_sensitive_feature_is_reported_by_group(
+    report: dict[str, Any], schema: Schema
+) -> None:
+    groups = report["groups"]
+    assert set(groups["features"]) == set(schema.tagged("sensitive"))
+    assert not groups["failures"], groups["failures"]
+
+
+def test_a_sensitive_feature_served_unequally_fails_the_quality_bar(
+    model: Any, splits: tuple[pd.DataFrame, ...], schema: Schema, params: Params
+) -> None:
+    # Given a planted sensitive column, whose second group's targets follow another rule than
+    # the one the model learned (so the model serves that group worse)
+    test_split, target = splits[1], schema.target.name
+    hard = np.arange(len(test_split)) % 2 == 1
+    planted = test_split.assign(group=np.where(hard, "hard", "easy"))
+{% if cookiecutter.__classification %}
+    metric = "accuracy"
+    classes = list(predict(model, test_split[schema.feature_names])[1].columns)
+    rotated = {label: classes[(n + 1) % len(classes)] for n, label in enumerate(classes)}
+    planted[target] = planted[target].where(~hard, planted[target].map(rotated))
+{% else %}
+    metric = "rmse"
+    shifted = planted[target] + 3 * planted[target].std()
+    planted[target] = planted[target].where(~hard, shifted)
+{% endif %}
+    spec = Feature(dtype="category", allowed=["easy", "hard"], tags=["sensitive"])
+    tagged = schema.model_copy(update={"features": {**schema.features, "group": spec}})
+    quality = params.quality.model_copy(update={"primary_metric": metric})
+    evaluate_params = params.evaluate.model_copy(update={"min_slice_rows": 1})
+    measured = params.model_copy(update={"quality": quality, "evaluate": evaluate_params})
+    # When the groups are scored
+    found = group_gaps(model, planted, tagged, measured)
+    # Then the gap is the difference between the two groups' scores, measured apart
+    by_group = {
+        name: compute_metrics(rows[target], *predict(model, rows[schema.feature_names]))[metric]
+        for name, rows in planted.groupby("group")
+    }
+    gap = abs(by_group["hard"] - by_group["easy"])
+    assert gap > 0
+    assert found["features"]["group"]["gap"] == pytest.approx(gap, abs=1e-6)
+    # And a bound below it fails the quality bar naming the column, one above it passes
+    for bound, fails in ((gap / 2, True), (gap * 2, False)):
+        bounded = quality.model_copy(update={"max_group_gap": bound})
+        result = group_gaps(
+            model, planted, tagged, measured.model_copy(update={"quality": bounded})
+        )
+        assert bool(result["failures"]) is fails, result["failures"]
+        assert all(f.startswith("sensitive feature group:") for f in result["failures"])
+
+
+def test_a_restricted_column_can_never_be_a_model_input(schema: Schema) -> None:
+    # Given the contract with one feature tagged restricted
+    name = schema.feature_names[0]
+    loaded = schema.model_dump()
+    loaded["features"][name]["tags"] = ["restricted"]
+    # Then the contract is refused, naming it and where it belongs
+    with pytest.raises(ValueError, match=f"{name} tagged restricted: never a model input"):
+        Schema.model_validate(loaded)
+
+
+def test_the_commit_and_uncommitted_model_spec_are_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a git repository with params.yaml committed
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "--quiet")
+    (tmp_path / "params.yaml").write_text("seed: 1\n")
+    git("add", "params.yaml")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "init")
+    monkeypatch.chdir(tmp_path)
+    # Then a clean tree is recorded as such; outputs do not count, a changed spec does
+    assert git_state()["dirty"] is False
+    (tmp_path / "reports.json").write_text("{}")
+    assert git_state()["dirty"] is False
+    (tmp_path / "params.yaml").write_text("seed: 2\n")
+    state = git_state()
+    assert state["dirty"] is True
+    assert state["changed"] == ["params.yaml"]
+    assert len(state["commit"]) == 40
+    # And outside a repository the commit is unknown
+    monkeypatch.chdir(tmp_path.parent)
+    assert git_state()["commit"] is None
 
 
 def neighbours(hyperparameters: dict[str, Any]) -> Iterator[tuple[str, Any]]:

@@ -21,8 +21,12 @@ from typing import TYPE_CHECKING
 
 from {{ cookiecutter.package_name }} import data, evaluate, predict, train
 from {{ cookiecutter.package_name }}.config import Params, Settings, load_params
-from {{ cookiecutter.package_name }}.errors import ProjectError
-from {{ cookiecutter.package_name }}.features import add_derived_features, derived_for
+from {{ cookiecutter.package_name }}.errors import DataError, ProjectError
+from {{ cookiecutter.package_name }}.features import (
+    add_derived_features,
+    derived_for,
+    feature_costs,
+)
 from {{ cookiecutter.package_name }}.schema import Schema, load_schema
 from {{ cookiecutter.package_name }}.validate import validate
 {% if cookiecutter.__pipeline %}
@@ -94,6 +98,11 @@ def cmd_featurize(project: Project, args: argparse.Namespace) -> int:
         data.write_table(add_derived_features(data.read_table(source), derived), target)
     names = ", ".join(feature.name for feature in derived) or "none"
     log.info("features (derived: %s) -> %s", names, settings.train_features.parent)
+    costs = feature_costs(data.read_table(settings.train_split), derived, project.params.featurize)
+    settings.feature_cost_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.feature_cost_file.write_text(json.dumps(costs, indent=2) + "\n")
+    if costs["failures"]:
+        raise DataError("features over budget: " + "; ".join(costs["failures"]))
     return 0
 
 

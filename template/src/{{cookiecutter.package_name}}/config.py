@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         return self.reports_dir / "validation.json"
 
     @property
+    def feature_cost_file(self) -> Path:
+        return self.reports_dir / "feature_cost.json"
+
+    @property
     def metrics_file(self) -> Path:
         return self.reports_dir / "metrics.json"
 
@@ -121,6 +125,15 @@ class TrainParams(_Section):
         return dict(getattr(self, self.estimator, {}) or {})
 
 
+class FeaturizeParams(_Section):
+    """What one derived feature may cost (reports/feature_cost.json): time over a thousand
+    rows (training, batch scoring), time for one record (serving), memory per row."""
+
+    max_ms_per_1k_rows: float = Field(default=100, gt=0)
+    max_ms_per_record: float = Field(default=5, gt=0)
+    max_bytes_per_row: float = Field(default=64, gt=0)
+
+
 class EvaluateParams(_Section):
     # The slices themselves are the data's: schema.yaml `slices`.
     min_slice_rows: int = Field(default=20, ge=1)
@@ -135,12 +148,18 @@ class QualityParams(_Section):
     beat_baselines: dict[str, float] = {}
     slice_thresholds: dict[str, float] = {}
     slice_beat_baselines: dict[str, float] = {}
+    # Inclusion: across the groups of a feature tagged `sensitive` in schema.yaml, the primary
+    # metric may differ by at most this much (groups with fewer than min_slice_rows: reported).
+    max_group_gap: float = Field(default=0.1, ge=0)
 {% if cookiecutter.__pipeline %}
 
 
 class GateParams(_Section):
     max_drop_vs_champion: float = Field(ge=0)
     on_fail: str = Field(pattern="^(error|warn)$")
+    # Only a model trained from committed code and params is promoted: `ci` where a GitHub
+    # workflow runs (GITHUB_ACTIONS), `always`, or `never`.
+    require_committed: str = Field(default="ci", pattern="^(ci|always|never)$")
 
 
 class MonitorParams(_Section):
@@ -167,6 +186,7 @@ class Params(_Section):
     ingest: IngestParams
     split: SplitParams
     train: TrainParams
+    featurize: FeaturizeParams = FeaturizeParams()
     evaluate: EvaluateParams
     quality: QualityParams
 {% if cookiecutter.__pipeline %}

@@ -54,10 +54,12 @@ def evaluate(
         report["per_class"] = metrics.per_class(actual, *predicted)
     report["numerics"] = numerics(predicted)
     report["feature_importance"] = feature_importance(model, inputs, actual, params)
+    report["groups"] = group_gaps(model, test_split, schema, params)
     failures = [
         *quality_failures(report, params.quality),
         *report["numerics"]["failures"],
         *report["feature_importance"]["failures"],
+        *report["groups"]["failures"],
     ]
     report["quality"] = {"passed": not failures, "failures": failures}
     return report
@@ -120,6 +122,40 @@ def feature_importance(
         "passed": not failures,
         "failures": failures,
     }
+
+
+def group_gaps(
+    model: Any, test_split: pd.DataFrame, schema: Schema, params: Params
+) -> dict[str, Any]:
+    """Inclusion: the primary metric on each group of every feature tagged `sensitive` (each
+    value of a category or boolean, else below and above the median), and the gap between the
+    best and the worst group, which must stay within params.yaml quality.max_group_gap."""
+    primary, bound = params.quality.primary_metric, params.quality.max_group_gap
+    target, columns, failures = schema.target.name, {}, []
+    for name in schema.tagged("sensitive"):
+        values = test_split[name]
+        if schema.features[name].values is None:
+            median = values.median()
+            labels = np.where(values > median, f"above {median:g}", f"at most {median:g}")
+            values = pd.Series(labels, index=values.index)
+        groups: dict[str, Any] = {}
+        for value, rows in test_split.groupby(values.astype(str), dropna=False):
+            if len(rows) < params.evaluate.min_slice_rows:
+                groups[str(value)] = {"rows": len(rows), "skipped": "too few rows"}
+                continue
+            scored = metrics.compute_metrics(
+                rows[target], *predict(model, rows[schema.feature_names])
+            )
+            groups[str(value)] = {"rows": len(rows), primary: scored.get(primary)}
+        scores = [g[primary] for g in groups.values() if g.get(primary) is not None]
+        gap = round(max(scores) - min(scores), 6) if len(scores) > 1 else 0.0
+        columns[name] = {"groups": groups, "gap": gap}
+        if gap > bound:
+            failures.append(
+                f"sensitive feature {name}: {primary} differs by {gap:.4f} across its groups, "
+                f"more than quality.max_group_gap {bound}"
+            )
+    return {"metric": primary, "bound": bound, "features": columns, "failures": failures}
 
 
 def slice_metrics(

@@ -12,8 +12,10 @@ sample's columns, so they never get in the way of yours.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from {{ cookiecutter.package_name }}.config import FeaturizeParams
 from {{ cookiecutter.package_name }}.errors import ConfigError
 
 
@@ -84,6 +87,45 @@ def add_derived_features(frame: pd.DataFrame, derived: list[Derived] | None = No
     for feature in derived_for(frame.columns) if derived is None else derived:
         out[feature.name] = feature.compute(frame)
     return out
+
+
+def feature_costs(
+    frame: pd.DataFrame, derived: list[Derived], budget: FeaturizeParams, repeats: int = 5
+) -> dict[str, Any]:
+    """What each derived feature costs on `frame`: milliseconds per thousand rows (the whole
+    frame), per record (one row, as serving computes it) and bytes per row of its column, each
+    the best of `repeats` runs (the least noisy estimate of the work itself), against the
+    budget of params.yaml featurize."""
+    features, failures = {}, []
+    if frame.empty:
+        return {"budget": budget.model_dump(), "features": features, "failures": failures}
+    one = frame.iloc[:1]
+    for feature in derived:
+        column = feature.compute(frame)
+        cost = {
+            "ms_per_1k_rows": _best_ms(feature, frame, repeats) * 1000 / len(frame),
+            "ms_per_record": _best_ms(feature, one, repeats),
+            "bytes_per_row": int(pd.Series(column).memory_usage(index=False, deep=True))
+            / len(frame),
+        }
+        features[feature.name] = {key: round(value, 4) for key, value in cost.items()}
+        for key, value in cost.items():
+            bound = getattr(budget, f"max_{key}")
+            if value > bound:
+                failures.append(
+                    f"derived feature {feature.name}: {value:.4g} {key.replace('_', ' ')} "
+                    f"is over the budget of {bound:g} (params.yaml featurize max_{key})"
+                )
+    return {"budget": budget.model_dump(), "features": features, "failures": failures}
+
+
+def _best_ms(feature: Derived, frame: pd.DataFrame, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        feature.compute(frame)
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
 
 
 class DerivedFeatures(TransformerMixin, BaseEstimator):

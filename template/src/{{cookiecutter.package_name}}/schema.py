@@ -21,6 +21,10 @@ class _Spec(BaseModel):
 
 Label = bool | int | float | str  # bool first: pydantic would read True as the integer 1
 Dtype = Literal["float", "int", "bool", "category"]
+# What a column is, beyond its values: `sensitive` (a protected attribute: the model must serve
+# each of its groups about equally well, params.yaml quality.max_group_gap), `pii` (personal
+# data), `restricted` (may be read, never a model input: list it under `ignored`).
+Tag = Literal["sensitive", "pii", "restricted"]
 
 
 class Feature(_Spec):
@@ -32,6 +36,7 @@ class Feature(_Spec):
     max: float | None = None
     allowed: list[Label] | None = None
     nullable: bool = False
+    tags: list[Tag] = []
 
     @model_validator(mode="after")
     def _check(self) -> Feature:
@@ -104,7 +109,17 @@ class Schema(_Spec):
         both = sorted(set(self.features) & set(self.ignored))
         if both:
             raise ValueError(f"columns both features and ignored: {', '.join(both)}")
+        restricted = [name for name, spec in self.features.items() if "restricted" in spec.tags]
+        if restricted:
+            raise ValueError(
+                f"{', '.join(restricted)} tagged restricted: never a model input, "
+                "list it under ignored with the reason"
+            )
         return self
+
+    def tagged(self, tag: Tag) -> list[str]:
+        """The features that carry `tag`."""
+        return [name for name, spec in self.features.items() if tag in spec.tags]
 
     @property
     def feature_names(self) -> list[str]:

@@ -115,14 +115,23 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+# What specifies a model: a change to one of these not yet committed makes the tree dirty
+# (pipeline outputs, dvc.lock and notebooks do not).
+MODEL_SPEC = ("src", "params.yaml", "schema.yaml", "dvc.yaml", "pyproject.toml", "uv.lock")
+
+
 def git_state() -> dict[str, Any]:
-    """The commit the code came from, and whether the work tree had uncommitted changes."""
+    """The commit the code came from, and the model spec's files changed since (untracked
+    ones too: a new module counts)."""
     try:
         commit = _git("rev-parse", "HEAD")
-        dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+        changed = [
+            *_git("diff", "--name-only", "HEAD", "--", *MODEL_SPEC).splitlines(),
+            *_git("ls-files", "--others", "--exclude-standard", "--", *MODEL_SPEC).splitlines(),
+        ]
     except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": dirty}
+        return {"commit": None, "dirty": None, "changed": []}
+    return {"commit": commit, "dirty": bool(changed), "changed": changed[:20]}
 
 
 def _git(*args: str) -> str:
