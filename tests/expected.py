@@ -39,6 +39,7 @@ LEVEL0 = {
 }
 LEVEL1 = {
     ".dockerignore",
+    ".github/CODEOWNERS",
     ".github/actions/setup/action.yml",
     ".github/dependabot.yml",
     ".github/workflows/ci.yml",
