@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from {{ cookiecutter.package_name }}.backtest import retraining_interval, staleness
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import write_table
 from {{ cookiecutter.package_name }}.evaluate import (
@@ -243,6 +244,47 @@ def test_the_commit_and_uncommitted_model_spec_are_recorded(
     # And outside a repository the commit is unknown
     monkeypatch.chdir(tmp_path.parent)
     assert git_state()["commit"] is None
+
+
+def test_the_backtest_scores_the_model_by_age(
+    dataset: pd.DataFrame, schema: Schema, params: Params
+) -> None:
+    # Given the data in its order, cut into windows
+    windows = params.evaluate.backtest_windows
+    result = staleness(dataset, schema, params)
+    # Then a model trained on each window is scored at every later age, and an interval is set
+    assert result["metric"] == params.quality.primary_metric
+    if result["skipped"]:  # e.g. data sorted by class: an early window holds one class
+        pytest.skip("; ".join(result["skipped"]))
+    assert list(result["score_by_age"]) == [str(age) for age in range(1, windows)]
+    interval = result["retrain_every_windows"]
+    assert 1 <= interval <= windows - 1
+    assert result["retrain_every_rows"] == interval * result["rows_per_window"]
+
+
+def test_a_relation_that_drifts_over_time_shortens_the_retraining_interval(
+    dataset: pd.DataFrame, schema: Schema, params: Params
+) -> None:
+    # Given data whose target follows another rule from the middle of its span on
+    target = schema.target.name
+    rows = dataset[dataset[target].notna()].sample(frac=1, random_state=params.seed)
+    late = np.arange(len(rows)) >= len(rows) // 2
+{% if cookiecutter.__classification %}
+    classes = sorted(rows[target].unique(), key=str)
+    rotated = {label: classes[(n + 1) % len(classes)] for n, label in enumerate(classes)}
+    drifted = rows.assign(**{target: rows[target].where(~late, rows[target].map(rotated))})
+{% else %}
+    shifted = rows[target] + 3 * rows[target].std()
+    drifted = rows.assign(**{target: rows[target].where(~late, shifted)})
+{% endif %}
+    # When the backtest runs on it
+    result = staleness(drifted, schema, params)
+    # Then the oldest models score clearly worse than fresh ones, and retraining comes sooner
+    by_age = result["score_by_age"]
+    oldest = str(params.evaluate.backtest_windows - 1)
+    assert not meets(result["metric"], by_age[oldest], by_age["1"]), by_age
+    assert result["retrain_every_windows"] < params.evaluate.backtest_windows - 1, by_age
+    assert retraining_interval({1: 0.9, 2: 0.89, 3: 0.7}, "{{ "roc_auc" if cookiecutter.__classification else "r2" }}", 0.05) == 2
 
 
 def neighbours(hyperparameters: dict[str, Any]) -> Iterator[tuple[str, Any]]:

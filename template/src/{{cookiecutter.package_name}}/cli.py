@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 {% endif %}
 
-from {{ cookiecutter.package_name }} import data, evaluate, predict, train
+from {{ cookiecutter.package_name }} import backtest, data, evaluate, predict, train
 from {{ cookiecutter.package_name }}.config import Params, Settings, load_params
 from {{ cookiecutter.package_name }}.errors import DataError, ProjectError
 from {{ cookiecutter.package_name }}.features import (
@@ -142,6 +142,7 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
     report = evaluate.evaluate(
         model, test_split, data.read_table(settings.train_features), schema, params
     )
+    report["staleness"] = backtest.staleness(data.read_table(settings.raw_data), schema, params)
     evaluate.write_outputs(
         report,
         model,
@@ -159,6 +160,15 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
 {% endif %}
     primary = params.quality.primary_metric
     log.info("test %s = %.4f -> %s", primary, report["test"][primary], settings.metrics_file)
+    stale = report["staleness"]
+    by_age = ", ".join(f"{age}: {value:.4f}" for age, value in stale["score_by_age"].items())
+    log.info(
+        "staleness: %s by model age (windows of %d rows) %s -> retrain every %s windows",
+        primary,
+        stale["rows_per_window"],
+        by_age or "not measured",
+        stale["retrain_every_windows"],
+    )
     if report["quality"]["passed"]:
         log.info("quality bar: met")
     else:

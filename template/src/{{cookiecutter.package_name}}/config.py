@@ -140,6 +140,10 @@ class EvaluateParams(_Section):
     # Permutation importance of each feature (reports/metrics.json feature_importance).
     importance_repeats: int = Field(default=5, ge=1)
     max_harmful_importance: float = Field(default=0.05, ge=0)
+    # The staleness backtest (backtest.py; reports/metrics.json staleness).
+    order_by: str | None = None
+    backtest_windows: int = Field(default=6, ge=3)
+    max_staleness_drop: float = Field(default=0.05, ge=0)
 
 
 class QualityParams(_Section):

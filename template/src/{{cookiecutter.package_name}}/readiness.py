@@ -176,6 +176,11 @@ def groups_within_gap(value: dict[str, Any]) -> bool:
     return isinstance(groups, dict) and "features" in groups and not groups.get("failures")
 
 
+def staleness_measured(value: dict[str, Any]) -> bool:
+    stale = value.get("staleness", {})
+    return bool(stale.get("score_by_age")) and stale.get("retrain_every_windows") is not None
+
+
 def quality_passed(value: dict[str, Any]) -> bool:
     return value.get("quality", {}).get("passed") is True
 
@@ -288,7 +293,18 @@ PAPER: tuple[PaperTest, ...] = (
     PaperTest(
         "model-4",
         "The impact of model staleness is known",
-        todo="no measure of how the score decays with the model's age",
+        (
+            T("tests/test_model.py::test_the_backtest_scores_the_model_by_age"),
+            T(
+                "tests/test_model.py::test_a_relation_that_drifts_over_time_shortens_the_retraining_interval"
+            ),
+            report(
+                "reports/metrics.json",
+                "the score by model age measured, and a retraining interval",
+                staleness_measured,
+                MAKE_ALL,
+            ),
+        ),
     ),
     PaperTest(
         "model-5",
