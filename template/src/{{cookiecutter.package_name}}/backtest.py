@@ -55,9 +55,13 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
             continue
         for later in range(start + 1, len(frames)):
             scored = frames[later]
-            value = metrics.compute_metrics(
-                scored[target], *predict(model, scored[schema.feature_names])
-            ).get(primary)
+            try:
+                value = metrics.compute_metrics(
+                    scored[target], *predict(model, scored[schema.feature_names])
+                ).get(primary)
+            except ValueError as error:  # e.g. a class the window's model never saw
+                result["skipped"].append(f"window {start} on window {later}: {error}")
+                continue
             if value is not None and np.isfinite(value):
                 scores.setdefault(later - start, []).append(float(value))
     by_age = {age: round(float(np.mean(values)), 6) for age, values in sorted(scores.items())}
