@@ -1,6 +1,7 @@
 """Level 1 (and 2), executed: in rendered projects, `make setup`, `dvc repro` from scratch, a
-second `dvc repro` that does nothing, `make test`; the pipeline against a real MLflow server
-over HTTP; bad data stopped at validate; a crippled model refused by the gate."""
+second `dvc repro` that does nothing, `make test`, then the readiness card of that run
+(readiness_checks.py); the pipeline against a real MLflow server over HTTP; bad data stopped at
+validate; a crippled model refused by the gate."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Renderer, free_port, run
+from readiness_checks import Level1Card, Level2Card
 
 pytestmark = pytest.mark.slow
 
@@ -267,11 +269,13 @@ class TestLevel1Copier(TeamChecks, ProjectChecks):  # pytest collects bases last
     ENGINE, LEVEL = "copier", 1
 
 
-class TestLevel1Cookiecutter(ProjectChecks):
+# The readiness card is scored in a project of each level once its pipeline and tests ran
+# (readiness_checks.py: the card's tests come after ProjectChecks' in these classes).
+class TestLevel1Cookiecutter(Level1Card, ProjectChecks):
     ENGINE, LEVEL = "cookiecutter", 1
 
 
-class TestLevel2Copier(ProjectChecks):
+class TestLevel2Copier(Level2Card, ProjectChecks):
     ENGINE, LEVEL = "copier", 2
 
 

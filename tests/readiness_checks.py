@@ -1,21 +1,19 @@
-"""The readiness card (`make readiness`: the ML Test Score, Breck et al. 2017) in rendered level-1
-and level-2 projects: after `make setup`, `make all` and `make test`, reports/readiness.json
-follows its format, scores a point only where its evidence passed, and shows the scores measured
-here; then properties are broken one at a time and the card loses exactly those points."""
+"""The readiness card's checks (`make readiness`: the ML Test Score, Breck et al. 2017), mixed into
+the level-1 and level-2 project classes of test_level1.py, which have already run the pipeline
+and `make test` in their project: reports/readiness.json follows its format, scores a point only
+where its evidence passed, shows the scores measured here and clears the level's target; then
+properties are broken one at a time and the card loses exactly those points."""
 
 from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 import yaml
-from conftest import Outcome, Renderer, need, run
-
-pytestmark = [pytest.mark.slow, pytest.mark.long]
+from conftest import Outcome, need, run
 
 PACKAGE = "tabular_model"
 CLI = ["uv", "run", "--frozen", "python", "-m", PACKAGE]
@@ -73,12 +71,6 @@ UNPINNED = {
 }
 
 
-@dataclass
-class Project:
-    path: Path
-    early: Outcome  # `make readiness` before anything ran
-
-
 def readiness(project: Path, env: dict[str, str], check: bool = True) -> tuple[Outcome, dict]:
     outcome = run(["make", "readiness"], project, env, label="make readiness", check=check)
     card_file = project / "reports" / "readiness.json"
@@ -109,24 +101,27 @@ class CardChecks:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def project(cls, renderer: Renderer, env: dict[str, str]) -> Project:
+    def card(cls, project: Path, env: dict[str, str]) -> tuple[Outcome, dict]:
+        """The card of the class's project, after its pipeline and `make test` ran (the
+        generated suite's own failures lose their points on the card: not checked here)."""
         need("promtool")  # the alert rules' test (monitoring-6) would skip without it
-        path = renderer.fresh("copier", maturity_level=str(cls.LEVEL))
-        label = f"L{cls.LEVEL} readiness"
-        run(["make", "setup"], path, env, label=f"{label}: make setup")
-        early = run(["make", "readiness"], path, env, check=False)
-        run(["make", "all"], path, env, label=f"{label}: make all")
-        # The generated suite's own failures lose their points on the card: not checked here.
-        run(["make", "test"], path, env, label=f"{label}: make test", check=False)
-        return Project(path, early)
+        assert (project / "reports" / "junit.xml").is_file(), "make test has not run"
+        return readiness(project, env)
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def card(cls, project: Project, env: dict[str, str]) -> tuple[Outcome, dict]:
-        return readiness(project.path, env)
-
-    def test_before_make_test_the_card_says_what_to_run(self, project: Project) -> None:
-        early = project.early
+    def test_before_make_test_the_card_says_what_to_run(
+        self, project: Path, env: dict[str, str], card: tuple[Outcome, dict]
+    ) -> None:
+        # Given a project whose tests and pipeline have not run (their records set aside)
+        records = [project / "reports" / "junit.xml", project / "reports" / "metrics.json"]
+        kept = [path.read_bytes() for path in records]
+        for path in records:
+            path.unlink()
+        try:
+            early = run(["make", "readiness"], project, env, check=False)
+        finally:
+            for path, content in zip(records, kept, strict=True):
+                path.write_bytes(content)
+        # Then the card says what to run first, with no traceback
         assert early.code != 0
         assert "reports/junit.xml is missing: run `make test` first" in early.stderr
         assert "reports/metrics.json is missing: run `make all` first" in early.stderr
@@ -152,9 +147,9 @@ class CardChecks:
         assert f"Final score (lowest section): {result['final']:g}" in outcome.stdout
 
     def test_every_point_is_backed_by_evidence_that_passed(
-        self, project: Project, card: tuple[Outcome, dict]
+        self, project: Path, card: tuple[Outcome, dict]
     ) -> None:
-        results = junit_outcomes(project.path)
+        results = junit_outcomes(project)
         for test in entries(card[1]).values():
             if test["score"] == 0:
                 assert not test["evidence"], test
@@ -167,10 +162,10 @@ class CardChecks:
                     assert "failure" not in results[evidence], (test["id"], evidence)
                 elif ": job " in evidence:  # a workflow job
                     workflow, rest = evidence.split(": job ")
-                    jobs = yaml.safe_load((project.path / workflow).read_text())["jobs"]
+                    jobs = yaml.safe_load((project / workflow).read_text())["jobs"]
                     assert rest.split(" on ")[0] in jobs, (test["id"], evidence)
                 else:  # a report or a file
-                    assert (project.path / evidence.split(":")[0]).is_file(), evidence
+                    assert (project / evidence.split(":")[0]).is_file(), evidence
             # and a test of the suite that failed, or only skipped, backs no point
             for node, outcomes in results.items():
                 if "failure" in outcomes or "error" in outcomes or "passed" not in outcomes:
@@ -190,26 +185,24 @@ class CardChecks:
         assert min(scores.values()) >= self.TARGET, scores
         assert card[1]["final"] >= self.TARGET
 
-    def test_deleting_dependabot_loses_its_point(
-        self, project: Project, env: dict[str, str]
-    ) -> None:
-        config = project.path / ".github" / "dependabot.yml"
+    def test_deleting_dependabot_loses_its_point(self, project: Path, env: dict[str, str]) -> None:
+        config = project / ".github" / "dependabot.yml"
         kept = config.read_text()
         config.unlink()
         try:
-            _, result = readiness(project.path, env)
+            _, result = readiness(project, env)
         finally:
             config.write_text(kept)
         test = entries(result)["monitoring-1"]
         assert test["score"] == 0
         assert ".github/dependabot.yml is missing" in test["missing"]
-        assert entries(readiness(project.path, env)[1])["monitoring-1"]["score"] == 1
+        assert entries(readiness(project, env)[1])["monitoring-1"]["score"] == 1
 
     def test_a_failing_generated_test_loses_its_point(
-        self, project: Project, env: dict[str, str]
+        self, project: Path, env: dict[str, str]
     ) -> None:
         # Given a planted failure in one feature test, and a run of the data and feature tests
-        test_file, junit = project.path / "tests" / "test_features.py", project.path / "reports"
+        test_file, junit = project / "tests" / "test_features.py", project / "reports"
         kept_test, kept_junit = test_file.read_text(), (junit / "junit.xml").read_text()
         # (a second definition of the same name: pytest runs the last one)
         test_file.write_text(
@@ -230,8 +223,8 @@ class CardChecks:
                 "tests/test_data.py",
                 "tests/test_features.py",
             ]
-            assert run(pytest_run, project.path, env, check=False).code == 1
-            _, result = readiness(project.path, env)
+            assert run(pytest_run, project, env, check=False).code == 1
+            _, result = readiness(project, env)
         finally:
             test_file.write_text(kept_test)
             (junit / "junit.xml").write_text(kept_junit)
@@ -248,10 +241,10 @@ class CardChecks:
         assert "not run by the last `make test`" in found["model-5"]["missing"]
 
     def test_an_infinite_feature_fails_validation_and_loses_its_points(
-        self, project: Project, env: dict[str, str]
+        self, project: Path, env: dict[str, str]
     ) -> None:
         # Given data with an infinite value in one feature, checked by validate
-        path = project.path
+        path = project
         params_file, validation = path / "params.yaml", path / "reports" / "validation.json"
         kept_params, kept_validation = params_file.read_text(), validation.read_text()
         raw = next((path / "data" / "raw").iterdir())
@@ -282,10 +275,10 @@ class CardChecks:
             assert "reports/validation.json: not passed" in found[paper_id]["missing"]
 
     def test_a_sensitive_feature_served_unequally_loses_its_point(
-        self, project: Project, env: dict[str, str]
+        self, project: Path, env: dict[str, str]
     ) -> None:
         # Given the first feature tagged sensitive, and no gap allowed between its groups
-        path = project.path
+        path = project
         kept = {name: (path / name).read_text() for name in ("schema.yaml", "params.yaml")}
         metrics_file = path / "reports" / "metrics.json"
         kept_metrics = metrics_file.read_text()
@@ -318,10 +311,10 @@ class CardChecks:
         assert entries(readiness(path, env)[1])["model-7"]["score"] == 1
 
     def test_a_restricted_model_input_stops_the_pipeline(
-        self, project: Project, env: dict[str, str]
+        self, project: Path, env: dict[str, str]
     ) -> None:
         # Given a feature of the contract tagged restricted (personal data not to be modelled)
-        path = project.path
+        path = project
         kept = (path / "schema.yaml").read_text()
         schema = yaml.safe_load(kept)
         feature = next(iter(schema["features"]))
@@ -342,10 +335,10 @@ class CardChecks:
         assert f"{feature} tagged restricted: never a model input" in last, refused.stderr
 
     def test_a_costly_derived_feature_stops_featurize_and_loses_its_point(
-        self, project: Project, env: dict[str, str]
+        self, project: Path, env: dict[str, str]
     ) -> None:
         # Given a derived-feature budget no feature can meet
-        path = project.path
+        path = project
         params_file, cost_file = path / "params.yaml", path / "reports" / "feature_cost.json"
         kept_params, kept_cost = params_file.read_text(), cost_file.read_text()
         params = yaml.safe_load(kept_params)
@@ -369,7 +362,7 @@ class CardChecks:
         assert entries(readiness(path, env)[1])["data-3"]["score"] == 1
 
 
-class TestLevel2Card(CardChecks):
+class Level2Card(CardChecks):
     LEVEL = 2
     MEASURED: ClassVar[dict[str, float]] = {
         **{f"data-{n}": 1 for n in (1, 2, 3, 4, 6, 7)},
@@ -382,7 +375,7 @@ class TestLevel2Card(CardChecks):
     UNPINNED: ClassVar[set[str]] = {*UNPINNED, "infrastructure-6"}
 
 
-class TestLevel1Card(CardChecks):
+class Level1Card(CardChecks):
     LEVEL = 1
     TARGET = 4
     MEASURED: ClassVar[dict[str, float]] = {
