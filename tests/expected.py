@@ -15,6 +15,7 @@ LEVEL0 = {
     "schema.yaml",
     "src/{package}/__init__.py",
     "src/{package}/__main__.py",
+    "src/{package}/backtest.py",
     "src/{package}/cli.py",
     "src/{package}/config.py",
     "src/{package}/data.py",

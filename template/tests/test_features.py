@@ -154,7 +154,7 @@ def test_a_costly_derived_feature_fails_its_budget(
 
     planted = [
         Derived("slow_lookup", (column,), slow),
-        Derived("long_text", (column,), lambda frame: frame[column].astype(str) * 20),
+        Derived("long_text", (column,), lambda frame: frame[column].astype(str) * 100),
     ]
     # When their cost is measured against the budget of params.yaml
     costs = feature_costs(splits[0], planted, params.featurize, repeats=2)

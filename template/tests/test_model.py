@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,7 +217,7 @@ def test_a_restricted_column_can_never_be_a_model_input(schema: Schema) -> None:
     loaded = schema.model_dump()
     loaded["features"][name]["tags"] = ["restricted"]
     # Then the contract is refused, naming it and where it belongs
-    with pytest.raises(ValueError, match=f"{name} tagged restricted: never a model input"):
+    with pytest.raises(ValueError, match=re.escape(f"{name} tagged restricted: never a model")):
         Schema.model_validate(loaded)
 
 

@@ -13,6 +13,7 @@ Data with no order (a shuffled sample) shows no decay: the interval is then the 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -56,9 +57,13 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
         for later in range(start + 1, len(frames)):
             scored = frames[later]
             try:
-                value = metrics.compute_metrics(
-                    scored[target], *predict(model, scored[schema.feature_names])
-                ).get(primary)
+                with warnings.catch_warnings():
+                    # A window may miss a class: scikit-learn warns of it on every metric;
+                    # the backtest only needs the primary one, and says when it is undefined.
+                    warnings.simplefilter("ignore", UserWarning)
+                    value = metrics.compute_metrics(
+                        scored[target], *predict(model, scored[schema.feature_names])
+                    ).get(primary)
             except ValueError as error:  # e.g. a class the window's model never saw
                 result["skipped"].append(f"window {start} on window {later}: {error}")
                 continue
