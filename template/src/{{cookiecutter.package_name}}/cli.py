@@ -8,6 +8,7 @@ writes; locations come from environment variables (see config.py).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -15,20 +16,11 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from importlib.metadata import metadata
 from pathlib import Path
-{% if cookiecutter.__pipeline %}
-from typing import TYPE_CHECKING
-{% endif %}
+from typing import {{ "TYPE_CHECKING, " if cookiecutter.__pipeline }}Any
 
-from {{ cookiecutter.package_name }} import backtest, data, evaluate, predict, train
 from {{ cookiecutter.package_name }}.config import Params, Settings, load_params
 from {{ cookiecutter.package_name }}.errors import DataError, ProjectError
-from {{ cookiecutter.package_name }}.features import (
-    add_derived_features,
-    derived_for,
-    feature_costs,
-)
 from {{ cookiecutter.package_name }}.schema import Schema, load_schema
-from {{ cookiecutter.package_name }}.validate import validate
 {% if cookiecutter.__pipeline %}
 
 if TYPE_CHECKING:  # for type hints only: the registry loads MLflow, which is slow to import
@@ -36,6 +28,26 @@ if TYPE_CHECKING:  # for type hints only: the registry loads MLflow, which is sl
 {% endif %}
 
 log = logging.getLogger("{{ cookiecutter.package_name }}")
+
+
+class OnFirstUse:
+    """A module imported when a command first uses it: `serve` (its supervisor process, and
+    each worker) then carries none of the training libraries it never calls (~200 MB each)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self.name), attribute)
+
+
+backtest = OnFirstUse("{{ cookiecutter.package_name }}.backtest")
+data = OnFirstUse("{{ cookiecutter.package_name }}.data")
+evaluate = OnFirstUse("{{ cookiecutter.package_name }}.evaluate")
+features = OnFirstUse("{{ cookiecutter.package_name }}.features")
+predict = OnFirstUse("{{ cookiecutter.package_name }}.predict")
+train = OnFirstUse("{{ cookiecutter.package_name }}.train")
+checks = OnFirstUse("{{ cookiecutter.package_name }}.validate")
 
 
 class Project:
@@ -62,7 +74,7 @@ def cmd_ingest(project: Project, args: argparse.Namespace) -> int:
 
 def cmd_validate(project: Project, args: argparse.Namespace) -> int:
     source = args.input or project.settings.raw_data
-    report = validate(data.read_table(source), project.schema)
+    report = checks.validate(data.read_table(source), project.schema)
     out = project.settings.validation_report
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -90,15 +102,16 @@ def cmd_split(project: Project, args: argparse.Namespace) -> int:
 
 def cmd_featurize(project: Project, args: argparse.Namespace) -> int:
     settings = project.settings
-    derived = derived_for(project.schema.feature_names)
+    derived = features.derived_for(project.schema.feature_names)
     for source, target in [
         (settings.train_split, settings.train_features),
         (settings.test_split, settings.test_features),
     ]:
-        data.write_table(add_derived_features(data.read_table(source), derived), target)
+        data.write_table(features.add_derived_features(data.read_table(source), derived), target)
     names = ", ".join(feature.name for feature in derived) or "none"
     log.info("features (derived: %s) -> %s", names, settings.train_features.parent)
-    costs = feature_costs(data.read_table(settings.train_split), derived, project.params.featurize)
+    budget = project.params.featurize
+    costs = features.feature_costs(data.read_table(settings.train_split), derived, budget)
     settings.feature_cost_file.parent.mkdir(parents=True, exist_ok=True)
     settings.feature_cost_file.write_text(json.dumps(costs, indent=2) + "\n")
     if costs["failures"]:

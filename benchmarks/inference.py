@@ -1,0 +1,264 @@
+"""Inference engines for the served model, measured side by side in one run.
+
+The generated project's serving compiles the pipeline by hand (serving/inference.py). This
+compares it, on the same fitted pipelines, with plain scikit-learn, ONNX Runtime (through
+skl2onnx) and treelite (its GTIL predictor), so that the engine is chosen by measurement:
+
+- pipelines as the project trains them (params.yaml defaults): median imputer + standard scaler
+  in a ColumnTransformer selecting columns by name, then a random forest (100 trees), a
+  HistGradientBoosting (300 iterations, 15 leaves), a GradientBoosting (100 trees) or a
+  logistic regression; data: scikit-learn's breast cancer table (real, bundled);
+- latency of predict_proba from the DataFrame a request becomes, for 1 record and for 100
+  (median and p99 of repeated calls, one thread each: a server runs one worker per core);
+- exactness: max |probability - scikit-learn's| over the whole table, and whether bit-identical;
+- load time: building the engine from the fitted pipeline (ONNX: conversion + session);
+- lines of code the project would own for the engine.
+
+treelite predicts trees only: its preprocessing is scikit-learn's ColumnTransformer. Its
+compiled mode (tl2cgen) needs a C compiler wherever a model loads, which the serving image
+does not have: GTIL (no compiler) is what is measured.
+
+    uv run python benchmarks/inference.py [--repeat 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.machinery
+import importlib.util
+import inspect
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# One thread per engine, as in a server worker (HistGradientBoosting uses OpenMP otherwise);
+# set before the libraries load their thread pools.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVING = ROOT / "template" / "src" / "{{cookiecutter.package_name}}" / "serving"
+# The hand-written engine, read straight from the template (the file has no Jinja in it).
+ENGINE_FILE = SERVING / "{% if cookiecutter.__pipeline %}inference.py{% endif %}"
+
+
+def hand_engine_module() -> Any:
+    loader = importlib.machinery.SourceFileLoader("hand_inference", str(ENGINE_FILE))
+    spec = importlib.util.spec_from_loader("hand_inference", loader)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pipelines(columns: list[str]) -> dict[str, Pipeline]:
+    def preprocessor() -> ColumnTransformer:
+        numbers = Pipeline(
+            [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+        )
+        return ColumnTransformer(
+            [("numeric", numbers, columns)], remainder="drop", verbose_feature_names_out=False
+        )
+
+    estimators = {
+        "random_forest": RandomForestClassifier(
+            n_estimators=100, class_weight="balanced", random_state=42
+        ),
+        "hist_gradient_boosting": HistGradientBoostingClassifier(
+            learning_rate=0.05, max_iter=300, max_leaf_nodes=15, random_state=42
+        ),
+        "gradient_boosting": GradientBoostingClassifier(n_estimators=100, random_state=42),
+        "logistic": LogisticRegression(C=1.0, max_iter=1000, random_state=42),
+    }
+    return {
+        name: Pipeline([("preprocess", preprocessor()), ("estimator", estimator)])
+        for name, estimator in estimators.items()
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Engines: each takes the fitted pipeline and returns predict_proba(frame) -> ndarray.
+# ----------------------------------------------------------------------------------------------
+def sklearn_engine(pipeline: Pipeline, example: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
+    return pipeline.predict_proba
+
+
+def hand_engine(pipeline: Pipeline, example: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
+    compiled = HAND.compile_model(pipeline, example)
+    if compiled is pipeline:
+        raise RuntimeError("the hand-written engine fell back to the pipeline")
+    return compiled.predict_proba
+
+
+class OnnxEngine:
+    """What serving would own to run the pipeline in ONNX Runtime."""
+
+    def __init__(self, pipeline: Pipeline, example: pd.DataFrame) -> None:
+        import onnxruntime
+        from skl2onnx import to_onnx
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # float32: ONNX Runtime's tree and linear classifiers have no float64 kernels.
+            model = to_onnx(pipeline, example.astype(np.float32), options={"zipmap": False})
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = [item.name for item in self.session.get_inputs()]
+        self.output = self.session.get_outputs()[1].name  # [label, probabilities]
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        values = frame.to_numpy(dtype=np.float32)  # one input tensor per column
+        feed = {name: values[:, [index]] for index, name in enumerate(self.inputs)}
+        return self.session.run([self.output], feed)[0]
+
+
+def onnx_engine(pipeline: Pipeline, example: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
+    return OnnxEngine(pipeline, example).predict_proba
+
+
+class TreeliteEngine:
+    """What serving would own to run the trees in treelite (preprocessing: scikit-learn's)."""
+
+    def __init__(self, pipeline: Pipeline, example: pd.DataFrame) -> None:
+        import treelite
+
+        *steps, estimator = [step for _, step in pipeline.steps]
+        self.preprocess = Pipeline([(str(i), step) for i, step in enumerate(steps)]).transform
+        self.model = treelite.sklearn.import_model(estimator)
+        self.predict = treelite.gtil.predict
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        rows = np.asarray(self.preprocess(frame), dtype=np.float64)
+        scores = self.predict(self.model, rows, nthread=1)[:, 0, :]
+        # Boosted binary models give one score (the positive class); forests one per class.
+        return np.column_stack([1 - scores[:, 0], scores[:, 0]]) if scores.shape[1] == 1 else scores
+
+
+def treelite_engine(pipeline: Pipeline, example: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
+    return TreeliteEngine(pipeline, example).predict_proba
+
+
+def patch_skl2onnx_for_booleans() -> None:
+    """skl2onnx 1.20 passes HistGradientBoosting's boolean node flags (scikit-learn 1.9) where
+    ONNX wants integers and fails ("Expected an int, got a boolean"): cast them, so that its
+    speed can be measured at all. The project would have to carry this too."""
+    import onnx.helper
+
+    original = onnx.helper.make_attribute
+
+    def make_attribute(key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, list | tuple | np.ndarray) and any(
+            isinstance(item, bool | np.bool_) for item in value
+        ):
+            value = [int(item) for item in value]
+        return original(key, value, *args, **kwargs)
+
+    onnx.helper.make_attribute = make_attribute
+    import skl2onnx.common._container as container
+
+    if hasattr(container, "make_attribute"):
+        container.make_attribute = make_attribute
+
+
+def owned_lines(engine: str) -> int:
+    """Non-blank, non-comment lines the project would carry for the engine."""
+    if engine == "sklearn":
+        return 0
+    if engine == "hand":
+        source = ENGINE_FILE.read_text()
+    else:
+        parts = {"onnx": [OnnxEngine, patch_skl2onnx_for_booleans], "treelite": [TreeliteEngine]}
+        source = "\n".join(inspect.getsource(part) for part in parts[engine])
+    return sum(
+        1 for line in source.splitlines() if line.strip() and not line.strip().startswith("#")
+    )
+
+
+ENGINES = {
+    "sklearn": sklearn_engine,
+    "hand": hand_engine,
+    "onnx": onnx_engine,
+    "treelite": treelite_engine,
+}
+TREES_ONLY = {"treelite": {"random_forest", "hist_gradient_boosting", "gradient_boosting"}}
+
+
+def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Median and p99 of `repeat` calls, in milliseconds (after 10 warm-up calls)."""
+    for _ in range(10):
+        call()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return times[len(times) // 2] * 1000, times[min(len(times) - 1, int(len(times) * 0.99))] * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=300, help="calls timed per cell")
+    args = parser.parse_args()
+    patch_skl2onnx_for_booleans()
+
+    table, target = load_breast_cancer(return_X_y=True, as_frame=True)
+    table.columns = [name.replace(" ", "_") for name in table.columns]
+    one, hundred = table.iloc[[0]], table.iloc[:100]
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
+    print("| model | engine | load ms | 1 rec p50 | 1 rec p99 | 100 rec p50 | 100 rec p99 "
+          "| max abs diff | bit-identical | lines owned |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
+    for model_name, pipeline in pipelines(list(table.columns)).items():
+        pipeline.fit(table, target)
+        expected = pipeline.predict_proba(table)
+        for engine_name, build in ENGINES.items():
+            if engine_name in TREES_ONLY and model_name not in TREES_ONLY[engine_name]:
+                continue
+            started = time.perf_counter()
+            try:
+                engine = build(pipeline, table.head(5))
+            except Exception as error:
+                print(f"| {model_name} | {engine_name} | fails: {type(error).__name__}: "
+                      f"{str(error)[:80]} | | | | | | | |")  # fmt: skip
+                continue
+            load_ms = (time.perf_counter() - started) * 1000
+            actual = np.asarray(engine(table), dtype=np.float64)
+            difference = float(np.max(np.abs(actual - expected)))
+            identical = bool(np.array_equal(actual, expected))
+            p50_1, p99_1 = timed(lambda engine=engine: engine(one), args.repeat)
+            p50_100, p99_100 = timed(lambda engine=engine: engine(hundred), args.repeat // 3)
+            print(
+                f"| {model_name} | {engine_name} | {load_ms:.0f} | {p50_1:.3f} | {p99_1:.3f} "
+                f"| {p50_100:.3f} | {p99_100:.3f} | {difference:.2e} | "
+                f"{'yes' if identical else 'no'} | {owned_lines(engine_name)} |",
+                flush=True,
+            )
+    print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
+          f"cores: {os.cpu_count()}; latencies in ms")  # fmt: skip
+    return 0
+
+
+HAND = hand_engine_module()
+
+if __name__ == "__main__":
+    sys.exit(main())
