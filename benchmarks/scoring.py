@@ -49,12 +49,14 @@ def main() -> None:
         for engine in args.engines:
             output = Path(tmp) / f"scored-{engine}.parquet"
             started = time.perf_counter()
-            subprocess.run(
+            done = subprocess.run(
                 [python, "-m", package, "score", "--input", source, "--output", output,
                  "--engine", engine],
-                cwd=project, check=True, capture_output=True,
+                cwd=project, capture_output=True, text=True,
             )  # fmt: skip
             seconds = time.perf_counter() - started
+            if done.returncode != 0:
+                raise SystemExit(f"{engine}: score failed:\n{done.stderr[-3000:]}")
             results[engine] = {
                 "rows": args.rows,
                 "seconds": round(seconds, 1),
