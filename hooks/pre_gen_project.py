@@ -19,6 +19,7 @@ CHOICES = {
     "maturity_level": ("0", "1", "2"),
     "task": ("classification", "regression"),
     "license": ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"),
+    "feature_store": ("none", "feast"),
 }
 STDLIB = {name for name in sys.stdlib_module_names if not name.startswith("_")}
 

@@ -107,6 +107,15 @@ LEVEL2 = {
     "deploy/k8s/service.yaml",
     "src/{package}/serving/routing.py",
 }
+# feature_store=feast (level 2 only): Feast's project and what reads and writes it.
+FEAST = {
+    "feature_repo/definitions.py",
+    "feature_repo/feature_store.yaml",
+    "src/{package}/feature_store.py",
+    "src/{package}/serving/online.py",
+    "tests/test_feature_store.py",
+    "docs/feature-store.md",
+}
 ADDED_AT = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2}
 COPIER_ONLY = {".copier-answers.yml"}
 
@@ -118,8 +127,12 @@ SAMPLES = {
 }
 
 
-def expected_files(level: int, package: str, engine: str, task: str = "classification") -> set[str]:
+def expected_files(
+    level: int, package: str, engine: str, task: str = "classification", feature_store: str = "none"
+) -> set[str]:
     files = set().union(*(ADDED_AT[step] for step in range(level + 1)), {SAMPLES[task]})
+    if feature_store == "feast" and level >= 2:
+        files |= FEAST
     if engine == "copier":
         files |= COPIER_ONLY
     return {name.format(package=package) for name in files}

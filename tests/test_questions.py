@@ -28,12 +28,14 @@ QUESTIONS = [
     "maturity_level",
     "task",
     "license",
+    "feature_store",
 ]
 CHOICES = {
     "python_version": ["3.11", "3.12", "3.13"],
     "maturity_level": ["0", "1", "2"],
     "task": ["classification", "regression"],
     "license": ["MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"],
+    "feature_store": ["none", "feast"],
 }
 LEVEL_LABELS = {"0": "0 - manual", "1": "1 - pipeline automation", "2": "2 - CI/CD/CT"}
 # Project name -> the slug its default derives (the package name is the slug with underscores).
@@ -96,6 +98,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert copier_default("maturity_level") == "1"
     assert copier_default("task") == "classification"
     assert copier_default("license") == "MIT"
+    assert copier_default("feature_store") == "none"
 
 
 @pytest.mark.parametrize("name", CHOICES)
@@ -125,7 +128,7 @@ def test_derived_values_are_the_same_in_both_engines() -> None:
     copier_keys = re.findall(r"^(\w+):", computed, flags=re.MULTILINE)
     derived = [name for name in COOKIECUTTER if name.startswith("__") and name != "__prompts__"]
     assert copier_keys == QUESTIONS + derived
-    for name in ("__pipeline", "__cicd", "__classification"):
+    for name in ("__pipeline", "__cicd", "__classification", "__feast"):
         copier_expr = re.search(rf"^{name}: \"(.*)\"$", computed, flags=re.MULTILINE).group(1)
         assert copier_expr == COOKIECUTTER[name].replace("cookiecutter.", "")
 

@@ -65,6 +65,31 @@ def test_exactly_the_expected_files(renderer: Renderer, engine: str, level: int,
     }
 
 
+@pytest.mark.parametrize("task", TASKS)
+def test_a_feature_store_project_is_the_same_in_both_engines_with_its_files(
+    renderer: Renderer, task: str
+) -> None:
+    answers = {"maturity_level": "2", "task": task, "feature_store": "feast"}
+    copier = files_of(renderer.get("copier", **answers))
+    cookiecutter = files_of(renderer.get("cookiecutter", **answers))
+    assert set(copier) == expected_files(2, DEFAULT_PACKAGE, "copier", task, "feast")
+    assert set(cookiecutter) == expected_files(2, DEFAULT_PACKAGE, "cookiecutter", task, "feast")
+    for name, path in cookiecutter.items():
+        assert copier[name].read_bytes() == path.read_bytes(), f"{name} differs"
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            assert not LEFTOVER.search(line), f"{name}:{number}: {line.strip()}"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_feature_store_below_level_2_changes_nothing(renderer: Renderer, engine: str) -> None:
+    plain = files_of(renderer.get(engine, maturity_level="1"))
+    asked = files_of(renderer.get(engine, maturity_level="1", feature_store="feast"))
+    assert set(plain) == set(asked)
+    for name, path in plain.items():
+        if name != ".copier-answers.yml":
+            assert asked[name].read_bytes() == path.read_bytes(), name
+
+
 @pytest.mark.parametrize(("level", "task"), MATRIX, ids=IDS)
 def test_no_jinja_is_left_over(renderer: Renderer, level: int, task: str) -> None:
     for name, path in files_of(render(renderer, "copier", level, task)).items():

@@ -257,11 +257,13 @@ def fresh_with_edits(
     return project
 
 
-def copier_render(repo: TemplateRepo, dest: Path, level: int, ref: str | None = None) -> list:
+def copier_render(
+    repo: TemplateRepo, dest: Path, level: int, ref: str | None = None, *extra: str
+) -> list:
     ref_args = ["--vcs-ref", ref] if ref else []
     return [
         BIN / "copier", "copy", "--quiet", "--defaults", *ref_args,
-        "-d", f"maturity_level={level}", repo.url, dest,
+        "-d", f"maturity_level={level}", *extra, repo.url, dest,
     ]  # fmt: skip
 
 
@@ -507,3 +509,28 @@ def test_a_release_that_moves_a_file_carries_the_users_edits_along(
     text = (clash / new).read_text()
     assert '<<<<<<< after updating\n"""Derived-feature tests:' in text
     assert '=======\n"""Our feature tests:' in text
+
+
+def test_a_level_2_project_adds_the_feature_store_keeping_its_users_work(
+    repo: TemplateRepo, user_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Given a level-2 project without a feature store, with its user's work committed
+    project = tmp_path / "my-project"
+    run(copier_render(repo, project, 2), tmp_path, user_env, label="L2: generate")
+    run(["git", "init", "-q", "-b", "main"], project, user_env)
+    commit(project, user_env, "Generated")
+    make_edits(project, ALL_EDITS)
+    commit(project, user_env, "Our feature, params, tests and notes")
+    # When it adds Feast with copier update
+    update = [BIN / "copier", "update", "--quiet", "--defaults", "-d", "feature_store=feast"]
+    run(update, project, user_env, label="L2: copier update -d feature_store=feast")
+    # Then nothing conflicts, every edit is kept, and it is a fresh feast render with the edits
+    assert_no_conflict(project)
+    missing = [edit for edit in ALL_EDITS if not edit.present_in(project)]
+    assert not missing, f"user edits lost: {missing}"
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["feature_store"] == "feast"
+    expected_set = expected_files(2, DEFAULT_PACKAGE, "copier", feature_store="feast")
+    assert set(project_files(project)) == expected_set | USER_FILES
+    fresh = copier_render(repo, tmp_path / "expected", 2, None, "-d", "feature_store=feast")
+    assert_same_tree(project, fresh_with_edits(fresh, tmp_path, user_env, ALL_EDITS))

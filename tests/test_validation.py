@@ -24,7 +24,14 @@ RULES = [
 ]
 # Unknown choices are refused by each engine's own choice check, in its own words.
 CHOICE_WORDS = {"copier": "Invalid choice for '{field}'", "cookiecutter": "choice variable {field}"}
-CHOICES = [("maturity_level", "3"), ("task", "clustering"), ("python_version", "2.7")]
+CHOICES = [
+    ("maturity_level", "3"),
+    ("task", "clustering"),
+    ("python_version", "2.7"),
+    ("feature_store", "hopsworks"),
+]
+# A question asked only from a level on is checked at that level.
+ASKED_WITH = {"feature_store": {"maturity_level": "2"}}
 
 
 def assert_refused(outcome, parent: Path, field: str, words: str) -> None:
@@ -52,7 +59,8 @@ def test_bad_answer_stops_generation(
 def test_unknown_choice_stops_generation(
     engine: str, field: str, value: str, tmp_path: Path, env: dict[str, str]
 ) -> None:
-    outcome = run(engine_command(engine, {field: value}, tmp_path), ROOT, env, check=False)
+    answers = {field: value, **ASKED_WITH.get(field, {})}
+    outcome = run(engine_command(engine, answers, tmp_path), ROOT, env, check=False)
     assert_refused(outcome, tmp_path, field, CHOICE_WORDS[engine].format(field=field))
 
 

@@ -100,6 +100,61 @@ def cmd_split(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+{% if cookiecutter.__feast %}
+def cmd_feature_table(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }} import feature_store as store
+
+    params = project.params.feature_store
+    features, labels = store.tables(
+        data.read_table(project.settings.raw_data), project.schema, params
+    )
+    data.write_table(features, store.OFFLINE_TABLE)
+    data.write_table(labels, store.LABELS_TABLE)
+    log.info(
+        "feature store: %d feature rows, %d labels -> %s",
+        len(features),
+        len(labels),
+        store.OFFLINE_TABLE.parent,
+    )
+    return 0
+
+
+def cmd_retrieve(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }} import feature_store as store
+
+    settings, params = project.settings, project.params
+    train_labels, test_labels = data.split(
+        data.read_table(store.LABELS_TABLE),
+        target=project.schema.target,
+        test_size=params.split.test_size,
+        seed=params.seed,
+        stratify=params.split.stratify,
+    )
+    fs = store.store()
+    for labels, out in [(train_labels, settings.train_split), (test_labels, settings.test_split)]:
+        table = store.training_set(fs, labels, project.schema, params.feature_store)
+        data.write_table(table, out)
+    log.info(
+        "retrieved %d train / %d test rows from the feature store (point in time)",
+        len(train_labels),
+        len(test_labels),
+    )
+    return 0
+
+
+def cmd_materialize(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }} import feature_store as store
+
+    report = project.settings.registration_report
+    if not args.force and not json.loads(report.read_text()).get("promoted"):
+        log.info("no new champion (%s): the online store stays as it is", report)
+        return 0
+    store.materialize(store.store())
+    log.info("materialized the latest feature values into the online store")
+    return 0
+
+
+{% endif %}
 def cmd_featurize(project: Project, args: argparse.Namespace) -> int:
     settings = project.settings
     derived = features.derived_for(project.schema.feature_names)
@@ -371,6 +426,14 @@ def build_parser() -> argparse.ArgumentParser:
     draft_cmd.add_argument("--output", type=Path, help="where to write (default: schema.yaml)")
     draft_cmd.add_argument("--force", action="store_true", help="replace an existing file")
     add("split", cmd_split, "Split the raw data into data/processed/{train,test}.parquet.")
+{% if cookiecutter.__feast %}
+    add("feature-table", cmd_feature_table, "Write the feature store's tables: data/feast/.")
+    add("retrieve", cmd_retrieve, "Split the labels; retrieve their features point in time.")
+    materialize_cmd = add(
+        "materialize", cmd_materialize, "Load the online store, after a new champion."
+    )
+    materialize_cmd.add_argument("--force", action="store_true", help="even without one")
+{% endif %}
     add("featurize", cmd_featurize, "Add derived features: data/features/{train,test}.parquet.")
     add("train", cmd_train, "Fit the model; write models/model.joblib and models/metadata.json.")
     add(

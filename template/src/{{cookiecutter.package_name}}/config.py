@@ -185,6 +185,18 @@ class MonitorParams(_Section):
 {% endif %}
 
 
+{% if cookiecutter.__feast %}
+class FeatureStoreParams(_Section):
+    """Entity key and event time of each row (feature_store.py states the rule without them)."""
+
+    entity: str = "record_id"
+    entity_dtype: str = Field(default="int", pattern="^(int|str)$")
+    timestamp: str = "event_timestamp"
+    origin: str = "2024-01-01T00:00:00+00:00"
+    ttl_days: int = Field(default=0, ge=0)
+
+
+{% endif %}
 class Params(_Section):
     seed: int
     ingest: IngestParams
@@ -196,6 +208,9 @@ class Params(_Section):
 {% if cookiecutter.__pipeline %}
     gate: GateParams
     monitor: MonitorParams = MonitorParams()
+{% if cookiecutter.__feast %}
+    feature_store: FeatureStoreParams = FeatureStoreParams()
+{% endif %}
 {% endif %}
 
 

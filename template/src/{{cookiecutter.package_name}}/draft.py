@@ -215,11 +215,21 @@ def ignore_reason(values: pd.Series) -> str:
         return ""
     if _is_number(present):
         unique_whole = distinct == len(values) and bool((present % 1 == 0).all())
+{% if cookiecutter.__feast %}
+        # The feature store's entity key and event time: params.yaml `feature_store`.
+        key = "identifier: a different whole number on every row (entity key: feature_store.entity)"
+        return key if unique_whole else ""
+    if _is_date(present):
+        return "date or time (an event time: feature_store.timestamp; or derive features from it)"
+    if distinct == len(values):
+        return "identifier: a different text on every row (an entity key: feature_store.entity)"
+{% else %}
         return "identifier: a different whole number on every row" if unique_whole else ""
     if _is_date(present):
         return "date or time: derive features from it in features.py to use it"
     if distinct == len(values):
         return "identifier: a different text on every row"
+{% endif %}
     if distinct > MAX_CATEGORIES or distinct > len(present) / 2:
         return f"free text ({distinct} distinct values): derive features in features.py"
     return ""
