@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -71,6 +73,21 @@ UNPINNED = {
 }
 
 
+@contextmanager
+def restored(*files: Path) -> Iterator[None]:
+    """Whatever the block does to these files, they are put back as they were (or removed,
+    those that did not exist)."""
+    kept = {file: file.read_bytes() if file.exists() else None for file in files}
+    try:
+        yield
+    finally:
+        for file, content in kept.items():
+            if content is None:
+                file.unlink(missing_ok=True)
+            else:
+                file.write_bytes(content)
+
+
 def readiness(project: Path, env: dict[str, str], check: bool = True) -> tuple[Outcome, dict]:
     outcome = run(["make", "readiness"], project, env, label="make readiness", check=check)
     card_file = project / "reports" / "readiness.json"
@@ -113,14 +130,10 @@ class CardChecks:
     ) -> None:
         # Given a project whose tests and pipeline have not run (their records set aside)
         records = [project / "reports" / "junit.xml", project / "reports" / "metrics.json"]
-        kept = [path.read_bytes() for path in records]
-        for path in records:
-            path.unlink()
-        try:
+        with restored(*records):
+            for path in records:
+                path.unlink()
             early = run(["make", "readiness"], project, env, check=False)
-        finally:
-            for path, content in zip(records, kept, strict=True):
-                path.write_bytes(content)
         # Then the card says what to run first, with no traceback
         assert early.code != 0
         assert "reports/junit.xml is missing: run `make test` first" in early.stderr
@@ -187,12 +200,9 @@ class CardChecks:
 
     def test_deleting_dependabot_loses_its_point(self, project: Path, env: dict[str, str]) -> None:
         config = project / ".github" / "dependabot.yml"
-        kept = config.read_text()
-        config.unlink()
-        try:
+        with restored(config):
+            config.unlink()
             _, result = readiness(project, env)
-        finally:
-            config.write_text(kept)
         test = entries(result)["monitoring-1"]
         assert test["score"] == 0
         assert ".github/dependabot.yml is missing" in test["missing"]
@@ -202,15 +212,14 @@ class CardChecks:
         self, project: Path, env: dict[str, str]
     ) -> None:
         # Given a planted failure in one feature test, and a run of the data and feature tests
-        test_file, junit = project / "tests" / "test_features.py", project / "reports"
-        kept_test, kept_junit = test_file.read_text(), (junit / "junit.xml").read_text()
-        # (a second definition of the same name: pytest runs the last one)
-        test_file.write_text(
-            kept_test
-            + "\n\ndef test_preprocessing_fills_missing_values() -> None:\n"
-            + '    raise AssertionError("planted failure")\n'
-        )
-        try:
+        test_file = project / "tests" / "test_features.py"
+        with restored(test_file, project / "reports" / "junit.xml"):
+            # (a second definition of the same name: pytest runs the last one)
+            test_file.write_text(
+                test_file.read_text()
+                + "\n\ndef test_preprocessing_fills_missing_values() -> None:\n"
+                + '    raise AssertionError("planted failure")\n'
+            )
             pytest_run = [
                 "uv",
                 "run",
@@ -225,9 +234,6 @@ class CardChecks:
             ]
             assert run(pytest_run, project, env, check=False).code == 1
             _, result = readiness(project, env)
-        finally:
-            test_file.write_text(kept_test)
-            (junit / "junit.xml").write_text(kept_junit)
         found = entries(result)
         # Then the failing feature test loses data-7; the data tests still back data-1; the
         # model tests, not run (as if deleted), back nothing
@@ -244,28 +250,19 @@ class CardChecks:
         self, project: Path, env: dict[str, str]
     ) -> None:
         # Given data with an infinite value in one feature, checked by validate
-        path = project
-        params_file, validation = path / "params.yaml", path / "reports" / "validation.json"
-        kept_params, kept_validation = params_file.read_text(), validation.read_text()
-        raw = next((path / "data" / "raw").iterdir())
-        kept_raw = raw.read_bytes()
-        source = yaml.safe_load(kept_params)["ingest"]["source"]
-        lines = (path / source).read_text().splitlines()
-        header, first = lines[0].split(","), lines[1].split(",")
-        first[0] = "inf"
-        (path / "data" / "infinite.csv").write_text(
-            "\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n"
-        )
-        params_file.write_text(kept_params.replace(source, "data/infinite.csv"))
-        try:
-            run([*CLI, "ingest"], path, env)
-            refused = run([*CLI, "validate"], path, env, check=False)
-            _, result = readiness(path, env)
-        finally:
-            params_file.write_text(kept_params)
-            validation.write_text(kept_validation)
-            raw.write_bytes(kept_raw)
-            (path / "data" / "infinite.csv").unlink()
+        params_file, infinite = project / "params.yaml", project / "data" / "infinite.csv"
+        raw = next((project / "data" / "raw").iterdir())
+        with restored(params_file, project / "reports" / "validation.json", raw, infinite):
+            kept_params = params_file.read_text()
+            source = yaml.safe_load(kept_params)["ingest"]["source"]
+            lines = (project / source).read_text().splitlines()
+            header, first = lines[0].split(","), lines[1].split(",")
+            first[0] = "inf"
+            infinite.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
+            params_file.write_text(kept_params.replace(source, "data/infinite.csv"))
+            run([*CLI, "ingest"], project, env)
+            refused = run([*CLI, "validate"], project, env, check=False)
+            _, result = readiness(project, env)
         # Then validate names the `.finite` rule and the card loses the schema's points
         assert refused.code == 1
         assert f"{header[0]}.finite" in refused.stderr
@@ -278,27 +275,19 @@ class CardChecks:
         self, project: Path, env: dict[str, str]
     ) -> None:
         # Given the first feature tagged sensitive, and no gap allowed between its groups
-        path = project
-        kept = {name: (path / name).read_text() for name in ("schema.yaml", "params.yaml")}
-        metrics_file = path / "reports" / "metrics.json"
-        kept_metrics = metrics_file.read_text()
-        schema = yaml.safe_load(kept["schema.yaml"])
-        feature = next(iter(schema["features"]))
-        schema["features"][feature]["tags"] = ["sensitive"]
-        params = yaml.safe_load(kept["params.yaml"])
-        params["quality"]["max_group_gap"] = 0
-        (path / "schema.yaml").write_text(yaml.safe_dump(schema, sort_keys=False))
-        (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        try:
-            evaluated = run(
-                ["uv", "run", "--frozen", "python", "-m", PACKAGE, "evaluate"], path, env
-            )
+        schema_file, params_file = project / "schema.yaml", project / "params.yaml"
+        metrics_file = project / "reports" / "metrics.json"
+        with restored(schema_file, params_file, metrics_file):
+            schema = yaml.safe_load(schema_file.read_text())
+            feature = next(iter(schema["features"]))
+            schema["features"][feature]["tags"] = ["sensitive"]
+            params = yaml.safe_load(params_file.read_text())
+            params["quality"]["max_group_gap"] = 0
+            schema_file.write_text(yaml.safe_dump(schema, sort_keys=False))
+            params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+            evaluated = run([*CLI, "evaluate"], project, env)
             report = json.loads(metrics_file.read_text())
-            _, result = readiness(path, env)
-        finally:
-            for name, text in kept.items():
-                (path / name).write_text(text)
-            metrics_file.write_text(kept_metrics)
+            _, result = readiness(project, env)
         # Then evaluate reports the gap across the feature's groups as a miss of the bar
         gap = report["groups"]["features"][feature]["gap"]
         assert gap > 0
@@ -308,27 +297,19 @@ class CardChecks:
         found = entries(result)
         assert found["model-7"]["score"] == 0
         assert "not every sensitive feature's groups within" in found["model-7"]["missing"]
-        assert entries(readiness(path, env)[1])["model-7"]["score"] == 1
+        assert entries(readiness(project, env)[1])["model-7"]["score"] == 1
 
     def test_a_restricted_model_input_stops_the_pipeline(
         self, project: Path, env: dict[str, str]
     ) -> None:
         # Given a feature of the contract tagged restricted (personal data not to be modelled)
-        path = project
-        kept = (path / "schema.yaml").read_text()
-        schema = yaml.safe_load(kept)
-        feature = next(iter(schema["features"]))
-        schema["features"][feature]["tags"] = ["restricted"]
-        (path / "schema.yaml").write_text(yaml.safe_dump(schema, sort_keys=False))
-        try:
-            refused = run(
-                [*CLI, "validate"],
-                path,
-                env,
-                check=False,
-            )
-        finally:
-            (path / "schema.yaml").write_text(kept)
+        schema_file = project / "schema.yaml"
+        with restored(schema_file):
+            schema = yaml.safe_load(schema_file.read_text())
+            feature = next(iter(schema["features"]))
+            schema["features"][feature]["tags"] = ["restricted"]
+            schema_file.write_text(yaml.safe_dump(schema, sort_keys=False))
+            refused = run([*CLI, "validate"], project, env, check=False)
         # Then validation stops with one line naming it and where it belongs
         assert refused.code == 1
         last = refused.stderr.strip().splitlines()[-1]
@@ -338,28 +319,18 @@ class CardChecks:
         self, project: Path, env: dict[str, str]
     ) -> None:
         # Given a derived-feature budget no feature can meet
-        path = project
-        params_file, cost_file = path / "params.yaml", path / "reports" / "feature_cost.json"
-        kept_params, kept_cost = params_file.read_text(), cost_file.read_text()
-        params = yaml.safe_load(kept_params)
-        params["featurize"]["max_bytes_per_row"] = 1
-        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-        try:
-            refused = run(
-                [*CLI, "featurize"],
-                path,
-                env,
-                check=False,
-            )
-            _, result = readiness(path, env)
-        finally:
-            params_file.write_text(kept_params)
-            cost_file.write_text(kept_cost)
+        params_file = project / "params.yaml"
+        with restored(params_file, project / "reports" / "feature_cost.json"):
+            params = yaml.safe_load(params_file.read_text())
+            params["featurize"]["max_bytes_per_row"] = 1
+            params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+            refused = run([*CLI, "featurize"], project, env, check=False)
+            _, result = readiness(project, env)
         # Then featurize fails naming the budget, and the card loses data-3
         assert refused.code == 1
         assert "bytes per row is over the budget of 1" in refused.stderr
         assert entries(result)["data-3"]["score"] == 0
-        assert entries(readiness(path, env)[1])["data-3"]["score"] == 1
+        assert entries(readiness(project, env)[1])["data-3"]["score"] == 1
 
 
 class Level2Card(CardChecks):
