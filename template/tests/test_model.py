@@ -255,11 +255,16 @@ def test_the_backtest_scores_the_model_by_age(
     result = staleness(dataset, schema, params)
     # Then a model trained on each window is scored at every later age, and an interval is set
     assert result["metric"] == params.quality.primary_metric
-    if result["skipped"]:  # e.g. data sorted by class: an early window holds one class
-        pytest.skip("; ".join(result["skipped"]))
-    assert list(result["score_by_age"]) == [str(age) for age in range(1, windows)]
+    ages = [int(age) for age in result["score_by_age"]]
+    if not ages:  # e.g. data sorted by class: every window holds one class
+        pytest.skip("no window could be scored: " + "; ".join(result["skipped"]))
+    # Every age is scored, but for the window pairs the backtest skipped (and said why)
+    assert ages == sorted(ages)
+    assert set(ages) <= set(range(1, windows))
+    if not result["skipped"]:
+        assert ages == list(range(1, windows))
     interval = result["retrain_every_windows"]
-    assert 1 <= interval <= windows - 1
+    assert min(ages) <= interval <= max(ages)
     assert result["retrain_every_rows"] == interval * result["rows_per_window"]
 
 

@@ -85,15 +85,21 @@ def cmd_validate(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_split(project: Project, args: argparse.Namespace) -> int:
-    settings, params = project.settings, project.params
-    train_split, test_split = data.split(
-        data.read_table(settings.raw_data),
+def split_as_params_say(project: Project, frame: Any) -> tuple[Any, Any]:
+    """Train and test splits of `frame` by params.yaml `split` and `seed`."""
+    params = project.params
+    return data.split(
+        frame,
         target=project.schema.target,
         test_size=params.split.test_size,
         seed=params.seed,
         stratify=params.split.stratify,
     )
+
+
+def cmd_split(project: Project, args: argparse.Namespace) -> int:
+    settings = project.settings
+    train_split, test_split = split_as_params_say(project, data.read_table(settings.raw_data))
     data.write_table(train_split, settings.train_split)
     data.write_table(test_split, settings.test_split)
     log.info("split %d train / %d test rows", len(train_split), len(test_split))
@@ -123,13 +129,7 @@ def cmd_retrieve(project: Project, args: argparse.Namespace) -> int:
     from {{ cookiecutter.package_name }} import feature_store as store
 
     settings, params = project.settings, project.params
-    train_labels, test_labels = data.split(
-        data.read_table(store.LABELS_TABLE),
-        target=project.schema.target,
-        test_size=params.split.test_size,
-        seed=params.seed,
-        stratify=params.split.stratify,
-    )
+    train_labels, test_labels = split_as_params_say(project, data.read_table(store.LABELS_TABLE))
     fs = store.store()
     for labels, out in [(train_labels, settings.train_split), (test_labels, settings.test_split)]:
         table = store.training_set(fs, labels, project.schema, params.feature_store)
@@ -158,15 +158,15 @@ def cmd_materialize(project: Project, args: argparse.Namespace) -> int:
 def cmd_featurize(project: Project, args: argparse.Namespace) -> int:
     settings = project.settings
     derived = features.derived_for(project.schema.feature_names)
-    for source, target in [
-        (settings.train_split, settings.train_features),
-        (settings.test_split, settings.test_features),
+    train_split = data.read_table(settings.train_split)
+    for split, target in [
+        (train_split, settings.train_features),
+        (data.read_table(settings.test_split), settings.test_features),
     ]:
-        data.write_table(features.add_derived_features(data.read_table(source), derived), target)
+        data.write_table(features.add_derived_features(split, derived), target)
     names = ", ".join(feature.name for feature in derived) or "none"
     log.info("features (derived: %s) -> %s", names, settings.train_features.parent)
-    budget = project.params.featurize
-    costs = features.feature_costs(data.read_table(settings.train_split), derived, budget)
+    costs = features.feature_costs(train_split, derived, project.params.featurize)
     settings.feature_cost_file.parent.mkdir(parents=True, exist_ok=True)
     settings.feature_cost_file.write_text(json.dumps(costs, indent=2) + "\n")
     if costs["failures"]:
