@@ -85,11 +85,12 @@ def cmd_validate(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
-def split_as_params_say(project: Project, frame: Any) -> tuple[Any, Any]:
-    """Train and test splits of `frame` by params.yaml `split` and `seed`."""
+def split_as_params_say(project: Project, source: Path) -> tuple[Any, Any]:
+    """Train and test splits of the table at `source` by params.yaml `split` and `seed` (read
+    first: a mistake in params.yaml is the error, whatever the data)."""
     params = project.params
     return data.split(
-        frame,
+        data.read_table(source),
         target=project.schema.target,
         test_size=params.split.test_size,
         seed=params.seed,
@@ -99,7 +100,7 @@ def split_as_params_say(project: Project, frame: Any) -> tuple[Any, Any]:
 
 def cmd_split(project: Project, args: argparse.Namespace) -> int:
     settings = project.settings
-    train_split, test_split = split_as_params_say(project, data.read_table(settings.raw_data))
+    train_split, test_split = split_as_params_say(project, settings.raw_data)
     data.write_table(train_split, settings.train_split)
     data.write_table(test_split, settings.test_split)
     log.info("split %d train / %d test rows", len(train_split), len(test_split))
@@ -129,7 +130,7 @@ def cmd_retrieve(project: Project, args: argparse.Namespace) -> int:
     from {{ cookiecutter.package_name }} import feature_store as store
 
     settings, params = project.settings, project.params
-    train_labels, test_labels = split_as_params_say(project, data.read_table(store.LABELS_TABLE))
+    train_labels, test_labels = split_as_params_say(project, store.LABELS_TABLE)
     fs = store.store()
     for labels, out in [(train_labels, settings.train_split), (test_labels, settings.test_split)]:
         table = store.training_set(fs, labels, project.schema, params.feature_store)
