@@ -21,6 +21,12 @@ from pathlib import Path
 
 import pytest
 
+# The rendered projects' pipelines and tests run two at a time (xdist) on CI's cores: one thread
+# per OpenMP/BLAS pool in each, or their threads spin against each other (the generated conftest
+# says the same for its own tests).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the template's dev environment: copier, cookiecutter, ruff
 ENGINES = ("copier", "cookiecutter")

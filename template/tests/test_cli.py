@@ -3,7 +3,6 @@ commands run the whole job end to end."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 {% if cookiecutter.__classification %}
@@ -20,25 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = "{{ cookiecutter.package_name | upper }}_"
 
 
-def point_outputs_at(folder: Path, patch: pytest.MonkeyPatch) -> None:
-    """Read params and schema from the project; write every output under `folder`."""
-    patch.setenv(f"{ENV}PARAMS_FILE", str(ROOT / "params.yaml"))
-    patch.setenv(f"{ENV}SCHEMA_FILE", str(ROOT / "schema.yaml"))
-    for name in ("data", "models", "reports"):
-        patch.setenv(f"{ENV}{name.upper()}_DIR", str(folder / name))
-
-
-@pytest.fixture(scope="module")
-def job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every stage run once, in order, in a temporary workspace."""
-    workspace = tmp_path_factory.mktemp("job")
-    with pytest.MonkeyPatch.context() as patch:
-        point_outputs_at(workspace, patch)
-        for command in COMMANDS[:-1]:
-            assert main([command]) == 0, command
-        yield workspace
-
-
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -48,11 +28,10 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
 
 
 def test_a_typo_in_params_is_one_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    outputs_here: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given params.yaml with a misspelt key
-    point_outputs_at(tmp_path, monkeypatch)
-    params = tmp_path / "params.yaml"
+    params = outputs_here / "params.yaml"
     params.write_text((ROOT / "params.yaml").read_text().replace("test_size:", "tset_size:"))
     monkeypatch.setenv(f"{ENV}PARAMS_FILE", str(params))
     # When a command reads it
