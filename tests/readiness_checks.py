@@ -335,7 +335,9 @@ class CardChecks:
         # Then the redaction test fails and the card loses data-5
         found = entries(result)["data-5"]
         assert found["score"] == 0
-        node = "tests/test_serving.py::test_a_pii_feature_is_logged_as_its_keyed_hash_never_in_clear"
+        node = (
+            "tests/test_serving.py::test_a_pii_feature_is_logged_as_its_keyed_hash_never_in_clear"
+        )
         assert f"{node} failed" in found["missing"]
         assert entries(readiness(project, env)[1])["data-5"]["score"] == 1
 
