@@ -67,6 +67,7 @@ LEVEL1 = {
     "src/{package}/monitoring/report.py",
     "src/{package}/monitoring/sources.py",
     "src/{package}/monitoring/stats.py",
+    "src/{package}/privacy.py",
     "src/{package}/registry.py",
     "src/{package}/scoring.py",
     "src/{package}/serving/__init__.py",

@@ -61,7 +61,8 @@ PAPER = {
     ],
 }
 # The points that rest on tests/test_serving.py and tests/test_monitoring.py, whose scores are
-# not pinned below: they follow those tests' results (checked by the evidence test).
+# not pinned below: they follow those tests' results (checked by the evidence test). Privacy
+# (data-5) and staleness (monitoring-4) rest on them too but are pinned: nothing else backs them.
 UNPINNED = {
     "model-2",
     "infrastructure-5",
@@ -315,6 +316,31 @@ class CardChecks:
         last = refused.stderr.strip().splitlines()[-1]
         assert f"{feature} tagged restricted: never a model input" in last, refused.stderr
 
+    def test_pii_logged_in_clear_loses_the_privacy_point(
+        self, project: Path, env: dict[str, str]
+    ) -> None:
+        # Given a prediction log that writes pii values as they come, and a run of the tests
+        # that send them to the server
+        writer = project / "src" / PACKAGE / "serving" / "prediction_log.py"
+        with restored(writer, project / "reports" / "junit.xml"):
+            code = writer.read_text()
+            assert "inputs = hashed[index] if pii else " in code
+            writer.write_text(code.replace("inputs = hashed[index] if pii else ", "inputs = "))
+            pytest_run = [
+                *["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider"],
+                *["--junitxml=reports/junit.xml", "tests/test_serving.py", "-k", "pii"],
+            ]
+            assert run(pytest_run, project, env, check=False).code == 1
+            _, result = readiness(project, env)
+        # Then the redaction test fails and the card loses data-5
+        found = entries(result)["data-5"]
+        assert found["score"] == 0
+        node = (
+            "tests/test_serving.py::test_a_pii_feature_is_logged_as_its_keyed_hash_never_in_clear"
+        )
+        assert f"{node} failed" in found["missing"]
+        assert entries(readiness(project, env)[1])["data-5"]["score"] == 1
+
     def test_a_costly_derived_feature_stops_featurize_and_loses_its_point(
         self, project: Path, env: dict[str, str]
     ) -> None:
@@ -337,7 +363,7 @@ class Level2Card(CardChecks):
     LEVEL = 2
     MEASURED: ClassVar[dict[str, float]] = {
         **{f"data-{n}": 1 for n in (1, 2, 3, 4, 6, 7)},
-        "data-5": 0,  # pii redaction in the prediction log and its retention: not yet
+        "data-5": 1,
         **{f"model-{n}": 1 for n in (1, 3, 4, 5, 6, 7)},
         **{f"infrastructure-{n}": 1 for n in (1, 2, 3, 4, 7)},
         "monitoring-1": 1,
@@ -351,11 +377,11 @@ class Level1Card(CardChecks):
     TARGET = 4
     MEASURED: ClassVar[dict[str, float]] = {
         **{f"data-{n}": 1 for n in (1, 2, 3, 4, 6, 7)},
-        "data-5": 0,
+        "data-5": 1,
         **{f"model-{n}": 1 for n in (1, 3, 4, 5, 6, 7)},
         **{f"infrastructure-{n}": 1 for n in (1, 2, 3, 4)},
         "infrastructure-6": 0,  # level 2's CD and champion/challenger split
         "infrastructure-7": 0.5,  # rollback is tested; level 2 runs it as a workflow
         "monitoring-1": 1,
-        "monitoring-4": 0,  # level 2's scheduled retraining (ct.yml)
+        "monitoring-4": 1,  # the monitoring job's age bound (level 2 adds ct.yml's schedule)
     }

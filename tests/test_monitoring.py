@@ -124,6 +124,10 @@ def test_traffic_like_the_test_split_needs_no_retraining(clean: dict) -> None:
     assert clean["current"]["rows"] == clean["sent"]
     assert clean["reference"]["source"] == "data/features/train.parquet"
     assert set(clean["predictions"]) == {"prediction", "probability"}
+    # the registry's champion, registered by the pipeline moments ago: young enough
+    champion = clean["model"]["champion"]
+    assert clean["current"]["model_versions"] == {champion["version"]: clean["sent"]}
+    assert 0 < champion["age_days"] < champion["max_age_days"]
 
 
 def test_shifted_traffic_is_drift_naming_the_shifted_features(shifted: tuple) -> None:
@@ -156,6 +160,17 @@ def test_labels_of_a_model_gone_wrong_raise_a_performance_alert(
     assert result["performance"]["alert"] is True
     assert result["retrain_needed"] is True
     assert result["dataset"]["drift"] is False  # the inputs did not move: the world did
+    # and the served version's offline score (its run's, from the registry) sits beside its
+    # live one, the gap flagged
+    (version, scores), *others = result["performance"]["versions"].items()
+    assert not others
+    assert version == result["model"]["champion"]["version"]
+    primary = result["performance"]["primary_metric"]
+    assert scores["offline"] == pytest.approx(result["performance"]["champion"][primary])
+    assert scores["gap"] == pytest.approx(abs(scores["live"] - scores["offline"]), abs=1e-6)
+    assert scores["gap"] > scores["max_gap"]
+    assert scores["flagged"] is True
+    assert any(alert.startswith(f"model v{version}: live ") for alert in result["alerts"])
 
 
 def test_bad_input_is_one_clear_line_and_keeps_the_report(
@@ -170,6 +185,50 @@ def test_bad_input_is_one_clear_line_and_keeps_the_report(
     assert f"error: current: broken.csv lacks columns the schema needs: {third}" in (outcome.stderr)
     assert "Traceback" not in outcome.stderr
     assert (project / "reports" / "monitoring" / "report.json").read_bytes() == before
+
+
+def test_a_pii_feature_is_served_and_monitored_without_its_values(
+    project: Path, env: dict[str, str], clean: dict
+) -> None:
+    # Given the contract tagging a feature pii, and this deployment's key
+    schema_file = project / "schema.yaml"
+    kept = schema_file.read_text()
+    tagged = contract(project)
+    name = next(iter(tagged["features"]))
+    tagged["features"][name]["tags"] = ["pii"]
+    keyed = env | {"TABULAR_MODEL_PII_KEY": "a key of this deployment"}
+    try:
+        schema_file.write_text(yaml.safe_dump(tagged, sort_keys=False))
+        # When the test split is served over HTTP, and its log monitored
+        traffic(project, keyed, "pii-log", "pii-labels.csv")
+        args = "--current pii-log --output-dir reports/pii"
+        run(["make", "monitor", f"ARGS={args}"], project, keyed, label="monitoring: pii")
+    finally:
+        schema_file.write_text(kept)
+    # Then the log holds a keyed hash for each value, equal for equal values, never a value
+    requests = json.loads((project / "pii-log-requests.json").read_text())
+    sent = {
+        (request["request_id"], index): record[name]
+        for request in requests
+        for index, record in enumerate(request["records"])
+    }
+    text = "".join(path.read_text() for path in (project / "pii-log").glob("predictions-*.jsonl"))
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert len(lines) == len(sent)
+    hashes: dict[float, str] = {}
+    for line in lines:
+        logged = line["inputs"][name]
+        assert logged.startswith("hmac-sha256:")
+        assert hashes.setdefault(sent[line["request_id"], line["record"]], logged) == logged
+    assert len(set(hashes.values())) == len(hashes)
+    for value in sent.values():
+        assert f"{json.dumps(name)}: {json.dumps(value)}" not in text
+    # and the report leaves the number out of drift, saying why
+    result = report(project, "reports/pii")
+    assert name not in result["features"]
+    assert (
+        f"{name}: tagged pii, logged as a keyed hash: a number is not compared" in result["notes"]
+    )
 
 
 def test_the_html_report_renders_in_chromium_with_its_plots(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, {{ "SecretStr, " if cookiecutter.__pipeline }}ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from {{ cookiecutter.package_name }}.errors import ConfigError
@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # Monitoring: the serving app's prediction log, and an optional Prometheus Pushgateway.
     prediction_log_dir: Path = Path("logs/predictions")
     pushgateway_url: str = ""
+    # Privacy (privacy.py): the key of the hashes that replace values tagged pii in the log
+    # (one per deployment, kept secret and unchanged), and the days a log file is kept.
+    pii_key: SecretStr = SecretStr("{{ cookiecutter.project_slug }}-pii")
+    prediction_log_retention_days: float = Field(default=90, ge=0)
 
     @property
     def monitoring_dir(self) -> Path:
@@ -182,6 +186,8 @@ class MonitorParams(_Section):
     max_out_of_range: float = Field(default=0.01, ge=0)
     max_performance_drop: float = Field(default=0.05, ge=0)
     min_labelled_rows: int = Field(default=30, ge=1)
+    max_offline_online_gap: float = Field(default=0.05, ge=0)
+    max_model_age_days: float = Field(default=30, gt=0)
 {% endif %}
 
 

@@ -243,9 +243,17 @@ PAPER: tuple[PaperTest, ...] = (
     PaperTest(
         "data-5",
         "The data pipeline has appropriate privacy controls",
-        todo="columns tagged restricted are refused as model inputs "
-        "(tests/test_model.py::test_a_restricted_column_can_never_be_a_model_input), but values "
-        "tagged pii are not yet redacted in the prediction log, nor is its retention bounded",
+        (
+            T("tests/test_model.py::test_a_restricted_column_can_never_be_a_model_input"),
+            T(
+                "tests/test_serving.py::test_a_pii_feature_is_logged_as_its_keyed_hash_never_in_clear"
+            ),
+            T("tests/test_serving.py::test_log_files_older_than_the_retention_are_deleted"),
+            T(
+                "tests/test_monitoring.py::"
+                "test_pii_features_are_compared_as_hashes_and_never_reported_in_clear"
+            ),
+        ),
     ),
     PaperTest(
         "data-6",
@@ -283,7 +291,15 @@ PAPER: tuple[PaperTest, ...] = (
     PaperTest(
         "model-2",
         "Offline and online metrics correlate",
-        (T("tests/test_monitoring.py::test_labels_of_a_degraded_model_raise_a_performance_alert"),),
+        (
+            T(
+                "tests/test_monitoring.py::test_labels_of_a_degraded_model_raise_a_performance_alert"
+            ),
+            T(
+                "tests/test_monitoring.py::"
+                "test_each_served_version_keeps_its_offline_score_beside_its_live_one"
+            ),
+        ),
     ),
     PaperTest(
         "model-3",
@@ -440,7 +456,15 @@ PAPER: tuple[PaperTest, ...] = (
     PaperTest(
         "monitoring-4",
         "Models are not too stale",
-        (job("ct.yml", "train", trigger="schedule"),),
+        (
+            T(
+                "tests/test_monitoring.py::"
+                "test_a_champion_older_than_the_bound_calls_for_retraining_naming_its_age"
+            ),
+{% if cookiecutter.__cicd %}
+            job("ct.yml", "train", trigger="schedule"),
+{% endif %}
+        ),
     ),
     PaperTest(
         "monitoring-5",
