@@ -195,13 +195,13 @@ def cmd_tune(project: Project, args: argparse.Namespace) -> int:
     train_features = data.read_table(settings.train_features)
     result = tuning.tune(train_features, project.schema, params)
     report = result.to_dict()
-    settings.tuning_report.parent.mkdir(parents=True, exist_ok=True)
-    settings.tuning_report.write_text(json.dumps(report, indent=2) + "\n")
 {% if cookiecutter.__pipeline %}
     from {{ cookiecutter.package_name }} import tracking
 
-    tracking.log_tuning(settings, report)
+    report["mlflow"] = {"run_id": tracking.log_tuning(settings, report)}
 {% endif %}
+    settings.tuning_report.parent.mkdir(parents=True, exist_ok=True)
+    settings.tuning_report.write_text(json.dumps(report, indent=2) + "\n")
     log.info(
         "tuned %s: %d trials in %.1f s, best %s %.4f, configured %.4f -> %s",
         result.estimator,
