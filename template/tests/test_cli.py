@@ -154,7 +154,11 @@ def test_explain_shows_each_step_of_one_prediction(
     preprocess = model.named_steps["predictor"].named_steps["preprocess"]
     assert list(explained["preprocessed"]) == list(preprocess.get_feature_names_out())
     # and the prediction is the model's
+{% if cookiecutter.__classification %}
     predicted, scores = predict(model, record_frame(record, schema))
+{% else %}
+    predicted = predict(model, record_frame(record, schema))[0]
+{% endif %}
     assert explained["prediction"] == plain(predicted[0])
 {% if cookiecutter.__classification %}
     shares = explained["probabilities"]

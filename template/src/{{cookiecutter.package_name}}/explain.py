@@ -74,13 +74,14 @@ def explain(model: Any, frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
     with_derived = features.transform(frame)
     vector = preprocess.transform(with_derived)
     vector = vector.toarray() if hasattr(vector, "toarray") else np.asarray(vector)
+{% if cookiecutter.__classification %}
     predicted, scores = predict(model, frame)
     label = predicted[0]
-{% if cookiecutter.__classification %}
     probabilities = {str(name): float(scores[name].iloc[0]) for name in scores.columns}
     scored = f"probability of {label}"
     score = float(scores[label].iloc[0])
 {% else %}
+    label = predict(model, frame)[0][0]
     probabilities = None
     scored = "predicted value"
     score = float(label)
