@@ -358,6 +358,29 @@ class CardChecks:
         assert entries(result)["data-3"]["score"] == 0
         assert entries(readiness(project, env)[1])["data-3"]["score"] == 1
 
+    def test_badly_tuned_hyperparameters_stop_tune_and_lose_their_point(
+        self, project: Path, env: dict[str, str]
+    ) -> None:
+        # Given params.yaml training a forest of one tree of one split, and a short study
+        params_file, report_file = project / "params.yaml", project / "reports" / "tuning.json"
+        with restored(params_file, report_file):
+            params = yaml.safe_load(params_file.read_text())
+            params["train"]["random_forest"].update(n_estimators=1, max_depth=1)
+            params["tune"]["n_trials"] = 3
+            params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+            refused = run([*CLI, "tune"], project, env, check=False)
+            report = json.loads(report_file.read_text())
+            _, result = readiness(project, env)
+        # Then tune fails saying which values to copy where, and the card loses model-3
+        assert refused.code == 1
+        assert "copy these into params.yaml train.random_forest:" in refused.stderr
+        assert f"n_estimators: {report['best_params']['n_estimators']}" in refused.stderr
+        assert report["passed"] is False
+        found = entries(result)["model-3"]
+        assert found["score"] == 0
+        assert "reports/tuning.json: not the configured hyperparameters" in found["missing"]
+        assert entries(readiness(project, env)[1])["model-3"]["score"] == 1
+
 
 class Level2Card(CardChecks):
     LEVEL = 2

@@ -19,7 +19,7 @@ from readiness_checks import Level1Card, Level2Card
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["ingest", "validate", "split", "featurize", "train", "evaluate", "register"]
+STAGES = ["ingest", "validate", "split", "featurize", "tune", "train", "evaluate", "register"]
 
 # Asks the project's own MLflow (through its locked environment) what the registry holds.
 REGISTRY_QUERY = """
@@ -238,10 +238,12 @@ class TeamChecks:
         self, team_project: Path, env: dict[str, str]
     ) -> None:
         champion = registry_state(team_project, env)["champion"]
-        # When an experiment trains a single one-split tree
+        # When an experiment trains a single one-split tree (let through the tuning check, which
+        # would stop it first: readiness_checks.py tests that, here the gate is under test)
         outcome = dvc(
             team_project, env, "exp", "run",
             "-S", "train.random_forest.n_estimators=1", "-S", "train.random_forest.max_depth=1",
+            "-S", "tune.n_trials=1", "-S", "tune.tolerance=1",
             check=False, label="dvc exp run, crippled model",
         )  # fmt: skip
         run(["git", "checkout", "--", "params.yaml"], team_project, env)

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from {{ cookiecutter.package_name }}.backtest import retraining_interval, staleness
 from {{ cookiecutter.package_name }}.config import Params
@@ -20,19 +19,16 @@ from {{ cookiecutter.package_name }}.data import write_table
 from {{ cookiecutter.package_name }}.evaluate import (
     evaluate,
     feature_importance,
+    gain,
     group_gaps,
     meets,
     numerics,
 )
 from {{ cookiecutter.package_name }}.metrics import compute_metrics
-from {{ cookiecutter.package_name }}.model import TASK, make_estimator, predict
+from {{ cookiecutter.package_name }}.model import predict
 from {{ cookiecutter.package_name }}.schema import Feature, Schema
-from {{ cookiecutter.package_name }}.train import describe, fit, git_state, load, save, train
-
-# Tuning: no neighbour of the configured hyperparameters (each number halved or doubled) may
-# score better than them by more than this, in cross-validation on the training split.
-TUNING_FOLDS = 3
-TUNING_TOLERANCE = 0.05
+from {{ cookiecutter.package_name }}.train import describe, git_state, load, save, train
+from {{ cookiecutter.package_name }}.tuning import cross_validated, tune
 
 
 def test_model_meets_every_threshold(report: dict[str, Any], params: Params) -> None:
@@ -307,28 +303,66 @@ def neighbours(hyperparameters: dict[str, Any]) -> Iterator[tuple[str, Any]]:
 def test_no_neighbour_of_the_hyperparameters_scores_clearly_better(
     train_features: pd.DataFrame, schema: Schema, params: Params
 ) -> None:
-    # Given the training split in folds, and the estimator params.yaml configures
-    target = schema.target.name
-    folds = (StratifiedKFold if TASK == "classification" else KFold)(
-        TUNING_FOLDS, shuffle=True, random_state=params.seed
-    )
+    # Given the estimator params.yaml configures, scored as the tune stage scores it (the
+    # primary metric in cross-validation on the training split, params.yaml tune)
     chosen = params.train.hyperparameters
-
-    def cross_validated(hyperparameters: dict[str, Any]) -> float:
-        scores = []
-        for fit_rows, held_rows in folds.split(train_features, train_features[target]):
-            estimator = make_estimator(params.train.estimator, hyperparameters, params.seed)
-            fitted = fit(train_features.iloc[fit_rows], schema, estimator)
-            held = train_features.iloc[held_rows]
-            scores.append(fitted.score(held[schema.feature_names], held[target]))
-        return float(np.mean(scores))
-
+    ours = cross_validated(train_features, schema, params, chosen)
+    metric, tolerance = params.quality.primary_metric, params.tune.tolerance
     # When each hyperparameter is halved and doubled
-    ours = cross_validated(chosen)
     for name, value in neighbours(chosen):
-        theirs = cross_validated({**chosen, name: value})
-        # Then none of them scores clearly better (the model's own score: accuracy or r2)
-        assert theirs <= ours + TUNING_TOLERANCE, (
-            f"train.{params.train.estimator}.{name}: {value} scores {theirs:.4f} in "
-            f"{TUNING_FOLDS}-fold cross-validation, {ours:.4f} as configured: tune it"
+        theirs = cross_validated(train_features, schema, params, {**chosen, name: value})
+        # Then none of them scores clearly better (beyond tune.tolerance)
+        assert gain(metric, theirs, ours) <= tolerance, (
+            f"train.{params.train.estimator}.{name}: {value} scores {theirs:.4f} {metric} in "
+            f"{params.tune.cv_folds}-fold cross-validation, {ours:.4f} as configured: tune it"
         )
+
+
+def few_trials(params: Params, **train: Any) -> Params:
+    """params.yaml with a short study (and no time limit, whose cut depends on the machine),
+    and `train` settings replaced."""
+    study = params.tune.model_copy(update={"n_trials": 3, "timeout": None})
+    return params.model_copy(update={"tune": study, "train": params.train.model_copy(update=train)})
+
+
+def test_the_study_is_reproducible_with_its_seed(
+    train_features: pd.DataFrame, schema: Schema, params: Params
+) -> None:
+    # Given a short study of params.yaml's search space
+    short = few_trials(params)
+    # When it runs twice with the same seed
+    first = tune(train_features, schema, short)
+    second = tune(train_features, schema, short)
+    # Then it tries the same hyperparameters, scores them the same and finds the same best
+    assert [trial["params"] for trial in first.trials] == [t["params"] for t in second.trials]
+    assert [trial["score"] for trial in first.trials] == [t["score"] for t in second.trials]
+    assert (first.best_params, first.best_score) == (second.best_params, second.best_score)
+    assert len(first.trials) == short.tune.n_trials
+    # and its trials are points of the space
+    space = short.tune.space_of(short.train.estimator)
+    for trial in first.trials:
+        assert set(trial["params"]) == set(space)
+        for name, value in trial["params"].items():
+            spec = space[name]
+            if "choices" in spec:
+                assert value in spec["choices"], (name, value)
+            else:
+                assert spec["low"] <= value <= spec["high"], (name, value)
+
+
+def test_a_deliberately_bad_configuration_fails_the_tuning_check(
+    train_features: pd.DataFrame, schema: Schema, params: Params
+) -> None:
+    # Given params.yaml training a forest of one tree of one split
+    stump = {**params.train.random_forest, "n_estimators": 1, "max_depth": 1}
+    bad = few_trials(params, estimator="random_forest", random_forest=stump)
+    # When the study runs
+    tuning = tune(train_features, schema, bad)
+    # Then the configured hyperparameters score well below the best found, the check fails,
+    # and its message names the values to copy into params.yaml
+    assert tuning.shortfall > bad.tune.tolerance
+    assert not tuning.passed
+    message = tuning.failure()
+    assert "copy these into params.yaml train.random_forest:" in message
+    assert f"    n_estimators: {tuning.best_params['n_estimators']}" in message
+    assert tuning.to_dict()["passed"] is False

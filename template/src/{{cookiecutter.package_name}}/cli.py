@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import {{ "TYPE_CHECKING, " if cookiecutter.__pipeline }}Any
 
 from {{ cookiecutter.package_name }}.config import Params, Settings, load_params
-from {{ cookiecutter.package_name }}.errors import DataError, ProjectError
+from {{ cookiecutter.package_name }}.errors import ConfigError, DataError, ProjectError
 from {{ cookiecutter.package_name }}.schema import Schema, load_schema
 {% if cookiecutter.__pipeline %}
 
@@ -188,6 +188,35 @@ def cmd_schema_draft(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }} import tuning
+
+    settings, params = project.settings, project.params
+    train_features = data.read_table(settings.train_features)
+    result = tuning.tune(train_features, project.schema, params)
+    report = result.to_dict()
+{% if cookiecutter.__pipeline %}
+    from {{ cookiecutter.package_name }} import tracking
+
+    report["mlflow"] = {"run_id": tracking.log_tuning(settings, report)}
+{% endif %}
+    settings.tuning_report.parent.mkdir(parents=True, exist_ok=True)
+    settings.tuning_report.write_text(json.dumps(report, indent=2) + "\n")
+    log.info(
+        "tuned %s: %d trials in %.1f s, best %s %.4f, configured %.4f -> %s",
+        result.estimator,
+        len(result.trials),
+        result.seconds,
+        result.metric,
+        result.best_score,
+        result.configured_score,
+        settings.tuning_report,
+    )
+    if not result.passed:
+        raise ConfigError(result.failure())
+    return 0
+
+
 def cmd_train(project: Project, args: argparse.Namespace) -> int:
     settings, params, schema = project.settings, project.params, project.schema
     model = train.train(data.read_table(settings.train_features), schema, params)
@@ -257,6 +286,17 @@ def cmd_predict(project: Project, args: argparse.Namespace) -> int:
     else:
         predicted.to_csv(args.output, index=False)
     log.info("%d predictions -> %s", len(predicted), args.output)
+    return 0
+
+
+def cmd_explain(project: Project, args: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }} import explain
+
+    schema = project.schema
+    frame = explain.record_frame(explain.read_record(args.record), schema)
+    model = train.load(args.model or project.settings.model_file)
+    explained = explain.explain(model, frame, schema)
+    print(json.dumps(explained, indent=2) if args.json else explain.render(explained))
     return 0
 
 
@@ -436,6 +476,12 @@ def build_parser() -> argparse.ArgumentParser:
     materialize_cmd.add_argument("--force", action="store_true", help="even without one")
 {% endif %}
     add("featurize", cmd_featurize, "Add derived features: data/features/{train,test}.parquet.")
+    add(
+        "tune",
+        cmd_tune,
+        "Search train.estimator's hyperparameters (Optuna, params.yaml tune); write "
+        "reports/tuning.json; fail if train's configuration scores clearly below the best.",
+    )
     add("train", cmd_train, "Fit the model; write models/model.joblib and models/metadata.json.")
     add(
         "evaluate",
@@ -448,6 +494,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("input", type=Path, help="CSV or Parquet file of records")
     predict_cmd.add_argument("--output", type=Path, help="write here (.csv or .parquet)")
     predict_cmd.add_argument("--model", type=Path, help="model file (default: models/model.joblib)")
+    explain_cmd = add(
+        "explain",
+        cmd_explain,
+        "Debug one prediction: the record, its derived features, the preprocessed vector, the "
+        "prediction, and the inputs that moved it most.",
+    )
+    explain_cmd.add_argument(
+        "record", help="one record: a JSON object, or the path of a file holding one"
+    )
+    explain_cmd.add_argument("--model", type=Path, help="model file (default: models/model.joblib)")
+    explain_cmd.add_argument("--json", action="store_true", help="print JSON, for machines")
     add(
         "readiness",
         cmd_readiness,

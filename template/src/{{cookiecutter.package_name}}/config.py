@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, {{ "SecretStr, " if cookiecutter.__pipeline }}ValidationError
+from pydantic import BaseModel, ConfigDict, Field, {{ "SecretStr, " if cookiecutter.__pipeline }}ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from {{ cookiecutter.package_name }}.errors import ConfigError
@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     @property
     def feature_cost_file(self) -> Path:
         return self.reports_dir / "feature_cost.json"
+
+    @property
+    def tuning_report(self) -> Path:
+        return self.reports_dir / "tuning.json"
 
     @property
     def metrics_file(self) -> Path:
@@ -127,6 +131,45 @@ class TrainParams(_Section):
     def hyperparameters(self) -> dict[str, Any]:
         """The settings of the chosen estimator."""
         return dict(getattr(self, self.estimator, {}) or {})
+
+
+class SearchRange(_Section):
+    """One hyperparameter's search space: `choices`, or `low`..`high` (whole numbers when both
+    bounds are; `log: true` samples on a log scale)."""
+
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SearchRange:
+        if self.choices is None and (self.low is None or self.high is None):
+            raise ValueError("give choices, or low and high")
+        if self.choices is None and self.low > self.high:
+            raise ValueError(f"low {self.low} is above high {self.high}")
+        if self.log and self.low is not None and self.low <= 0:
+            raise ValueError("a log scale needs low > 0")
+        return self
+
+
+class TuneParams(_Section):
+    """The hyperparameter study (tuning.py): its budget, its seed, its folds, the search space of
+    each estimator, and how far below the best found the configured hyperparameters may score."""
+
+    n_trials: int = Field(default=10, ge=1)
+    timeout: float | None = Field(default=120, gt=0)
+    seed: int = 0
+    cv_folds: int = Field(default=3, ge=2)
+    tolerance: float = Field(default=0.05, ge=0)
+    space: dict[str, dict[str, SearchRange]] = {}
+
+    def space_of(self, estimator: str) -> dict[str, dict[str, Any]]:
+        """The search space of `estimator`, as plain values (whole-number bounds stay whole)."""
+        ranges = self.space.get(estimator)
+        if not ranges:
+            raise ConfigError(f"tune.space has no search space for train.estimator {estimator}")
+        return {name: spec.model_dump(exclude_none=True) for name, spec in ranges.items()}
 
 
 class FeaturizeParams(_Section):
@@ -209,6 +252,7 @@ class Params(_Section):
     split: SplitParams
     train: TrainParams
     featurize: FeaturizeParams = FeaturizeParams()
+    tune: TuneParams = TuneParams()
     evaluate: EvaluateParams
     quality: QualityParams
 {% if cookiecutter.__pipeline %}

@@ -14,6 +14,20 @@ from {{ cookiecutter.package_name }}.validate import column_checks
 
 def predict_table(model: Any, records: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """Check the records against the data contract, then add the model's predictions."""
+    check_records(records, schema)
+    predicted, scores = predict(model, records[schema.feature_names])
+    out = records.copy()
+    out["prediction"] = predicted
+    if scores is not None:
+        # The predicted class's probability, then every class's (probability_<class>).
+        out["probability"] = scores.max(axis=1).to_numpy()
+        for label in scores.columns:
+            out[f"probability_{label}"] = scores[label].to_numpy()
+    return out
+
+
+def check_records(records: pd.DataFrame, schema: Schema) -> None:
+    """Every feature of the contract is there and keeps its rules, else one DataError."""
     missing = [name for name in schema.feature_names if name not in records.columns]
     if missing:
         raise DataError(f"input lacks columns the model needs: {', '.join(missing)}")
@@ -25,12 +39,3 @@ def predict_table(model: Any, records: pd.DataFrame, schema: Schema) -> pd.DataF
     ]
     if problems:
         raise DataError("input breaks the data contract:\n  " + "\n  ".join(problems))
-    predicted, scores = predict(model, records[schema.feature_names])
-    out = records.copy()
-    out["prediction"] = predicted
-    if scores is not None:
-        # The predicted class's probability, then every class's (probability_<class>).
-        out["probability"] = scores.max(axis=1).to_numpy()
-        for label in scores.columns:
-            out[f"probability_{label}"] = scores[label].to_numpy()
-    return out

@@ -304,7 +304,22 @@ PAPER: tuple[PaperTest, ...] = (
     PaperTest(
         "model-3",
         "All hyperparameters have been tuned",
-        (T("tests/test_model.py::test_no_neighbour_of_the_hyperparameters_scores_clearly_better"),),
+        (
+            T("tests/test_model.py::test_the_study_is_reproducible_with_its_seed"),
+            T("tests/test_model.py::test_a_deliberately_bad_configuration_fails_the_tuning_check"),
+            T(
+                "tests/test_cli.py::test_tune_fails_a_badly_configured_model_naming_the_values_to_copy"
+            ),
+            T(
+                "tests/test_model.py::test_no_neighbour_of_the_hyperparameters_scores_clearly_better"
+            ),
+            report(
+                "reports/tuning.json",
+                "the configured hyperparameters within tune.tolerance of the best found",
+                passed,
+                MAKE_ALL,
+            ),
+        ),
     ),
     PaperTest(
         "model-4",
@@ -401,6 +416,8 @@ PAPER: tuple[PaperTest, ...] = (
         "The model is debuggable",
         (
             T("tests/test_cli.py::test_predict_adds_a_prediction_to_each_record"),
+            T("tests/test_cli.py::test_explain_shows_each_step_of_one_prediction"),
+            T("tests/test_cli.py::test_a_bad_record_is_one_clear_error"),
             T("tests/test_serving.py::test_a_client_request_id_is_kept"),
             T("tests/test_serving.py::test_every_prediction_is_logged_by_shutdown"),
         ),
