@@ -9,6 +9,9 @@ Level 1: ci.yml end to end on push; a test broken on purpose turns `make ci-loca
 Level 2: ci.yml end to end on push; monitor.yml on a drifted prediction log opens the issue
 and starts ct.yml; ct.yml, started with that dispatch's inputs, retrains, gates, promotes and
 delivers through cd.yml; rollback.yml moves the champion back and delivers it again.
+Level 2 with feature_store=feast: ci.yml's pipeline job runs the Feast stages (apply, point-in-time
+retrieval, materialize) and exports the feature store for the image; ct.yml retrains, promotes,
+materializes the online store, and cd.yml smoke-tests the champion by entity key.
 """
 
 from __future__ import annotations
@@ -143,9 +146,14 @@ def standin_arguments(project: Path) -> list[str]:
 
 
 def prepare(
-    renderer: Renderer, env: dict[str, str], state: Path, level: str, registry: bool = False
+    renderer: Renderer,
+    env: dict[str, str],
+    state: Path,
+    level: str,
+    registry: bool = False,
+    **answers: str,
 ) -> ActProject:
-    project = renderer.fresh("copier", maturity_level=level)
+    project = renderer.fresh("copier", maturity_level=level, **answers)
     act_env = dict(env)
     for name in ("MLFLOW_TRACKING_URI", "ACT", "GITHUB_TOKEN"):
         act_env.pop(name, None)
@@ -325,4 +333,55 @@ class TestLevel2:
             ),
         )
         assert champion(level2) == "1"
+        assert "smoke test passed" in outcome.stdout
+
+
+# --- level 2 with the feature store -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def feast(
+    renderer: Renderer, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> ActProject:
+    state = tmp_path_factory.mktemp("act-feast")
+    return prepare(renderer, env, state, "2", registry=True, feature_store="feast")
+
+
+@pytest.mark.long
+class TestFeast:
+    """feature_store=feast: only the jobs the store changes (the lint and test jobs are the
+    non-feast project's, and the project's own feature-store tests run in test_feature_store)."""
+
+    def test_ci_pipeline_job_runs_the_feast_stages_and_exports_the_store(
+        self, feast: ActProject
+    ) -> None:
+        outcome = feast.ci_local("feast: ci.yml pipeline job", job="pipeline")
+        assert job_ended(outcome, "CI", "Pipeline and serving image", "succeeded")
+        for stage in ("feature-table", "feast-apply", "split", "register", "materialize"):
+            assert f"Running stage '{stage}'" in outcome.stdout, stage
+        assert "from the feature store (point in time)" in outcome.stdout
+        assert "materialized the latest feature values into the online store" in outcome.stdout
+        # What the serving image carries (the job exported it; the build needs an engine)
+        assert "cp data/feast/registry.db build/feast/" in outcome.stdout
+
+    def test_ct_materializes_after_a_new_champion_and_cd_serves_entities(
+        self, feast: ActProject
+    ) -> None:
+        assert champion(feast) == "1"
+        outcome = feast.ci_local(
+            "feast: ct.yml dispatch (+ cd.yml)",
+            workflow="ct",
+            event="workflow_dispatch",
+            extra=(
+                *feast.event("ct", {"inputs": {"reason": "test", "force": "true"}}),
+                *registry_vars(feast),
+            ),
+        )
+        assert champion(feast) == "2"
+        train = outcome.stdout.split("passed the gate: it is the champion now", 1)
+        assert len(train) == 2, "no new champion in CT"
+        # The online store was loaded after the promotion, in CT's own pipeline run
+        assert "materialized the latest feature values into the online store" in train[1]
+        # And CD's smoke test asked the served champion for an entity by key
+        assert "entity-key prediction ok" in outcome.stdout
         assert "smoke test passed" in outcome.stdout

@@ -185,3 +185,54 @@ def test_the_draft_of_the_projects_own_data_accepts_that_data(
 ) -> None:
     result = draft(dataset, schema.target.name, "data")
     assert set(result.features) | set(result.ignored) == set(dataset.columns) - {schema.target.name}
+{% if cookiecutter.__feast %}
+
+
+def test_an_entity_key_and_an_event_time_in_the_data_go_to_the_feature_store(
+    dataset: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from {{ cookiecutter.package_name }}.config import load_params
+    from {{ cookiecutter.package_name }}.feature_store import tables
+
+    # Given the project's data as a user's table with a key per row and the time of each row
+    # (the rule a table without them gets: number the rows, time them an hour apart)
+    target = load_schema(Path("schema.yaml")).target.name
+    frame = dataset.assign(
+        customer_id=[f"C{row:05d}" for row in range(len(dataset))],
+        recorded_at=pd.date_range("2025-03-01", periods=len(dataset), freq="h").astype(str),
+        batch_id=np.arange(len(dataset)) % 4,  # repeats: not a key
+    )
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(Path("params.yaml").read_text())
+    monkeypatch.setenv("{{ cookiecutter.package_name | upper }}_PARAMS_FILE", str(params_file))
+    # When its contract is drafted
+    output = tmp_path / "schema.yaml"
+    assert main(["schema", "draft", str(tmp_path / "data.csv"), "--target", target,
+                 "--output", str(output)]) == 0  # fmt: skip
+    # Then params.yaml names them for the feature store, its comments kept
+    store = load_params(params_file).feature_store
+    assert store.entity == "customer_id"
+    assert store.entity_dtype == "str"
+    assert store.timestamp == "recorded_at"
+    assert "# Feast (feature_repo/)" in params_file.read_text()
+    # And the feature store's tables keep the data's keys and times instead of the rule's
+    features, labels = tables(pd.read_csv(tmp_path / "data.csv"), load_schema(output), store)
+    assert features["customer_id"].tolist() == frame["customer_id"].tolist()
+    assert features["recorded_at"].iloc[1] == pd.Timestamp("2025-03-01 01:00", tz="UTC")
+    assert len(labels) == len(frame)
+
+
+def test_without_a_key_or_a_time_params_yaml_is_left_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a table whose only identifier is not named like a key
+    table(x=np.linspace(0, 1, ROWS), serial=np.arange(ROWS)).to_csv(tmp_path / "data.csv")
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(Path("params.yaml").read_text())
+    monkeypatch.setenv("{{ cookiecutter.package_name | upper }}_PARAMS_FILE", str(params_file))
+    # When it is drafted, then params.yaml is unchanged (the rule will key and time the rows)
+    assert main(["schema", "draft", str(tmp_path / "data.csv"), "--target", "label",
+                 "--output", str(tmp_path / "schema.yaml")]) == 0  # fmt: skip
+    assert params_file.read_text() == Path("params.yaml").read_text()
+{% endif %}

@@ -184,6 +184,12 @@ def cmd_schema_draft(project: Project, args: argparse.Namespace) -> int:
     result = draft(data.read_table(args.path), args.target, str(args.path))
     output.write_text(result.to_yaml())
     load_schema(output)  # what was written reads back as a valid contract
+{% if cookiecutter.__feast %}
+    if result.store_keys:
+        from {{ cookiecutter.package_name }}.draft import write_store_keys
+
+        write_store_keys(project.settings.params_file, result.store_keys)
+{% endif %}
     print(result.summary(str(output)))
     return 0
 

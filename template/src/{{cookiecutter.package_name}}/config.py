@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     models_dir: Path = Path("models")
     reports_dir: Path = Path("reports")
+{% if cookiecutter.__feast %}
+    # Feast's project folder (feature_store.yaml): serving reads the online store it names.
+    feature_repo: Path = Path("feature_repo")
+{% endif %}
 
     @property
     def raw_data(self) -> Path:
@@ -243,6 +247,7 @@ class FeatureStoreParams(_Section):
     timestamp: str = "event_timestamp"
     origin: str = "2024-01-01T00:00:00+00:00"
     ttl_days: int = Field(default=0, ge=0)
+    monitoring_reference: str = Field(default="model", pattern="^(model|offline_store)$")
 
 
 {% endif %}

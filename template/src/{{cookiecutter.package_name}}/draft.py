@@ -12,11 +12,14 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+{% if cookiecutter.__feast %}
+from pathlib import Path
+{% endif %}
 from typing import Any
 
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.errors import {{ 'ConfigError, ' if cookiecutter.__feast else '' }}DataError
 from {{ cookiecutter.package_name }}.model import TASK
 from {{ cookiecutter.package_name }}.schema import Schema
 
@@ -56,6 +59,9 @@ class Draft:
     slices: list[dict[str, str]] = field(default_factory=list)
     unlabelled: int = 0
     warnings: list[str] = field(default_factory=list)
+{% if cookiecutter.__feast %}
+    store_keys: dict[str, str] = field(default_factory=dict)  # params.yaml feature_store
+{% endif %}
 
     def to_yaml(self) -> str:
         lines = [HEADER.format(source=self.source, rows=self.rows, max_categories=MAX_CATEGORIES)]
@@ -104,6 +110,11 @@ class Draft:
             + f"; {nullable} nullable)",
         ]
         lines += [f"  ignored: {name}: {why}" for name, why in self.ignored.items()]
+{% if cookiecutter.__feast %}
+        if self.store_keys:
+            found = ", ".join(f"{key}: {value}" for key, value in self.store_keys.items())
+            lines.append(f"  feature store: {found} (params.yaml feature_store)")
+{% endif %}
         if self.unlabelled:
             lines.append(f"  {self.unlabelled} rows have no target: dropped before training")
         lines += [f"  warning: {text}" for text in self.warnings]
@@ -140,6 +151,9 @@ def draft(frame: pd.DataFrame, target: str, source: str) -> Draft:
         "max_single_feature_score": 0.99,
     }
     result.slices = draft_slices(result.features, frame)
+{% if cookiecutter.__feast %}
+    result.store_keys = feature_store_keys(frame, result.ignored)
+{% endif %}
     schema = Schema.model_validate(
         {
             "target": result.target,
@@ -235,6 +249,56 @@ def ignore_reason(values: pd.Series) -> str:
     return ""
 
 
+{% if cookiecutter.__feast %}
+KEY_NAME = re.compile(r"(?:^|[\W_])(?:id|key)$|[a-z](?:Id|ID|Key)$", re.IGNORECASE)
+TIME_NAME = re.compile(r"time|date|(?:^|_)(?:at|ts)$", re.IGNORECASE)
+
+
+def feature_store_keys(frame: pd.DataFrame, ignored: dict[str, str]) -> dict[str, str]:
+    """The feature store's entity key and event time, when the data has them: an identifier (a
+    different whole number or text on every row, none missing) named id, key, *_id or *_key,
+    and a column of dates or times with none missing (the one named like a time, if several).
+    Without them, feature_store.py's rule numbers the rows and times them."""
+    keys = {}
+    complete = [name for name in ignored if frame[name].notna().all()]
+    ids = [
+        name
+        for name in complete
+        if ignored[name].startswith("identifier") and KEY_NAME.search(name)
+    ]
+    if ids:
+        keys["entity"] = ids[0]
+        keys["entity_dtype"] = "int" if _is_number(frame[ids[0]]) else "str"
+    times = [name for name in complete if ignored[name].startswith("date or time")]
+    if times:
+        keys["timestamp"] = next((name for name in times if TIME_NAME.search(name)), times[0])
+    return keys
+
+
+def write_store_keys(params_file: Path, keys: dict[str, str]) -> None:
+    """Set params.yaml's feature_store entries to `keys` in place (its comments kept); the file
+    is left as it was if the result does not read back with them."""
+    from {{ cookiecutter.package_name }}.config import load_params
+
+    original = params_file.read_text()
+    lines, inside = original.splitlines(keepends=True), False
+    for index, line in enumerate(lines):
+        if line.strip() and not line.startswith((" ", "#")):
+            inside = line.startswith("feature_store:")
+        entry = re.match(r"  (\w+):[^#\n]*(#.*)?$", line.rstrip("\n")) if inside else None
+        if entry and entry[1] in keys:
+            comment = f"  {entry[2]}" if entry[2] else ""
+            lines[index] = f"  {entry[1]}: {_flow(keys[entry[1]])}{comment}\n"
+    params_file.write_text("".join(lines))
+    written = load_params(params_file).feature_store
+    if any(getattr(written, key) != value for key, value in keys.items()):
+        params_file.write_text(original)
+        raise ConfigError(
+            f"{params_file} has no feature_store entries to set: add them by hand ({keys})"
+        )
+
+
+{% endif %}
 def draft_feature(values: pd.Series) -> tuple[dict[str, Any], str]:
     """A feature's spec, and what was observed (for the comment beside it)."""
     present = values.dropna()
