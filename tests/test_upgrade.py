@@ -124,7 +124,7 @@ PREVIOUS_RELEASE_EDITS = [
         ),
     ),
 ]
-PHONY = ".PHONY: help setup data features train evaluate all schema test lint format clean"
+PHONY = ".PHONY: help setup data features tune train evaluate all schema test lint format clean"
 # What users add at the ends of shared files: these merge cleanly from 0.2.0 on.
 APPENDED_EDITS = [
     Edit("README.md", text="\n## Our data\n\nThe sample set stands in until the export lands.\n"),
