@@ -198,17 +198,10 @@ def test_the_images_files_and_command_line_serve_entity_keys(
 def test_the_image_serves_entity_keys(
     project, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from test_serving import Podman, dockerfile_bases, every_worker_ready
+    from test_serving import every_worker_ready, podman_for
 
-    for tool in ("podman", "runc", "debootstrap"):
-        assert shutil.which(tool), f"{tool} is missing: .ci/run installs it"
     path, _, _ = project
-    podman = Podman(tmp_path_factory.mktemp("podman"), env)
-    uv_image, python_image = dockerfile_bases(path / "Dockerfile")
-    if not podman.has(python_image):
-        podman.make_python_base(python_image)
-    if not podman.has(uv_image):
-        podman.make_uv_image(uv_image)
+    podman = podman_for(path / "Dockerfile", tmp_path_factory.mktemp("podman"), env)
     # Given the image built by the project's own target (the champion and the feature store)
     tag = "localhost/feast-serving-test:latest"
     flags = (

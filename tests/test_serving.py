@@ -751,20 +751,26 @@ class Podman:
         self("import", archive, tag)
 
 
+def podman_for(dockerfile: Path, folder: Path, env: dict[str, str]) -> Podman:
+    """Podman with the base images `dockerfile` builds on, made here when missing (no registry)."""
+    for tool in ("podman", "runc", "debootstrap"):
+        assert shutil.which(tool), f"{tool} is missing: .ci/run installs it"
+    podman = Podman(folder, env)
+    uv_image, python_image = dockerfile_bases(dockerfile)
+    if not podman.has(python_image):
+        podman.make_python_base(python_image)
+    if not podman.has(uv_image):
+        podman.make_uv_image(uv_image)
+    return podman
+
+
 @pytest.mark.skipif(
     not IMAGE_TESTS, reason="set MLOPS_LADDER_IMAGE_TESTS=1 (needs podman, runc, debootstrap)"
 )
 def test_the_image_builds_and_serves(
     project: Path, env: dict[str, str], expected: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    for tool in ("podman", "runc", "debootstrap"):
-        assert shutil.which(tool), f"{tool} is missing: .ci/run installs it"
-    podman = Podman(tmp_path_factory.mktemp("podman"), env)
-    uv_image, python_image = dockerfile_bases(project / "Dockerfile")
-    if not podman.has(python_image):
-        podman.make_python_base(python_image)
-    if not podman.has(uv_image):
-        podman.make_uv_image(uv_image)
+    podman = podman_for(project / "Dockerfile", tmp_path_factory.mktemp("podman"), env)
     # Given the champion exported into build/model (no tracking server in the image)
     run(["make", "export-model"], project, env, label="serving image: make export-model")
     assert (project / "build" / "model" / "MLmodel").is_file()
