@@ -123,9 +123,14 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             # One pre-commit cache for the whole run (hooks are local: nothing is downloaded).
             "PRE_COMMIT_HOME": str(home / "pre-commit"),
             "DVC_NO_ANALYTICS": "1",
-            # Each rendered project's environment is used once: byte-compiling all of it on
-            # `make setup` costs more than compiling, on import, what the commands use.
+            # Each rendered project's environment is used once: byte-compiling all of it costs
+            # more than compiling, on import, what the commands use (`make setup` does not; a
+            # machine's UV_COMPILE_BYTECODE=1 would).
             "UV_COMPILE_BYTECODE": "0",
+            # A project's `make test` runs its tests in one process here: this suite keeps the
+            # cores busy already (test_level1's level-2 project runs them on every core, as a
+            # user's `make test` does).
+            "TEST_WORKERS": "0",
             "MPLBACKEND": "Agg",
             "GIT_AUTHOR_NAME": "mlops-ladder tests",
             "GIT_AUTHOR_EMAIL": "tests@example.com",

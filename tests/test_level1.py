@@ -58,6 +58,7 @@ class ProjectChecks:
 
     ENGINE = "copier"
     LEVEL = 1
+    TEST_WORKERS = "0"  # the suite's own workers keep the cores busy (conftest.py's env)
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -94,9 +95,12 @@ class ProjectChecks:
         assert (project / "dvc_plots" / "index.html").is_file()
 
     def test_make_test_passes(self, project: Path, env: dict[str, str]) -> None:
-        outcome = run(["make", "test"], project, env, label="L1/L2: make test")
+        workers = f"TEST_WORKERS={self.TEST_WORKERS}"
+        outcome = run(["make", "test", workers], project, env, label="L1/L2: make test")
         assert " passed" in outcome.stdout
         assert " failed" not in outcome.stdout
+        if self.TEST_WORKERS == "auto":  # pytest-xdist, as a user's `make test` runs
+            assert "created: " in outcome.stdout
 
 
 # -- a level-1 project exercised the way a team uses it ---------------------------------------
@@ -279,6 +283,7 @@ class TestLevel1Cookiecutter(Level1Card, ProjectChecks):
 
 class TestLevel2Copier(Level2Card, ProjectChecks):
     ENGINE, LEVEL = "copier", 2
+    TEST_WORKERS = "auto"  # as a user's `make test`: one worker per core
 
 
 class TestLevel2Cookiecutter(ProjectChecks):

@@ -500,12 +500,17 @@ class TestTeamPlatform:
         assert state["versions"] == [1]
         assert state["aliases"] == {"champion": "1", "challenger": "1"}
         # The runs and the registry are in PostgreSQL, the artifacts in the object store.
-        # One training run; the tune stage's study: one run and a nested run per trial
+        # Two finished runs: the tune stage's study (its trials a table and a curve in it) and
+        # the training run
         finished = "select count(*) from runs where status = 'FINISHED' and name"
         study = json.loads((project / "reports" / "tuning.json").read_text())
-        assert platform.psql(f"{finished} like 'trial-%'") == str(len(study["trials"]))
         assert platform.psql(f"{finished} like 'tune-%'") == "1"
-        assert platform.psql(f"{finished} not like 'tune-%' and name not like 'trial-%'") == "1"
+        assert platform.psql(f"{finished} not like 'tune-%'") == "1"
+        curve = (
+            "select count(*) from metrics join runs using (run_uuid)"
+            " where runs.name like 'tune-%' and key like 'cv\\_%'"
+        )
+        assert platform.psql(curve) == str(len(study["trials"]))
         assert platform.psql("select count(*) from model_versions") == "1"
         listed = platform.s3().list_objects_v2(Bucket="mlflow").get("Contents", [])
         keys = [item["Key"] for item in listed]

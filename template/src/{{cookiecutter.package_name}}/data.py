@@ -11,7 +11,6 @@ import hashlib
 from pathlib import Path
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.schema import Target
@@ -45,6 +44,8 @@ def split(
     if target.dtype in ("int", "bool") and labelled[target.name].dtype.kind == "f":
         # A missing label made the column float when the file was read: restore its type.
         labelled = labelled.astype({target.name: "int64" if target.dtype == "int" else "bool"})
+    from sklearn.model_selection import train_test_split  # a second's import: ingest needs none
+
     labels = labelled[target.name] if stratify else None
     try:
         train, test = train_test_split(
