@@ -271,20 +271,15 @@ class TeamChecks:
         assert (team_project / "data" / "raw" / "dataset.parquet").is_file()
 
 
-class TestLevel1Copier(TeamChecks, ProjectChecks):  # pytest collects bases last-first
+# Copier renders: the engines' trees are identical byte for byte (test_render), so the same
+# checks on a cookiecutter render would run the same files again (test_own_data runs cookiecutter
+# renders end to end). The readiness card is scored once the pipeline and `make test` ran
+# (readiness_checks.py), before the team checks commit and change the project; pytest collects
+# the bases last-first.
+class TestLevel1Copier(TeamChecks, Level1Card, ProjectChecks):
     ENGINE, LEVEL = "copier", 1
-
-
-# The readiness card is scored in a project of each level once its pipeline and tests ran
-# (readiness_checks.py: the card's tests come after ProjectChecks' in these classes).
-class TestLevel1Cookiecutter(Level1Card, ProjectChecks):
-    ENGINE, LEVEL = "cookiecutter", 1
 
 
 class TestLevel2Copier(Level2Card, ProjectChecks):
     ENGINE, LEVEL = "copier", 2
     TEST_WORKERS = "auto"  # as a user's `make test`: one worker per core
-
-
-class TestLevel2Cookiecutter(ProjectChecks):
-    ENGINE, LEVEL = "cookiecutter", 2
