@@ -91,10 +91,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="time-to-green-") as temporary:
         for kind in args.runs:
+            before = os.getloadavg()[0]
             result = one_run(kind, args.level, Path(temporary))
             total = result["setup"] + result["all"] + result["test"]
             verdict = "met" if total <= TARGET[kind] else "missed"
-            print(f"\n{kind} uv cache, level {args.level}: {os.cpu_count()} cores")
+            print(f"\n{kind} uv cache, level {args.level}: {os.cpu_count()} cores", end="")
+            # Other work on the cores shows in every figure: the load says how much there was.
+            print(f", load average {before:.1f} before, {os.getloadavg()[0]:.1f} after")
             print(f"  {'make setup':<28}{result['setup']:8.1f} s")
             print(f"  {'make all':<28}{result['all']:8.1f} s")
             for stage, seconds in result["stages"].items():
