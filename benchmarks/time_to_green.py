@@ -65,6 +65,9 @@ def module_times(lines: list[tuple]) -> dict[str, float]:
 
 def one_run(kind: str, level: int, folder: Path) -> dict[str, object]:
     env = {**os.environ, "PYTEST_ADDOPTS": "--durations=0"}
+    # As on a new user's machine, Python caches the bytecode of what it imports (a sandbox that
+    # sets PYTHONDONTWRITEBYTECODE would otherwise compile every import of every stage again).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if kind == "cold":
         env["UV_CACHE_DIR"] = str(folder / "uv-cache")
     project = folder / f"project-{kind}"
