@@ -99,10 +99,17 @@ def sklearn_engine(pipeline: Pipeline, example: pd.DataFrame) -> Callable[[pd.Da
     return pipeline.predict_proba
 
 
+class FellBack(Exception):
+    """The hand-written engine serves the pipeline itself: its row would repeat sklearn's."""
+
+
 def hand_engine(pipeline: Pipeline, example: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
     compiled = HAND.compile_model(pipeline, example)
     if compiled is pipeline:
-        raise RuntimeError("the hand-written engine fell back to the pipeline")
+        # A logistic regression is not compiled: scikit-learn's runs on the compiled
+        # preprocessing's array, and where that array's memory order differs from scikit-learn's
+        # own, the matrix product sums in another order and the last bits differ.
+        raise FellBack("the compiled copy is not bit-identical on the example: serves the pipeline")
     return compiled.predict_proba
 
 
@@ -237,6 +244,10 @@ def main() -> int:
             started = time.perf_counter()
             try:
                 engine = build(pipeline, table.head(5))
+            except FellBack as reason:
+                print(f"| {model_name} | {engine_name} | falls back: {reason} (the sklearn row) "
+                      "| | | | | | | |")  # fmt: skip
+                continue
             except Exception as error:
                 print(f"| {model_name} | {engine_name} | fails: {type(error).__name__}: "
                       f"{str(error)[:80]} | | | | | | | |")  # fmt: skip
