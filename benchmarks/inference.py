@@ -63,7 +63,12 @@ def hand_engine_module() -> Any:
     loader = importlib.machinery.SourceFileLoader("hand_inference", str(ENGINE_FILE))
     spec = importlib.util.spec_from_loader("hand_inference", loader)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # No __pycache__ beside it: cookiecutter would render the folder's file names as templates.
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes
     return module
 
 

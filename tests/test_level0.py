@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 class ProjectChecks:
     """What a level-0 project must do. A subclass per (engine, task): under
-    `pytest -n 2 --dist loadscope` each class runs on one worker, sharing its project."""
+    `pytest -n N --dist loadscope` each class runs on one worker, sharing its project."""
 
     ENGINE = "copier"
     TASK = "classification"

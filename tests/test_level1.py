@@ -54,7 +54,7 @@ def registry_state(project: Path, env: dict[str, str]) -> dict:
 
 class ProjectChecks:
     """What every level-1+ project must do. A subclass per (engine, level): under
-    `pytest -n 2 --dist loadscope` each class runs on one worker, sharing its project."""
+    `pytest -n N --dist loadscope` each class runs on one worker, sharing its project."""
 
     ENGINE = "copier"
     LEVEL = 1

@@ -321,7 +321,7 @@ def user_env(env: dict[str, str], repo: TemplateRepo) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.long
 class TestClimb:
-    """The long one (minutes): a class of its own, so that `pytest -n 2 --dist loadscope`
+    """The long one (minutes): a class of its own, so that `pytest -n N --dist loadscope`
     runs it beside the other upgrade tests rather than after them."""
 
     def test_a_project_climbs_from_level_0_to_2_keeping_its_users_work(
