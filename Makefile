@@ -42,8 +42,8 @@ demo: .venv/synced ## Generate a demo project (the highest level) in demo/ and r
 	@echo "    cd demo && make help   # every command"
 
 # One worker more than the cores: a worker waiting on a server, an image build or act leaves its
-# core idle. On 2 cores, 3 workers kept them 93% busy and ran the suite in 1996 s; 2 kept them
-# 86% busy and took 2254 s (same machine, same day).
+# core idle. On 2 cores, the same day: 3 workers took 1996 s and 2263 s, 2 took 2254 s. Within this
+# host's variation, then; with 2 the cores had idle stretches (63-68% busy) that 3 filled.
 TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 1)")
 test: .venv/synced ## Run the template's test suite: render, lint, execute every level
 	uv run pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
