@@ -1,0 +1,91 @@
+"""What a model's age costs: a backtest on the data in its order (ML Test Score, model-4).
+
+The labelled rows, in order (params.yaml `evaluate.order_by`: a column such as a date, listed
+under schema.yaml `ignored` or a feature; else the order of the rows as ingested), are cut into
+`backtest_windows` consecutive windows of equal size. A model is trained on each window as
+params.yaml trains it, and scored on every later window: its score at age 1, 2, ... windows,
+averaged over the windows it started from. The retraining interval is the greatest age whose
+score stays within `evaluate.max_staleness_drop` of the score at age 1: retrain at least that
+often (in rows of new data, or in time when `order_by` is a date).
+
+Data with no order (a shuffled sample) shows no decay: the interval is then the whole span.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_ladder import metrics
+from mlops_ladder.config import Params
+from mlops_ladder.errors import ConfigError, ProjectError
+from mlops_ladder.features import add_derived_features, derived_for
+from mlops_ladder.model import predict
+from mlops_ladder.schema import Schema
+from mlops_ladder.train import train
+
+
+def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str, Any]:
+    """The score by model age, and the retraining interval it implies."""
+    settings, primary = params.evaluate, params.quality.primary_metric
+    target, order_by = schema.target.name, settings.order_by
+    rows = dataset[dataset[target].notna()]
+    if order_by is not None:
+        if order_by not in rows.columns:
+            raise ConfigError(f"params.yaml evaluate.order_by: the data has no column '{order_by}'")
+        rows = rows.sort_values(order_by, kind="stable")
+    windows = np.array_split(np.arange(len(rows)), settings.backtest_windows)
+    frames = [rows.iloc[index] for index in windows]
+    result: dict[str, Any] = {
+        "metric": primary,
+        "order": order_by or "row order",
+        "windows": settings.backtest_windows,
+        "rows_per_window": len(frames[0]),
+        "skipped": [],
+    }
+    derived = derived_for(schema.feature_names)
+    scores: dict[int, list[float]] = {}
+    for start, window in enumerate(frames[:-1]):
+        try:
+            model = train(add_derived_features(window, derived), schema, params)
+        except (ProjectError, ValueError) as error:  # e.g. a window holding one class only
+            result["skipped"].append(f"window {start}: {error}")
+            continue
+        for later in range(start + 1, len(frames)):
+            scored = frames[later]
+            try:
+                with warnings.catch_warnings():
+                    # A window may miss a class: scikit-learn warns of it on every metric;
+                    # the backtest only needs the primary one, and says when it is undefined.
+                    warnings.simplefilter("ignore", UserWarning)
+                    value = metrics.compute_metrics(
+                        scored[target], *predict(model, scored[schema.feature_names])
+                    ).get(primary)
+            except ValueError as error:  # e.g. a class the window's model never saw
+                result["skipped"].append(f"window {start} on window {later}: {error}")
+                continue
+            if value is not None and np.isfinite(value):
+                scores.setdefault(later - start, []).append(float(value))
+    by_age = {age: round(float(np.mean(values)), 6) for age, values in sorted(scores.items())}
+    result["score_by_age"] = {str(age): value for age, value in by_age.items()}
+    interval = retraining_interval(by_age, primary, settings.max_staleness_drop)
+    result["retrain_every_windows"] = interval
+    result["retrain_every_rows"] = None if interval is None else interval * len(frames[0])
+    return result
+
+
+def retraining_interval(by_age: dict[int, float], metric: str, max_drop: float) -> int | None:
+    """The greatest age (in windows) up to which the score stays within `max_drop` of its value
+    at age 1; None without scores."""
+    if not by_age:
+        return None
+    sign = 1 if metrics.higher_is_better(metric) else -1
+    fresh, interval = by_age[min(by_age)], min(by_age)
+    for age, value in by_age.items():
+        if sign * (fresh - value) > max_drop:
+            break
+        interval = age
+    return interval

@@ -1,0 +1,396 @@
+"""Draft the data contract (schema.yaml) from a table: `schema draft FILE --target COLUMN`.
+
+The draft is a start to read and edit, not a verdict: every rule it applies is stated in the
+file it writes. Columns are typed from their values; numbers get generous bounds, categories
+their allowed values; identifiers, free text, dates and constants are listed as ignored (not
+model inputs) with the reason; the target gets its classes or its range.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlops_ladder.errors import ConfigError, DataError
+from mlops_ladder.schema import Schema
+
+MAX_CATEGORIES = 50  # more distinct texts than this (or than half the rows): free text
+MAX_CLASSES = 20  # a whole-number target with more distinct values is a quantity, not classes
+MAX_SLICE_CATEGORIES = 10
+HEADER = """\
+# The data contract, drafted by `schema draft` from {source} ({rows} rows). Read it and edit
+# it: `validate` checks every rule before training; batch prediction and serving check each
+# record against the same columns and ranges.
+#
+# How it was drafted:
+# - dtype: whole numbers are int, other numbers float, true/false bool; a text column with at
+#   most {max_categories} distinct values (and fewer than half the rows) is a category with
+#   its allowed values. `nullable: true` where values are missing (the model imputes them).
+# - bounds: the observed range widened by its width on each side, rounded outward, and never
+#   below 0 for a column with no negative value. They catch broken data (units, shifts,
+#   corruption), not unusual rows: tighten them to the physical limits you know.
+# - ignored: columns that are not model inputs, with the reason (identifiers and constants
+#   tell the model nothing true; free text and dates need features of their own in
+#   features.py). Move one into `features` to use it.
+"""
+
+
+@dataclass
+class Draft:
+    """What `draft` found: the contract's content, and notes for the summary."""
+
+    source: str
+    rows: int
+    task: str
+    target: dict[str, Any]
+    features: dict[str, dict[str, Any]] = field(default_factory=dict)
+    observed: dict[str, str] = field(default_factory=dict)
+    ignored: dict[str, str] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    slices: list[dict[str, str]] = field(default_factory=list)
+    unlabelled: int = 0
+    warnings: list[str] = field(default_factory=list)
+    store_keys: dict[str, str] = field(default_factory=dict)  # params.yaml feature_store
+
+    def to_yaml(self) -> str:
+        lines = [HEADER.format(source=self.source, rows=self.rows, max_categories=MAX_CATEGORIES)]
+        lines.append(f"target:  # {self.task}")
+        lines += [f"  {key}: {_flow(value)}" for key, value in self.target.items()]
+        lines.append("\nfeatures:")
+        for name, spec in self.features.items():
+            lines.append(f"  {_flow(name)}: {_flow(spec)}  # {self.observed[name]}")
+        if self.ignored:
+            lines.append("\nignored:")
+            lines += [f"  {_flow(name)}: {_flow(why)}" for name, why in self.ignored.items()]
+        lines.append(
+            "\n# min_rows: half the rows drafted from, so a truncated extract fails;"
+            "\n# max_duplicate_share: the share seen, plus one point;"
+            "\n# max_single_feature_score: leakage guard, how well one column alone may"
+            "\n# predict the target (1: exactly; a copy of the target under another name)."
+            "\ndataset:"
+        )
+        lines += [f"  {key}: {_flow(value)}" for key, value in self.dataset.items()]
+        lines.append(
+            "\n# Parts of the test split the model must serve well too (pandas queries; names"
+            "\n# with spaces or symbols in backticks): each value of the category with the"
+            "\n# fewest values, or else each side of the first number's median."
+            "\nslices:"
+        )
+        lines += [
+            f"  - name: {_flow(piece['name'])}\n    query: {_flow(piece['query'])}"
+            for piece in self.slices
+        ]
+        return "\n".join(lines) + "\n"
+
+    def summary(self, output: str) -> str:
+        kinds = pd.Series([spec["dtype"] for spec in self.features.values()]).value_counts()
+        nullable = sum(1 for spec in self.features.values() if spec.get("nullable"))
+        if self.task == "classification":
+            classes = self.target["allowed"]
+            what = f"{len(classes)} classes: {', '.join(map(str, classes[:8]))}"
+            what += ", ..." if len(classes) > 8 else ""
+        else:
+            what = f"range {self.target['min']} to {self.target['max']}"
+        lines = [
+            f"drafted {output} from {self.source}: {self.rows} rows",
+            f"  task: {self.task}, target '{self.target['name']}' ({what})",
+            f"  features: {len(self.features)} ("
+            + ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+            + f"; {nullable} nullable)",
+        ]
+        lines += [f"  ignored: {name}: {why}" for name, why in self.ignored.items()]
+        if self.store_keys:
+            found = ", ".join(f"{key}: {value}" for key, value in self.store_keys.items())
+            lines.append(f"  feature store: {found} (params.yaml feature_store)")
+        if self.unlabelled:
+            lines.append(f"  {self.unlabelled} rows have no target: dropped before training")
+        lines += [f"  warning: {text}" for text in self.warnings]
+        lines.append(
+            f"next: set params.yaml ingest.source to {self.source}, then `make all` "
+            "(read the draft first)"
+        )
+        return "\n".join(lines)
+
+
+def draft(
+    frame: pd.DataFrame, target: str, source: str, task: str, feature_store: bool = False
+) -> Draft:
+    """The contract for `frame`, predicting `target`, for the project's task (params.yaml);
+    with a `feature_store`, its entity key and event time where the data has them."""
+    if target not in frame.columns:
+        columns = ", ".join(map(str, frame.columns))
+        raise DataError(f"{source} has no column '{target}' (its columns: {columns})")
+    labels = frame[target]
+    result = Draft(source, len(frame), task, draft_target(labels, target, source, task))
+    result.unlabelled = int(labels.isna().sum())
+    for name in frame.columns:
+        if name == target:
+            continue
+        kind = ignore_reason(frame[name])
+        if kind:
+            result.ignored[str(name)] = kind
+        else:
+            result.features[str(name)], result.observed[str(name)] = draft_feature(frame[name])
+    if not result.features:
+        raise DataError(f"{source}: no column can be a model input (see the ignored reasons)")
+    labelled = frame[labels.notna()]
+    duplicates = float(labelled.duplicated().mean()) if len(labelled) else 0.0
+    result.dataset = {
+        "min_rows": max(1, len(labelled) // 2),
+        "max_duplicate_share": min(1.0, math.ceil((duplicates + 0.01) * 100) / 100),
+        "max_single_feature_score": 0.99,
+    }
+    result.slices = draft_slices(result.features, frame)
+    if feature_store:
+        result.store_keys = feature_store_keys(frame, result.ignored)
+    schema = Schema.model_validate(
+        {
+            "target": result.target,
+            "features": result.features,
+            "dataset": result.dataset,
+            "ignored": result.ignored,
+            "slices": result.slices,
+        }
+    )
+    from mlops_ladder.validate import single_feature_scores
+
+    for name, score in single_feature_scores(labelled, schema).items():
+        if score > result.dataset["max_single_feature_score"]:
+            result.warnings.append(
+                f"'{name}' alone predicts the target (score {score:.3f}): leakage? validation "
+                "will refuse it until you move it to ignored or raise max_single_feature_score"
+            )
+    return result
+
+
+def draft_target(labels: pd.Series, name: str, source: str, task: str) -> dict[str, Any]:
+    present = labels.dropna()
+    if present.empty:
+        raise DataError(f"{source}: target '{name}' has no values")
+    distinct = present.unique()
+    numeric = _is_number(present)
+    whole = numeric and bool((present % 1 == 0).all())
+    looks_like_classes = not numeric or (whole and len(distinct) <= MAX_CLASSES)
+    spec: dict[str, Any] = {"name": str(name)}
+    if task == "classification":
+        if not looks_like_classes:
+            raise DataError(
+                f"target '{name}' holds {len(distinct)} distinct numbers: that is regression, "
+                "but params.yaml says task: classification (set task: regression there, and a "
+                "regression primary_metric such as r2)"
+            )
+        if len(distinct) < 2:
+            raise DataError(f"target '{name}' has a single class: nothing to learn")
+        if not numeric and len(distinct) > MAX_CATEGORIES:
+            raise DataError(
+                f"target '{name}' has {len(distinct)} distinct texts: too many classes for a "
+                f"classifier (at most {MAX_CATEGORIES})"
+            )
+        spec["dtype"] = "bool" if _is_bool(present) else "int" if whole else "category"
+        spec["allowed"] = sorted(_plain(value) for value in distinct)
+        shares = present.value_counts(normalize=True)
+        # The class-share floor: half the rarest class's share, so today's data passes and a
+        # class that fades away does not.
+        spec["min_class_share"] = max(0.001, math.floor(float(shares.min()) / 2 * 1000) / 1000)
+    else:
+        if not numeric or len(distinct) <= 2:
+            shown = ", ".join(map(str, sorted(map(str, distinct))[:5]))
+            raise DataError(
+                f"target '{name}' holds categories ({shown}): that is classification, but "
+                "params.yaml says task: regression (set task: classification there, and a "
+                "classification primary_metric such as roc_auc)"
+            )
+        spec["dtype"] = "int" if whole else "float"
+        spec.update(_bounds(present, whole))
+    spec["missing"] = "drop"
+    return spec
+
+
+def ignore_reason(values: pd.Series) -> str:
+    """Why a column cannot be a model input as it is, or '' when it can."""
+    present = values.dropna()
+    if present.empty:
+        return "no values"
+    distinct = present.nunique()
+    if distinct == 1:
+        return f"constant ({_plain(present.iloc[0])}): tells the model nothing"
+    if _is_bool(present):
+        return ""
+    if _is_number(present):
+        unique_whole = distinct == len(values) and bool((present % 1 == 0).all())
+        return "identifier: a different whole number on every row" if unique_whole else ""
+    if _is_date(present):
+        return "date or time: derive features from it in features.py to use it"
+    if distinct == len(values):
+        return "identifier: a different text on every row"
+    if distinct > MAX_CATEGORIES or distinct > len(present) / 2:
+        return f"free text ({distinct} distinct values): derive features in features.py"
+    return ""
+
+
+KEY_NAME = re.compile(r"(?:^|[\W_])(?:id|key)$|[a-z](?:Id|ID|Key)$", re.IGNORECASE)
+TIME_NAME = re.compile(r"time|date|(?:^|_)(?:at|ts)$", re.IGNORECASE)
+
+
+def feature_store_keys(frame: pd.DataFrame, ignored: dict[str, str]) -> dict[str, str]:
+    """The feature store's entity key and event time, when the data has them: an identifier (a
+    different whole number or text on every row, none missing) named id, key, *_id or *_key,
+    and a column of dates or times with none missing (the one named like a time, if several).
+    Without them, feature_store.py's rule numbers the rows and times them."""
+    keys = {}
+    complete = [name for name in ignored if frame[name].notna().all()]
+    ids = [
+        name
+        for name in complete
+        if ignored[name].startswith("identifier") and KEY_NAME.search(name)
+    ]
+    if ids:
+        keys["entity"] = ids[0]
+        keys["entity_dtype"] = "int" if _is_number(frame[ids[0]]) else "str"
+    times = [name for name in complete if ignored[name].startswith("date or time")]
+    if times:
+        keys["timestamp"] = next((name for name in times if TIME_NAME.search(name)), times[0])
+    return keys
+
+
+def write_store_keys(params_file: Path, keys: dict[str, str]) -> None:
+    """Set params.yaml's feature_store entries to `keys` in place (its comments kept); the file
+    is left as it was if the result does not read back with them."""
+    from mlops_ladder.config import load_params
+
+    original = params_file.read_text()
+    lines, inside = original.splitlines(keepends=True), False
+    for index, line in enumerate(lines):
+        if line.strip() and not line.startswith((" ", "#")):
+            inside = line.startswith("feature_store:")
+        entry = re.match(r"  (\w+):[^#\n]*(#.*)?$", line.rstrip("\n")) if inside else None
+        if entry and entry[1] in keys:
+            comment = f"  {entry[2]}" if entry[2] else ""
+            lines[index] = f"  {entry[1]}: {_flow(keys[entry[1]])}{comment}\n"
+    params_file.write_text("".join(lines))
+    written = load_params(params_file).feature_store
+    if any(getattr(written, key) != value for key, value in keys.items()):
+        params_file.write_text(original)
+        raise ConfigError(
+            f"{params_file} has no feature_store entries to set: add them by hand ({keys})"
+        )
+
+
+def draft_feature(values: pd.Series) -> tuple[dict[str, Any], str]:
+    """A feature's spec, and what was observed (for the comment beside it)."""
+    present = values.dropna()
+    nulls = int(values.isna().sum())
+    missing = f", {nulls} missing" if nulls else ""
+    if _is_bool(present):
+        spec: dict[str, Any] = {"dtype": "bool"}
+        observed = f"{int(present.astype(bool).sum())} true of {len(present)}{missing}"
+    elif _is_number(present):
+        whole = bool((present % 1 == 0).all())
+        spec = {"dtype": "int" if whole else "float", **_bounds(present, whole)}
+        observed = f"observed {_plain(present.min())} to {_plain(present.max())}{missing}"
+    else:
+        allowed = sorted(str(value) for value in present.unique())
+        spec = {"dtype": "category", "allowed": allowed}
+        observed = f"{len(allowed)} values{missing}"
+    if nulls:
+        spec["nullable"] = True
+    return spec, observed
+
+
+def draft_slices(features: dict[str, dict[str, Any]], frame: pd.DataFrame) -> list[dict[str, str]]:
+    """Each value of the category with the fewest values (2 to 10), else each side of the
+    first number's median."""
+    categories = [
+        (len(spec.get("allowed") or [False, True]), name)
+        for name, spec in features.items()
+        if spec["dtype"] in ("category", "bool")
+        and 2 <= len(spec.get("allowed") or [False, True]) <= MAX_SLICE_CATEGORIES
+    ]
+    if categories:
+        _, name = min(categories)
+        values = features[name].get("allowed") or [False, True]
+        return [
+            {"name": _slug(f"{name} {value}"), "query": f"`{name}` == {_literal(value)}"}
+            for value in values
+        ]
+    numbers = [name for name, spec in features.items() if spec["dtype"] in ("int", "float")]
+    if not numbers:
+        return []
+    name = numbers[0]
+    median = _plain(round(float(frame[name].median()), 6))
+    return [
+        {"name": _slug(f"{name} below median"), "query": f"`{name}` < {median}"},
+        {"name": _slug(f"{name} median or above"), "query": f"`{name}` >= {median}"},
+    ]
+
+
+def _bounds(present: pd.Series, whole: bool) -> dict[str, float | int]:
+    low, high = float(present.min()), float(present.max())
+    width = (high - low) or abs(high) or 1.0
+    lower, upper = low - width, high + width
+    if low >= 0:
+        lower = max(lower, 0.0)
+    if whole:
+        return {"min": math.floor(lower), "max": math.ceil(upper)}
+    return {"min": _round(lower, math.floor), "max": _round(upper, math.ceil)}
+
+
+def _round(value: float, direction: Any) -> float:
+    """Round outward to three significant digits."""
+    if value == 0:
+        return 0.0
+    scale = 10 ** (math.floor(math.log10(abs(value))) - 2)
+    return float(round(direction(value / scale) * scale, 10))
+
+
+def _is_bool(present: pd.Series) -> bool:
+    return pd.api.types.is_bool_dtype(present) or (
+        present.dtype == object and all(isinstance(value, bool) for value in present)
+    )
+
+
+def _is_number(present: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
+
+
+def _is_date(present: pd.Series) -> bool:
+    sample = present.astype(str).head(200)
+    if not sample.str.contains(r"\d").all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= 0.95)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values, whole floats as ints (for YAML and messages)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _literal(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
+def _slug(text: str) -> str:
+    """A slice name that MLflow accepts in metric names."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "slice"
+
+
+def _flow(value: Any) -> str:
+    """One YAML value on one line: JSON is valid YAML, and quotes what YAML would misread
+    (yes/no, numbers as text, names with colons or spaces)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_flow(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    plain = isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value)
+    if plain and value.lower() not in {"yes", "no", "on", "off", "true", "false", "null", "y", "n"}:
+        return value
+    return json.dumps(value, ensure_ascii=False)

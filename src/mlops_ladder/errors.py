@@ -1,0 +1,42 @@
+"""Errors the command line reports as one clear message instead of a traceback."""
+
+
+class ProjectError(Exception):
+    """An expected failure: bad configuration, bad data, a missing input."""
+
+
+class ConfigError(ProjectError):
+    """params.yaml, schema.yaml or an environment variable is invalid."""
+
+
+class DataError(ProjectError):
+    """Input data is missing, unreadable or breaks the data contract."""
+
+
+# The runtime's optional parts and the extra of mlops-ladder that installs each (pyproject.toml
+# optional-dependencies; a generated project's `make setup GROUPS=...` names them too).
+EXTRAS = {
+    "mlflow": "pipeline",
+    "dvc": "pipeline",
+    "fastapi": "serving",
+    "uvicorn": "serving",
+    "prometheus_client": "serving",
+    "scipy": "monitoring",
+    "pyspark": "spark",
+    "feast": "feast",
+    "boto3": "team",
+    "psycopg2": "team",
+}
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """One line naming the extra to install for a missing optional module, or None when the
+    module is not one of the runtime's optional parts (a real bug: let it show)."""
+    top = (error.name or "").partition(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return None
+    return (
+        f"this command needs {top}, which is not installed: add the `{extra}` extra "
+        f"(pyproject.toml: mlops-ladder[{extra}]) and run `make setup`"
+    )

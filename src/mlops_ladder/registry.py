@@ -1,0 +1,309 @@
+"""The model registry: register each trained model, gate it, promote it, roll it back.
+
+MLflow 3 aliases, not the deprecated stages. Every trained model is registered as a new
+version and gets the alias `challenger`. It becomes `champion` (the model that serves) only by
+passing the gate: the quality bar of params.yaml (thresholds, baselines, slices) and no more
+than `gate.max_drop_vs_champion` worse than the current champion on the same test data.
+`promote` and `rollback` move the champion by hand. The registered model keeps the list of
+its champions in a tag, so rollback knows where to go back to.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from mlops_ladder import metrics, project
+from mlops_ladder.config import Params, Settings
+from mlops_ladder.errors import ProjectError
+from mlops_ladder.model import predict
+from mlops_ladder.schema import Schema
+from mlops_ladder.tracking import (
+    connect,
+    is_server_problem,
+    read_metadata_of_run,
+    server_errors,
+)
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "champion_history"
+HISTORY_LENGTH = 50
+
+
+class RegistryError(ProjectError):
+    """The registry cannot do what was asked (unknown version, nothing to roll back to)."""
+
+
+@dataclass
+class Decision:
+    """What the gate decided for one registered version, and why."""
+
+    model_name: str
+    version: str
+    promoted: bool
+    champion_before: str | None
+    champion_after: str | None
+    reasons: list[str] = field(default_factory=list)
+    # The champion took other inputs (or predicted another target): nothing to compare with,
+    # so this model was judged as the first of its contract.
+    new_contract: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        if self.promoted:
+            first = f" (first of a new contract: {self.new_contract})" if self.new_contract else ""
+            return (
+                f"{self.model_name} v{self.version} passed the gate{first}: it is the champion now"
+            )
+        if not self.reasons:
+            return f"{self.model_name} v{self.version} is already the champion"
+        kept = f"v{self.champion_before}" if self.champion_before else "no champion"
+        lines = [f"{self.model_name} v{self.version} refused by the gate ({kept} stays):"]
+        return "\n".join([*lines, *(f"  - {reason}" for reason in self.reasons)])
+
+
+def client_for(settings: Settings) -> MlflowClient:
+    connect(settings)
+    return MlflowClient()
+
+
+@server_errors
+def register(
+    settings: Settings,
+    params: Params,
+    schema: Schema,
+    run: dict[str, str],
+    report: dict[str, Any],
+    test_split: pd.DataFrame,
+    model_metadata: dict[str, Any],
+) -> Decision:
+    """Register the run's model, make it challenger, and champion if it passes the gate."""
+    client = client_for(settings)
+    name = settings.model_name
+    version = ensure_version(client, name, run)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    before = champion_version(client, name)
+
+    reasons = [*report["quality"]["failures"], *provenance_problems(model_metadata, params)]
+    new_contract = None
+    if before is not None and before != version:
+        new_contract = contract_change(client, name, before, model_metadata)
+        if new_contract is None:
+            reasons += compare_with_champion(name, report, test_split, schema, params)
+        else:
+            log.info(
+                "the champion v%s has another contract (%s): not compared", before, new_contract
+            )
+
+    promoted = False
+    if before == version:
+        reasons = []  # registering the same run again changes nothing
+    elif not reasons:
+        set_champion(client, name, version, by="gate")
+        promoted = True
+    client.set_model_version_tag(name, version, "gate", "passed" if not reasons else "refused")
+    if reasons:
+        client.set_model_version_tag(name, version, "gate.reasons", "; ".join(reasons)[:5000])
+    if new_contract:
+        client.set_model_version_tag(name, version, "gate.new_contract", new_contract[:5000])
+    return Decision(
+        name, version, promoted, before, champion_version(client, name), reasons, new_contract
+    )
+
+
+def provenance_problems(model_metadata: dict[str, Any], params: Params) -> list[str]:
+    """A champion's spec is reviewed and committed: where params.yaml gate.require_committed
+    applies, a model trained from an unknown commit or uncommitted changes is refused."""
+    rule = params.gate.require_committed
+    if rule == "never" or (rule == "ci" and os.environ.get("GITHUB_ACTIONS") != "true"):
+        return []
+    git = model_metadata.get("git") or {}
+    if not git.get("commit"):
+        return ["trained outside a git commit: commit the code and retrain"]
+    if git.get("dirty"):
+        changed = ", ".join(git.get("changed") or []) or "the model spec"
+        return [f"trained with uncommitted changes ({changed}): commit them and retrain"]
+    return []
+
+
+def contract(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What a model takes and gives: its input columns, its target and its classes."""
+    return {key: metadata.get(key) for key in ("inputs", "target", "classes")}
+
+
+def contract_change(
+    client: MlflowClient, name: str, champion: str, metadata: dict[str, Any]
+) -> str | None:
+    """How the champion's contract differs from the new model's, or None when it is the same."""
+    run_id = client.get_model_version(name, champion).run_id
+    try:
+        theirs = contract(read_metadata_of_run(run_id))
+    except MlflowException as error:
+        if is_server_problem(error):  # the server is away: not a reason to skip the comparison
+            raise
+        return "the champion's metadata cannot be read"
+    ours = contract(metadata)
+    changes = []
+    if theirs["target"] != ours["target"]:
+        changes.append(f"target {theirs['target']} -> {ours['target']}")
+    if theirs["inputs"] != ours["inputs"]:
+        gone = [column for column in theirs["inputs"] or [] if column not in ours["inputs"]]
+        new = [column for column in ours["inputs"] or [] if column not in (theirs["inputs"] or [])]
+        changes.append(f"inputs: {len(gone)} gone, {len(new)} new")
+    if theirs["classes"] != ours["classes"]:
+        changes.append(f"classes {theirs['classes']} -> {ours['classes']}")
+    return "; ".join(changes) or None
+
+
+def ensure_version(client: MlflowClient, name: str, run: dict[str, str]) -> str:
+    """The version registered from this run, registering it on first sight (idempotent)."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException as error:
+        if is_server_problem(error):
+            raise
+        new = True
+    else:
+        new = False
+        existing = client.search_model_versions(f"name = '{name}' and run_id = '{run['run_id']}'")
+        if existing:
+            return str(existing[0].version)
+    registered = mlflow.register_model(run["model_uri"], name)  # creates the model if new
+    if new:
+        summary = project.current().description
+        client.update_registered_model(name, description=summary)
+    log.info("registered %s v%s from run %s", name, registered.version, run["run_id"])
+    return str(registered.version)
+
+
+def compare_with_champion(
+    name: str, report: dict[str, Any], test_split: pd.DataFrame, schema: Schema, params: Params
+) -> list[str]:
+    """Score the champion on the same test split; refuse a challenger that is clearly worse."""
+    primary = params.quality.primary_metric
+    champion = mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")
+    target = schema.target.name
+    scores = metrics.compute_metrics(
+        test_split[target], *predict(champion, test_split[schema.feature_names])
+    )
+    ours, theirs = report["test"].get(primary), scores.get(primary)
+    if ours is None or theirs is None:
+        return [f"{primary} is not defined on the test split: cannot compare with the champion"]
+    drop = theirs - ours if metrics.higher_is_better(primary) else ours - theirs
+    allowed = params.gate.max_drop_vs_champion
+    if drop > allowed:
+        return [
+            f"{primary} {ours:.4f} is {drop:.4f} worse than the champion's {theirs:.4f} "
+            f"on the same test data (at most {allowed} allowed)"
+        ]
+    return []
+
+
+def champion_version(client: MlflowClient, name: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException as error:
+        if is_server_problem(error):  # a server that is away is no "no champion"
+            raise
+        return None
+
+
+@server_errors
+def served_versions(settings: Settings, versions: list[str]) -> dict[str, Any]:
+    """For the monitoring job: the champion's version, and for it and each of `versions`,
+    when it was registered and the test scores its training run logged (evaluate's, `test_*`).
+    A version the registry does not know is left out."""
+    client = client_for(settings)
+    name = settings.model_name
+    champion = champion_version(client, name)
+    found: dict[str, Any] = {}
+    for version in dict.fromkeys([*([champion] if champion else []), *versions]):
+        try:
+            entry = client.get_model_version(name, version)
+            run = client.get_run(entry.run_id) if entry.run_id else None
+        except MlflowException as error:
+            if is_server_problem(error):
+                raise
+            continue
+        scores = run.data.metrics if run is not None else {}
+        found[version] = {
+            "registered_at": datetime.fromtimestamp(entry.creation_timestamp / 1000, UTC),
+            "test": {
+                key.removeprefix("test_"): value
+                for key, value in scores.items()
+                if key.startswith("test_")
+            },
+        }
+    return {"champion": champion, "versions": found}
+
+
+def history(client: MlflowClient, name: str) -> list[str]:
+    tags = client.get_registered_model(name).tags
+    return [item for item in tags.get(HISTORY_TAG, "").split(",") if item]
+
+
+def set_champion(client: MlflowClient, name: str, version: str, by: str) -> None:
+    """Point `champion` at `version` and remember it in the history."""
+    client.set_registered_model_alias(name, CHAMPION, version)
+    past = [*history(client, name), version][-HISTORY_LENGTH:]
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(past))
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    client.set_model_version_tag(name, version, "promoted_at", now)
+    client.set_model_version_tag(name, version, "promoted_by", by)
+
+
+@server_errors
+def promote(settings: Settings, version: str) -> Decision:
+    """Make `version` the champion by hand, whatever the gate said."""
+    client = client_for(settings)
+    name = settings.model_name
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as error:
+        if is_server_problem(error):
+            raise
+        raise RegistryError(f"{name} has no version {version}") from None
+    before = champion_version(client, name)
+    if before != version:
+        set_champion(client, name, version, by="promote")
+    return Decision(name, version, before != version, before, version)
+
+
+@server_errors
+def rollback(settings: Settings) -> Decision:
+    """Move the champion back to the one before it."""
+    client = client_for(settings)
+    name = settings.model_name
+    try:
+        past = history(client, name)
+    except MlflowException as error:
+        if is_server_problem(error):
+            raise
+        raise RegistryError(f"no registered model named {name}") from None
+    current = champion_version(client, name)
+    # The history ends with the current champion unless the alias was moved elsewhere.
+    if past and past[-1] == current:
+        past = past[:-1]
+    if not past:
+        raise RegistryError(f"{name} has no earlier champion to roll back to")
+    previous = past[-1]
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(past))
+    if current is not None:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        client.set_model_version_tag(name, current, "rolled_back_at", now)
+    log.info("rolled %s back from v%s to v%s", name, current, previous)
+    return Decision(name, previous, True, current, previous)

@@ -1,0 +1,12 @@
+"""Online serving of the registered model over HTTP.
+
+settings.py        which model (MODEL_URI), request limits, the challenger's share
+loading.py         the model from the registry or an exported folder; `export-model`
+inference.py       the pipeline compiled for fast, identical single-request predictions
+payloads.py        request and response bodies, generated from schema.yaml
+routing.py         champion/challenger split by request key
+prediction_log.py  every prediction as JSON Lines, for the monitoring job
+telemetry.py       Prometheus metrics
+app.py             the FastAPI application
+server.py          uvicorn with N workers (`serve`)
+"""

@@ -1,0 +1,184 @@
+"""The prediction log: every predicted record, as JSON Lines, for the monitoring job.
+
+One line per record:
+
+    {"timestamp": "<ISO 8601 UTC>", "request_id": "...", "record": <index in the request>,
+     "model_name": "...", "model_version": "...", "variant": "champion" | "challenger",
+     "inputs": {<column name>: <value>, ...}, "prediction": <label or value>,
+     "probability": <the predicted class's probability>,           (classification only)
+     "probabilities": {<class, as text>: <its probability>, ...}}  (classification only)
+
+Inputs keep their real column names (spaces and all); classes are keyed by their text (`str`
+of the label: "Adelie", "2", "True"), as batch prediction names its `probability_<class>`
+columns.
+
+Values of the features tagged `pii` in schema.yaml are their keyed hashes, never the values
+(privacy.py); files older than the retention setting are deleted when the writer starts and at
+each new day.
+
+in `<prediction_log_dir>/predictions-<UTC date>-<host>-<pid>.jsonl` (one file per server
+process and day, so workers never interleave lines). The request only queues its batch; a
+writer thread formats and appends it, off the request path. `close` writes everything still
+queued before it returns: a clean shutdown loses no record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic_core import to_json
+
+from mlops_ladder.privacy import delete_old_logs, pseudonymise
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one request predicted: converted to lines by the writer thread, not the request."""
+
+    timestamp: datetime
+    request_id: str
+    model_name: str
+    model_version: str
+    variant: str
+    records: list[Any]  # the validated request records (pydantic models)
+    predictions: list[Any]
+    probability: list[float] | None = None  # per record, the predicted class's probability
+    probabilities: list[list[float]] | None = None  # per record, per class (`classes` order)
+    classes: list[Any] | None = None
+
+    def lines(self, pii: tuple[str, ...] = (), key: str = "") -> list[str]:
+        """The batch's lines, the inputs named in `pii` as their hashes under `key`."""
+        # Each line is encoded by pydantic's serializer in one call (records included, by their
+        # aliases: the real column names), 2-3x faster than json.dumps of its parts.
+        head = {
+            "timestamp": self.timestamp.isoformat(timespec="milliseconds"),
+            "request_id": self.request_id,
+        }
+        model = {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "variant": self.variant,
+        }
+        keys = [str(label) for label in self.classes or ()]
+        inputs: list[Any] = self.records
+        if pii:  # the slow path, only for a schema that tags pii: each column hashed at once
+            inputs = [record.model_dump(by_alias=True, mode="json") for record in self.records]
+            for name in pii:
+                values = pseudonymise(pd.Series([row[name] for row in inputs], dtype=object), key)
+                for row, value in zip(inputs, values, strict=True):
+                    row[name] = None if pd.isna(value) else value
+        out = []
+        pairs = zip(inputs, self.predictions, strict=True)
+        for index, (record, prediction) in enumerate(pairs):
+            line = {**head, "record": index, **model, "inputs": record, "prediction": prediction}
+            if self.probability is not None:
+                line["probability"] = self.probability[index]
+            if self.probabilities is not None:
+                line["probabilities"] = dict(zip(keys, self.probabilities[index], strict=True))
+            out.append(to_json(line, by_alias=True).decode())
+        return out
+
+
+class PredictionLog:
+    """Appends batches to JSON Lines files from a background thread.
+
+    A request only appends to a deque (no lock, no wake-up): the writer wakes every
+    FLUSH_SECONDS and writes whatever has piled up, so a busy server pays nothing per request
+    for the thread hand-offs a queue would cost.
+
+    The wake-up is short on purpose: formatting holds the GIL (about 5 us a record), so what
+    piles up in 0.2 s of 100-record requests (some 20 ms of work) stalled the requests
+    arriving meanwhile and tripled the p99 of /predict; in 20 ms slices it is lost in the noise.
+    """
+
+    FLUSH_SECONDS = 0.02
+
+    def __init__(
+        self,
+        folder: Path,
+        pii: tuple[str, ...] = (),
+        key: str = "",
+        retention_days: float = 0,
+    ) -> None:
+        self.folder = folder
+        self.pii, self.key, self.retention_days = pii, key, retention_days
+        self.written = 0
+        self._pending: deque[Batch] = deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tag = f"{socket.gethostname()}-{os.getpid()}"
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        delete_old_logs(self.folder, self.retention_days)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def append(self, batch: Batch) -> None:
+        """Queue a batch; returns at once."""
+        self._pending.append(batch)
+
+    def close(self) -> None:
+        """Write every queued batch, then stop the writer."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+    def path_for(self, day: datetime) -> Path:
+        return self.folder / f"predictions-{day:%Y%m%d}-{self._tag}.jsonl"
+
+    def _run(self) -> None:
+        writer = _Appender()
+        stopping = False
+        while not stopping:
+            stopping = self._stop.wait(self.FLUSH_SECONDS)
+            while self._pending:  # after a stop too: the last requests are written first
+                batch = self._pending.popleft()
+                try:
+                    path = self.path_for(batch.timestamp)
+                    if writer.path is not None and path != writer.path:  # a new day
+                        delete_old_logs(self.folder, self.retention_days, keep=writer.path)
+                    writer.write(path, batch.lines(self.pii, self.key))
+                    self.written += len(batch.predictions)
+                except (OSError, ValueError):
+                    log.exception("could not log the predictions of request %s", batch.request_id)
+            writer.flush()
+        writer.close()
+
+
+class _Appender:
+    """Keeps the current file open; a new day (or host) opens the next one."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.handle: Any = None
+
+    def write(self, path: Path, lines: list[str]) -> None:
+        if path != self.path:
+            self.close()
+            self.handle, self.path = path.open("a", encoding="utf-8"), path
+        self.handle.write("".join(line + "\n" for line in lines))
+
+    def flush(self) -> None:
+        if self.handle is not None:
+            self.handle.flush()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            self.handle, self.path = None, None

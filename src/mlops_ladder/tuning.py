@@ -1,0 +1,173 @@
+"""Hyperparameter tuning: an Optuna study of the estimator params.yaml configures, and the check
+that the configuration train uses is as good as the best the study found.
+
+The study searches params.yaml `tune.space` for the chosen estimator (hyperparameters outside the
+space keep their configured values), scoring each trial by the primary metric in k-fold
+cross-validation on the training features. Its TPE sampler is seeded (`tune.seed`), so the same
+data and params give the same trials. Train never reads the study: params.yaml stays the one
+model spec that is reviewed and committed, and a configuration that scores more than
+`tune.tolerance` below the best found fails the check, naming the values to copy into it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from mlops_ladder.config import Params
+from mlops_ladder.errors import ConfigError
+from mlops_ladder.metrics import compute_metrics, higher_is_better
+from mlops_ladder.model import make_estimator, predict
+from mlops_ladder.schema import Schema
+from mlops_ladder.train import fit
+
+# The study's own per-trial lines would flood the pipeline's output; tune logs a summary.
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@dataclass
+class Tuning:
+    """What a study found, and how the configured hyperparameters compare (reports/tuning.json)."""
+
+    estimator: str
+    metric: str
+    greater_is_better: bool
+    folds: int
+    tolerance: float
+    configured: dict[str, Any]
+    configured_score: float
+    best_params: dict[str, Any]
+    best_score: float
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def shortfall(self) -> float:
+        """How much worse the configured hyperparameters score than the best found (>= 0)."""
+        gap = self.best_score - self.configured_score
+        return max(0.0, gap if self.greater_is_better else -gap)
+
+    @property
+    def passed(self) -> bool:
+        return self.shortfall <= self.tolerance
+
+    def failure(self) -> str:
+        """What to do when the check fails: the values to copy into params.yaml."""
+        changed = {
+            name: value
+            for name, value in self.best_params.items()
+            if self.configured.get(name) != value
+        }
+        lines = "\n".join(f"    {name}: {_yaml(value)}" for name, value in changed.items())
+        return (
+            f"train.{self.estimator} scores {self.configured_score:.4f} {self.metric} in "
+            f"{self.folds}-fold cross-validation, {self.shortfall:.4f} worse than the best the "
+            f"study found ({self.best_score:.4f}; tune.tolerance {self.tolerance:g}): "
+            f"copy these into params.yaml train.{self.estimator}:\n{lines}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "shortfall": round(self.shortfall, 6), "passed": self.passed}
+
+
+def cross_validated(
+    train_features: pd.DataFrame,
+    schema: Schema,
+    params: Params,
+    hyperparameters: dict[str, Any],
+) -> float:
+    """The primary metric of `hyperparameters` on the out-of-fold predictions of k-fold
+    cross-validation (stratified for classes), each fold fitted as train fits the model."""
+    target = schema.target.name
+    labels = train_features[target]
+    splitter = StratifiedKFold if params.task == "classification" else KFold
+    folds = splitter(params.tune.cv_folds, shuffle=True, random_state=params.tune.seed)
+    held_parts, label_parts, score_parts = [], [], []
+    for fit_rows, held_rows in folds.split(train_features, labels):
+        estimator = make_estimator(
+            params.train.estimator, hyperparameters, params.seed, params.task
+        )
+        model = fit(train_features.iloc[fit_rows], schema, estimator)
+        held = train_features.iloc[held_rows]
+        fold_labels, fold_scores = predict(model, held[schema.feature_names])
+        held_parts.append(held_rows)
+        label_parts.append(np.asarray(fold_labels))
+        score_parts.append(fold_scores)
+    order = np.argsort(np.concatenate(held_parts))
+    predicted = np.concatenate(label_parts)[order]
+    scores = None
+    if score_parts[0] is not None:  # every class of the split, also one a fold's part lacked
+        classes = sorted(labels.unique().tolist())
+        table = pd.concat([part.reindex(columns=classes, fill_value=0.0) for part in score_parts])
+        scores = table.iloc[order].reset_index(drop=True)
+    metric = params.quality.primary_metric
+    computed = compute_metrics(labels.to_numpy(), predicted, scores)
+    if metric not in computed:
+        raise ConfigError(f"quality.primary_metric {metric} is undefined on the training split")
+    return computed[metric]
+
+
+def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One point of the space: `choices` (any values), else a `low`..`high` range, whole
+    numbers when both bounds are, on a log scale with `log: true`."""
+    chosen = {}
+    for name, spec in space.items():
+        if "choices" in spec:
+            chosen[name] = trial.suggest_categorical(name, spec["choices"])
+        elif isinstance(spec["low"], int) and isinstance(spec["high"], int):
+            chosen[name] = trial.suggest_int(name, spec["low"], spec["high"], log=spec["log"])
+        else:
+            low, high = float(spec["low"]), float(spec["high"])
+            chosen[name] = trial.suggest_float(name, low, high, log=spec["log"])
+    return chosen
+
+
+def tune(train_features: pd.DataFrame, schema: Schema, params: Params) -> Tuning:
+    """Run the study on the training features; score the configured hyperparameters alike."""
+    settings, estimator = params.tune, params.train.estimator
+    space = settings.space_of(estimator)
+    configured = params.train.hyperparameters
+    metric = params.quality.primary_metric
+    greater = higher_is_better(metric)
+    started = time.perf_counter()
+
+    def objective(trial: optuna.Trial) -> float:
+        hyperparameters = {**configured, **suggest(trial, space)}
+        return cross_validated(train_features, schema, params, hyperparameters)
+
+    study = optuna.create_study(
+        direction="maximize" if greater else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=settings.seed),
+    )
+    study.optimize(objective, n_trials=settings.n_trials, timeout=settings.timeout)
+    configured_score = cross_validated(train_features, schema, params, configured)
+    done = [trial for trial in study.trials if trial.state == optuna.trial.TrialState.COMPLETE]
+    return Tuning(
+        estimator=estimator,
+        metric=metric,
+        greater_is_better=greater,
+        folds=settings.cv_folds,
+        tolerance=settings.tolerance,
+        configured=configured,
+        configured_score=configured_score,
+        best_params={**configured, **study.best_params},
+        best_score=float(study.best_value),
+        trials=[
+            {"number": trial.number, "params": trial.params, "score": trial.value} for trial in done
+        ],
+        seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def _yaml(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(round(value, 6)) if isinstance(value, float) else str(value)
