@@ -166,3 +166,55 @@ def workspace(
         for stage in STAGES:
             assert main([stage]) == 0, f"the {stage} stage failed on the project's data"
         yield folder
+
+
+@pytest.fixture(scope="session")
+def registered(workspace: Path, ml_project: project.Identity) -> dict[str, Any]:
+    """The job's model through the registry gate (level 1 and up), as the register stage runs
+    it: the gate's decision (reports/registration.json of the workspace)."""
+    import json
+
+    from mlops_ladder.commands import main
+
+    if not ml_project.tracked:
+        pytest.skip("level 0 has no registry")
+    main(["register"])  # a refusal is the decision the tests read, not an error here
+    return json.loads((workspace / "reports" / "registration.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def served(registered: dict[str, Any]) -> Iterator[Any]:
+    """The serving app (FastAPI's TestClient) answering with the registry's champion, ready."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from mlops_ladder.serving.app import create_app
+
+    if not registered.get("promoted"):
+        pytest.fail("the gate promoted no champion to serve: " + "; ".join(registered["reasons"]))
+    with TestClient(create_app()) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/ready").status_code != 200:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app never got ready: {client.get('/ready').json()}")
+            time.sleep(0.2)
+        yield client
+
+
+@pytest.fixture(scope="session")
+def monitor(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """monitor(records) -> report: the monitoring job on `records` as the current data (the
+    job's model predicts them), against the job's training data."""
+    import json
+
+    from mlops_ladder.commands import main
+
+    def run(records: Any) -> dict[str, Any]:
+        folder = tmp_path_factory.mktemp("monitoring")
+        current = folder / "current.parquet"
+        records.to_parquet(current, index=False)
+        main(["monitor", "--current", str(current), "--output-dir", str(folder)])
+        return json.loads((folder / "report.json").read_text())
+
+    return run

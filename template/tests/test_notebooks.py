@@ -1,7 +1,5 @@
 """Notebook tests: every notebook runs top to bottom on a fresh kernel."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import nbformat

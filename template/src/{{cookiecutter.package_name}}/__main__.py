@@ -1,5 +1,5 @@
-"""`python -m {{ cookiecutter.package_name }}`: the command line."""
+"""`python -m <this package> <command>`: the project's command line, run by mlops-ladder."""
 
-from {{ cookiecutter.package_name }}.cli import main
+from mlops_ladder.commands import main
 
 raise SystemExit(main())

@@ -1,168 +1,45 @@
-"""Features, shared by training and serving.
+"""Derived features: numeric columns computed row by row from the data's columns.
 
-One definition: the exported model starts with `DerivedFeatures`, so what the model learned
-from is exactly what it computes from a request in production (no training/serving skew).
+Training, evaluation, serving and monitoring all compute them the same way: the saved model
+starts with them, so a request is featurized exactly as the training data was. Add yours to
+DERIVED, e.g. `Derived("price_per_m2", ("price", "area"), lambda f: f["price"] / f["area"])`:
+their inputs must be features of schema.yaml, or training stops naming the missing column.
 
-Your own derived features go in DERIVED below, one `Derived` each: training, evaluation,
-serving and monitoring all pick them up with no other edit. Their inputs must be columns of
-the data (schema.yaml features); a missing one stops training with an error naming it.
-The bundled sample's derived features (SAMPLE_DERIVED) apply only to data that has the
-sample's columns, so they never get in the way of yours.
+The bundled samples' features below are `optional`: each applies only to data that has its
+columns, so they never get in the way of your table. Delete them when you no longer need them.
 """
 
-from __future__ import annotations
-
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.package_name }}.config import FeaturizeParams
-from {{ cookiecutter.package_name }}.errors import ConfigError
+from mlops_ladder.features import Derived
 
-
-@dataclass(frozen=True)
-class Derived:
-    """A numeric column computed row by row from input columns (stateless: no fitting)."""
-
-    name: str
-    inputs: tuple[str, ...]
-    compute: Callable[[pd.DataFrame], pd.Series]
-
-
-# Yours, e.g. Derived("price_per_m2", ("price", "area"), lambda f: f["price"] / f["area"]).
-DERIVED: list[Derived] = []
-
-{% if cookiecutter.__classification %}
-SAMPLE_DERIVED = [
-    # How far the worst cell nucleus exceeds the average one: irregular growth.
+DERIVED: list[Derived] = [
+    # Breast cancer: how far the worst cell nucleus exceeds the average one (irregular growth).
     Derived(
         "radius_ratio",
         ("worst_radius", "mean_radius"),
         lambda frame: frame["worst_radius"] / frame["mean_radius"].replace(0, np.nan),
+        optional=True,
     ),
-    # Areas span two orders of magnitude; the log evens out their spacing.
-    Derived("log_mean_area", ("mean_area",), lambda frame: np.log1p(frame["mean_area"].clip(0))),
-]
-{% else %}
-SAMPLE_DERIVED = [
-    # The LDL/HDL cholesterol ratio is a standard cardiometabolic risk marker.
+    # Breast cancer: areas span two orders of magnitude; the log evens out their spacing.
+    Derived(
+        "log_mean_area",
+        ("mean_area",),
+        lambda frame: np.log1p(frame["mean_area"].clip(0)),
+        optional=True,
+    ),
+    # Diabetes: the LDL/HDL cholesterol ratio, a standard cardiometabolic risk marker.
     Derived(
         "ldl_hdl_ratio",
         ("ldl", "hdl"),
         lambda frame: frame["ldl"] / frame["hdl"].replace(0, np.nan),
+        optional=True,
     ),
-    # Obesity (BMI of 30 or more) as its own signal.
-    Derived("obese", ("bmi",), lambda frame: (frame["bmi"] >= 30).astype("float64")),
+    # Diabetes: obesity (a body mass index of 30 or more) as its own signal.
+    Derived(
+        "obese",
+        ("bmi",),
+        lambda frame: (frame["bmi"] >= 30).astype("float64"),
+        optional=True,
+    ),
 ]
-{% endif %}
-
-
-def derived_for(columns: Iterable[str]) -> list[Derived]:
-    """The derived features that apply to data with these columns: all of yours (each input
-    must be there), and the sample's where their inputs are."""
-    available = set(columns)
-    for feature in DERIVED:
-        for column in feature.inputs:
-            if column not in available:
-                raise ConfigError(
-                    f"features.py: derived feature '{feature.name}' needs column '{column}', "
-                    "which the data does not have (schema.yaml features)"
-                )
-    sample = [item for item in SAMPLE_DERIVED if available.issuperset(item.inputs)]
-    return [*DERIVED, *sample]
-
-
-def add_derived_features(frame: pd.DataFrame, derived: list[Derived] | None = None) -> pd.DataFrame:
-    """Return a copy of `frame` with the derived columns (those of `derived_for` by default)."""
-    out = frame.copy()
-    for feature in derived_for(frame.columns) if derived is None else derived:
-        out[feature.name] = feature.compute(frame)
-    return out
-
-
-def feature_costs(
-    frame: pd.DataFrame, derived: list[Derived], budget: FeaturizeParams, repeats: int = 5
-) -> dict[str, Any]:
-    """What each derived feature costs on `frame`: milliseconds per thousand rows (the whole
-    frame), per record (one row, as serving computes it) and bytes per row of its column, each
-    the best of `repeats` runs (the least noisy estimate of the work itself), against the
-    budget of params.yaml featurize."""
-    features, failures = {}, []
-    if frame.empty:
-        return {"budget": budget.model_dump(), "features": features, "failures": failures}
-    one = frame.iloc[:1]
-    for feature in derived:
-        column = feature.compute(frame)
-        cost = {
-            "ms_per_1k_rows": _best_ms(feature, frame, repeats) * 1000 / len(frame),
-            "ms_per_record": _best_ms(feature, one, repeats),
-            "bytes_per_row": int(pd.Series(column).memory_usage(index=False, deep=True))
-            / len(frame),
-        }
-        features[feature.name] = {key: round(value, 4) for key, value in cost.items()}
-        for key, value in cost.items():
-            bound = getattr(budget, f"max_{key}")
-            if value > bound:
-                failures.append(
-                    f"derived feature {feature.name}: {value:.4g} {key.replace('_', ' ')} "
-                    f"is over the budget of {bound:g} (params.yaml featurize max_{key})"
-                )
-    return {"budget": budget.model_dump(), "features": features, "failures": failures}
-
-
-def _best_ms(feature: Derived, frame: pd.DataFrame, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        feature.compute(frame)
-        best = min(best, time.perf_counter() - start)
-    return best * 1000
-
-
-class DerivedFeatures(TransformerMixin, BaseEstimator):
-    """`add_derived_features` as a scikit-learn step, so exported models take raw records.
-
-    `fit` notes which derived features apply to the training columns; `transform` computes
-    exactly those, in training and in serving alike.
-    """
-
-    def fit(self, frame: pd.DataFrame, target: object = None) -> DerivedFeatures:
-        self.names_ = [feature.name for feature in derived_for(frame.columns)]
-        return self
-
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        known = {feature.name: feature for feature in [*DERIVED, *SAMPLE_DERIVED]}
-        missing = [name for name in self.names_ if name not in known]
-        if missing:
-            raise ConfigError(f"features.py no longer defines {', '.join(missing)}: retrain")
-        return add_derived_features(frame, [known[name] for name in self.names_])
-
-
-def make_preprocessor(
-    numeric: list[str], categorical: list[str], derived: list[str]
-) -> ColumnTransformer:
-    """Impute and scale numbers, impute and one-hot encode categories; drop anything else."""
-    numbers = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
-    categories = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="most_frequent")),
-            ("encode", OneHotEncoder(handle_unknown="ignore")),
-        ]
-    )
-    return ColumnTransformer(
-        [
-            ("numeric", numbers, [*numeric, *derived]),
-            ("categorical", categories, categorical),
-        ],
-        remainder="drop",
-        verbose_feature_names_out=False,
-    )

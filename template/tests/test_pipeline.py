@@ -1,0 +1,40 @@
+"""Pipeline tests: the job of dvc.yaml, run stage by stage on your data through the command line,
+ends with a champion; the gate refuses a model clearly worse than it.
+
+`workspace` (mlops-ladder's pytest plugin) runs the stages in a temporary folder with your
+params.yaml and schema.yaml; `registered` is the gate's decision on its model.
+"""
+
+import json
+
+import pytest
+import yaml
+
+from mlops_ladder.commands import main
+
+
+@pytest.mark.ml_test_score("infrastructure-3", "model-7")
+def test_the_job_ends_with_a_champion(registered) -> None:
+    assert registered["promoted"], registered["reasons"]
+
+
+@pytest.mark.ml_test_score("infrastructure-4")
+def test_the_gate_refuses_a_crippled_model_and_keeps_the_champion(
+    registered, workspace, ml_project, tmp_path, monkeypatch
+) -> None:
+    # Given params.yaml training a single, one-split tree of the built-in forest
+    params = yaml.safe_load((ml_project.root / "params.yaml").read_text())
+    params["train"]["estimator"] = "random_forest"
+    params["train"]["random_forest"] = {"n_estimators": 1, "max_depth": 1}
+    crippled = tmp_path / "params.yaml"
+    crippled.write_text(yaml.safe_dump(params))
+    monkeypatch.setenv(f"{ml_project.env_prefix}PARAMS_FILE", str(crippled))
+    monkeypatch.setenv(f"{ml_project.env_prefix}REPORTS_DIR", str(tmp_path / "reports"))
+    # When it is trained, evaluated and put to the gate
+    assert main(["train"]) == 0
+    assert main(["evaluate"]) == 0
+    assert main(["register"]) == 1
+    # Then the gate says why, and the champion is the one before
+    decision = json.loads((tmp_path / "reports" / "registration.json").read_text())
+    assert not decision["promoted"] and decision["reasons"]
+    assert decision["champion_after"] == registered["version"]

@@ -1,0 +1,39 @@
+"""Serving tests: the served model answers records of your data as the model predicts them,
+and refuses a record that breaks the contract, naming what is wrong.
+
+`served` (mlops-ladder's pytest plugin) is the serving app answering with the champion of the
+job's registry, through FastAPI's test client.
+"""
+
+import numpy as np
+import pytest
+
+from mlops_ladder.model import predict
+
+
+def records_of(frame, schema, rows=20):
+    """Rows of the test split as a client sends them: JSON values, missing ones as null."""
+    inputs = frame[schema.feature_names].head(rows).astype(object)
+    return inputs.where(inputs.notna(), None).to_dict("records")
+
+
+@pytest.mark.ml_test_score("infrastructure-5", "monitoring-3")
+def test_the_served_model_answers_as_the_model_predicts(served, model, splits, schema) -> None:
+    records = records_of(splits[1], schema)
+    answer = served.post("/predict", json={"records": records})
+    assert answer.status_code == 200, answer.text
+    expected = predict(model, splits[1][schema.feature_names].head(len(records)))[0]
+    if schema.task == "classification":
+        assert [str(label) for label in answer.json()["predictions"]] == [str(x) for x in expected]
+    else:
+        np.testing.assert_allclose(answer.json()["predictions"], expected, rtol=1e-9)
+
+
+@pytest.mark.ml_test_score("data-1")
+def test_a_record_that_breaks_the_contract_is_refused_by_name(served, splits, schema) -> None:
+    record = records_of(splits[1], schema, rows=1)[0]
+    name = schema.feature_names[0]
+    record[name] = "not a value of this column" if name in schema.numeric else 1e12
+    answer = served.post("/predict", json={"records": [record]})
+    assert answer.status_code == 422
+    assert name in answer.text
