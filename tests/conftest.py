@@ -170,12 +170,32 @@ def project_dir(engine: str, parent: Path) -> Path:
     return folders[0]
 
 
+def provide_runtime(project: Path, wheel: Path) -> None:
+    """Put the runtime's wheel, built from this checkout, where a project's `make setup` looks
+    first (.tools/wheels: pyproject.toml's find-links), as a teammate's copy would be: its
+    setup then installs this checkout's runtime offline, without building it again."""
+    wheels = project / ".tools" / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(wheel, wheels / wheel.name)
+
+
+@pytest.fixture(scope="session")
+def runtime_wheel(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Path:
+    """The mlops-ladder wheel of this checkout, built once per test process."""
+    folder = tmp_path_factory.mktemp("runtime-wheel")
+    run(["uv", "build", "--quiet", "--wheel", "--out-dir", folder, ROOT], ROOT, env)
+    (wheel,) = folder.glob("mlops_ladder-*.whl")
+    return wheel
+
+
 @dataclass
 class Renderer:
-    """Renders on demand; `get` caches, `fresh` always renders a new copy."""
+    """Renders on demand; `get` caches, `fresh` always renders a new copy. Every render gets the
+    runtime's wheel of this checkout (`provide_runtime`)."""
 
     base: Path
     env: dict[str, str]
+    wheel: Path
     cache: dict[tuple, Path] = field(default_factory=dict)
     count: int = 0
 
@@ -186,6 +206,7 @@ class Renderer:
         run(engine_command(engine, answers, parent), ROOT, self.env, label=f"render {engine}")
         path = project_dir(engine, parent)
         assert path.is_dir(), f"{engine} wrote no project at {path}"
+        provide_runtime(path, self.wheel)
         return path
 
     def get(self, engine: str, **answers: str) -> Path:
@@ -196,8 +217,10 @@ class Renderer:
 
 
 @pytest.fixture(scope="session")
-def renderer(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Renderer:
-    return Renderer(tmp_path_factory.mktemp("renders"), env)
+def renderer(
+    tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], runtime_wheel: Path
+) -> Renderer:
+    return Renderer(tmp_path_factory.mktemp("renders"), env, runtime_wheel)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -162,3 +162,31 @@ def cookiecutter_derive(name: str) -> tuple[str, str]:
 def test_both_engines_derive_the_same_slug_and_package_from_a_name(name: str, slug: str) -> None:
     assert copier_derive(name) == (slug, slug.replace("-", "_"))
     assert cookiecutter_derive(name) == (slug, slug.replace("-", "_"))
+
+
+def test_cookiecutter_json_is_generated_from_copier_yml() -> None:
+    # The questions are written once (copier.yml): tests/engines.py writes cookiecutter.json,
+    # and copier.yml's standard-library names, from it; an edit to either alone fails here.
+    import engines
+
+    assert engines.main(["--check"]) == 0, "run: uv run python tests/engines.py"
+
+
+def test_a_project_pins_the_runtime_released_with_the_template() -> None:
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert COOKIECUTTER["__runtime_version"] == version
+    assert f'__runtime_version: "{version}"' in COPIER["cookiecutter"]["default"]
+
+
+def test_every_template_file_is_plain_unless_named_jinja() -> None:
+    # Only `.jinja` files are templates: a `{{`/`{%` in any other file would reach the project
+    # as it is (GitHub's `${{ }}` aside), and a `.jinja` file without any is a template for nothing.
+    template = ROOT / "template"
+    for path in sorted(template.rglob("*")):
+        if not path.is_file() or path.suffix in {".csv", ".ipynb"}:
+            continue
+        text = path.read_text(encoding="utf-8")
+        templated = re.search(r"(?<!\$)\{[{%]", text) is not None
+        assert templated == path.name.endswith(".jinja"), path.relative_to(template)
