@@ -6,7 +6,6 @@ reads, and your contract.
 """
 
 import pytest
-
 from mlops_ladder.validate import single_feature_scores, validate
 
 

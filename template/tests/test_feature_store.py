@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-
 from mlops_ladder.config import Settings, load_params
 from mlops_ladder.data import ingest
 from mlops_ladder.errors import DataError

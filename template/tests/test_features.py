@@ -7,7 +7,6 @@ samples' formulas on hand-made rows: write the same for yours.
 import numpy as np
 import pandas as pd
 import pytest
-
 from mlops_ladder.features import add_derived_features, derived_for, feature_costs
 
 

@@ -7,7 +7,6 @@ trained on your data by mlops-ladder's pytest plugin.
 
 import numpy as np
 import pytest
-
 from mlops_ladder.evaluate import evaluate
 from mlops_ladder.model import predict
 from mlops_ladder.train import train

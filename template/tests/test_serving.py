@@ -7,7 +7,6 @@ job's registry, through FastAPI's test client.
 
 import numpy as np
 import pytest
-
 from mlops_ladder.model import predict
 
 

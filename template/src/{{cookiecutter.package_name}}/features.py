@@ -10,7 +10,6 @@ columns, so they never get in the way of your table. Delete them when you no lon
 """
 
 import numpy as np
-
 from mlops_ladder.features import Derived
 
 DERIVED: list[Derived] = [

@@ -7,7 +7,6 @@ schema.yaml first.
 """
 
 import pandas as pd
-
 from mlops_ladder.data import ingest as read_file
 
 
