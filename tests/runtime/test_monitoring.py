@@ -31,8 +31,9 @@ from conftest import Made, inside, make_project, run
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlops_ladder.commands import main
+from mlops_ladder.errors import ProjectError
 from mlops_ladder.model import predict
-from mlops_ladder.monitoring import sources
+from mlops_ladder.monitoring import push, sources
 from mlops_ladder.privacy import PREFIX
 from mlops_ladder.schema import Schema, load_schema
 from mlops_ladder.serving.payloads import record_model
@@ -815,3 +816,47 @@ def test_an_unreachable_pushgateway_is_a_clear_error(
     code, _ = monitor(trained, "unpushed", "--current", "data/processed/test.parquet")
     assert code == 1
     assert f"could not push metrics to the Pushgateway at {url}" in capsys.readouterr().err
+
+
+def test_any_column_and_model_name_arrive_as_they_are(pushgateway: str) -> None:
+    # Given a report of columns named with spaces, quotes, a slash, a backslash and a line
+    # break, for a model whose name has a slash
+    names = ["width (cm)", 'say "hi"', "od280/od315", "back\\slash", "two\nlines"]
+    column = {
+        "drift": True,
+        "test": "ks",
+        "statistic": 0.5,
+        "current": {"missing_rate": 0.25, "out_of_range_rate": 0.0},
+    }
+    report = {
+        "retrain_needed": True,
+        "dataset": {"drift": True, "share": 1.0},
+        "current": {"rows": 40},
+        "features": dict.fromkeys(names, column),
+        "predictions": {},
+        "performance": None,
+    }
+    # When it is pushed
+    push.push(pushgateway, "team/model", report, timestamp=1.0e9)
+    # Then every series arrives with its label exactly, in the model's group
+    series = scraped(pushgateway)
+    group = {"instance": "", "job": "model-monitoring", "model": "team/model"}
+    for name in names:
+        labels = frozenset({**group, "feature": name}.items())
+        assert series[("model_monitoring_feature_drift", labels)] == 1
+        assert series[("model_monitoring_feature_missing_rate", labels)] == 0.25
+    assert series[("model_monitoring_last_run_timestamp_seconds", frozenset(group.items()))] == 1e9
+    assert ("model_monitoring_performance_alert", frozenset(group.items())) not in series
+
+
+def test_a_pushgateway_that_answers_with_an_error_is_a_clear_error(pushgateway: str) -> None:
+    report = {
+        "retrain_needed": False,
+        "dataset": {"drift": False, "share": 0.0},
+        "current": {"rows": 1},
+        "features": {},
+        "predictions": {},
+        "performance": None,
+    }
+    with pytest.raises(ProjectError, match=r"could not push metrics to the Pushgateway at .*404"):
+        push.push(f"{pushgateway}/not-a-pushgateway", "tabular-model", report, timestamp=0.0)
