@@ -42,6 +42,7 @@ from mlops_ladder.train import load
 
 ENV = "TABULAR_MODEL_"
 MODEL_NAME = "tabular-model"
+# `make all`'s stages but tune (training reads params.yaml, not the study: seconds saved)
 STAGES = ["ingest", "validate", "split", "featurize", "train", "evaluate", "register"]
 KEY = "the key of this deployment"
 TABLES = ["breast_cancer", "diabetes", "penguins"]
