@@ -195,7 +195,7 @@ class Answer:
 def answer(predictor: Any, frame: pd.DataFrame) -> Answer:
     """Labels and probabilities from one predict_proba call (the rule of model.predict), or
     values."""
-    if not hasattr(predictor, "predict_proba"):
+    if not hasattr(predictor, "classes_"):  # a regressor (a compiled one has predict_proba)
         return Answer(np.asarray(predictor.predict(frame), dtype=np.float64).tolist())
     probabilities = predictor.predict_proba(frame)
     chosen = probabilities.argmax(axis=1)
