@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlops_ladder import project
@@ -111,6 +119,16 @@ class Settings(BaseSettings):
     @property
     def monitoring_dir(self) -> Path:
         return self.reports_dir / "monitoring"
+
+    @field_validator("mlflow_tracking_uri")
+    @classmethod
+    def _absolute_sqlite(cls, uri: str) -> str:
+        """A relative sqlite store made absolute: MLflow caches a store by its URI, so one process
+        working in two projects (tests, notebooks) would otherwise write to the first one's."""
+        prefix = "sqlite:///"
+        if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+            return prefix + str(Path(uri.removeprefix(prefix)).resolve())
+        return uri
 
     @classmethod
     def load(cls) -> Settings:
@@ -286,6 +304,9 @@ class Params(_Section):
     monitor: MonitorParams = MonitorParams()
     # Present in a project with the feature store (Feast) only.
     feature_store: FeatureStoreParams | None = None
+    # The project's own parameters, free-form: its code reads them (params.custom), DVC stages
+    # can depend on them (params: - custom). Every other key is checked.
+    custom: dict[str, Any] = {}
 
 
 def load_params(path: Path) -> Params:
