@@ -67,6 +67,7 @@ class Edit:
 
 FEATURES = "src/{package}/features.py"
 # A derived feature added the documented way: one entry in features.py's DERIVED.
+FEATURES_START = "DERIVED: list[Derived] = [\n"
 NEW_FEATURE = """\
 DERIVED: list[Derived] = [
     # Ours: area per unit of radius, how much cell each unit of radius holds.
@@ -75,13 +76,13 @@ DERIVED: list[Derived] = [
         ("mean_area", "mean_radius"),
         lambda frame: frame["mean_area"] / frame["mean_radius"].replace(0, np.nan),
     ),
-]
 """
 NEW_FEATURE_TEST = """
 
 def test_area_per_radius_is_mean_area_over_mean_radius() -> None:
     frame = pd.DataFrame({"worst_radius": [5.0], "mean_radius": [4.0], "mean_area": [50.0]})
-    assert add_derived_features(frame)["area_per_radius"].iloc[0] == pytest.approx(12.5)
+    out = add_derived_features(frame, derived_for(frame.columns))
+    assert out["area_per_radius"].iloc[0] == pytest.approx(12.5)
 """
 # The issue's list: a feature transform with its test, a hyperparameter, a test file, the README.
 PARAMS_EDIT = Edit("params.yaml", anchor="    n_estimators: 100\n", text="    n_estimators: 150\n")
@@ -91,7 +92,7 @@ README_EDIT = Edit(
     text="\nScores tissue samples for the clinic's triage team, from data to production.\n",
 )
 CORE_EDITS = [
-    Edit(FEATURES, anchor="DERIVED: list[Derived] = []\n", text=NEW_FEATURE),
+    Edit(FEATURES, anchor=FEATURES_START, text=NEW_FEATURE),
     Edit("tests/test_features.py", text=NEW_FEATURE_TEST),
     PARAMS_EDIT,
     Edit(
@@ -100,9 +101,10 @@ CORE_EDITS = [
         text=(
             '"""Our own checks on the data we train on."""\n\n'
             "import pandas as pd\n\n"
-            f"from {DEFAULT_PACKAGE}.features import add_derived_features\n\n\n"
+            "from mlops_ladder.features import add_derived_features, derived_for\n\n\n"
             "def test_every_record_has_a_positive_area_per_radius(dataset: pd.DataFrame) -> None:\n"
-            '    assert (add_derived_features(dataset)["area_per_radius"] > 0).all()\n'
+            "    derived = add_derived_features(dataset, derived_for(dataset.columns))\n"
+            '    assert (derived["area_per_radius"] > 0).all()\n'
         ),
     ),
     README_EDIT,
@@ -137,8 +139,11 @@ APPENDED_EDITS = [
     Edit("Makefile", text="\nreport: ## Show the test metrics\n\tcat reports/metrics.json\n"),
     Edit(
         "pyproject.toml",
-        anchor='    "scikit-learn>=1.6",\n]\n',
-        text='    "scikit-learn>=1.6",\n    "tqdm>=4.66",\n]\n',
+        anchor="    # Your own dependencies go below (`uv add` puts them there).\n]\n",
+        text=(
+            "    # Your own dependencies go below (`uv add` puts them there).\n"
+            '    "tqdm>=4.66",\n]\n'
+        ),
     ),
     Edit(
         ".pre-commit-config.yaml",
