@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import Made, inside, make_project, run
@@ -196,3 +197,19 @@ def shared(kind: str, factory: pytest.TempPathFactory) -> Trained:
             empty_store(base)
         _built[kind] = build(kind, base / kind, store)
     return _built[kind]
+
+
+def records_of(frame: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
+    """Records as a client sends them: real column names, JSON values typed as the contract
+    says (a whole-number column read with missing values is float in the frame: sent as int),
+    null for a missing value."""
+    records = []
+    for row in frame[schema.feature_names].to_dict("records"):
+        record = {}
+        for name, value in row.items():
+            value = None if pd.isna(value) else np.asarray(value).item()
+            if value is not None and schema.features[name].dtype == "int":
+                value = int(value)
+            record[name] = value
+        records.append(record)
+    return records
