@@ -26,7 +26,6 @@ from mlops_ladder.model import make_baselines
 from mlops_ladder.schema import Schema
 from mlops_ladder.train import describe, fit
 
-TASKS = ["classification", "regression"]
 ENV = "TABULAR_MODEL_"
 
 
@@ -35,7 +34,9 @@ def _tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
     own_tracking_uri(monkeypatch)
 
 
-@pytest.fixture(scope="module", params=TASKS)
+# Both samples where the gate depends on the task (its metrics, its baselines: `job`); the
+# classification sample alone for the rest (`sample`).
+@pytest.fixture(scope="module", params=["classification", "regression"])
 def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Trained:
     return shared(request.param, tmp_path_factory)
 
@@ -238,8 +239,8 @@ def test_a_refusal_fails_the_stage_unless_params_say_warn(
 # ----------------------------------------------------------------------------------------------
 # The gate
 # ----------------------------------------------------------------------------------------------
-def test_a_model_that_passes_the_gate_becomes_champion(job: Trained) -> None:
-    settings, decision = register_champion(job)
+def test_a_model_that_passes_the_gate_becomes_champion(sample: Trained) -> None:
+    settings, decision = register_champion(sample)
     assert decision.champion_before is None
     assert decision.champion_after == decision.version == "1"
     assert aliases(settings) == {"champion": "1", "challenger": "1"}
@@ -267,42 +268,42 @@ def test_the_gate_refuses_a_crippled_model_and_keeps_the_champion(job: Trained) 
     assert f"refused by the gate (v{champion.version} stays)" in decision.summary()
 
 
-def test_the_gate_refuses_a_model_clearly_worse_than_the_champion(job: Trained) -> None:
-    settings, champion = register_champion(job)
+def test_the_gate_refuses_a_model_clearly_worse_than_the_champion(sample: Trained) -> None:
+    settings, champion = register_champion(sample)
     # Given a challenger that clears every bar but scores below the champion by more than the
     # allowed drop on the same test data
-    primary = job.params.quality.primary_metric
-    step = job.params.gate.max_drop_vs_champion + 0.01
+    primary = sample.params.quality.primary_metric
+    step = sample.params.gate.max_drop_vs_champion + 0.01
     lower = step if metrics.higher_is_better(primary) else -step
-    report = job.report
+    report = sample.report
     worse = {**report, "test": {**report["test"], primary: report["test"][primary] - lower}}
     # When it goes through the gate
-    decision = gate(job, settings, job.model, worse)
+    decision = gate(sample, settings, sample.model, worse)
     # Then it is refused for being worse than the champion, which stays
     assert not decision.promoted
     assert "worse than the champion" in " ".join(decision.reasons)
     assert aliases(settings)["champion"] == champion.version
     # and a challenger within the allowed drop is promoted
     close = {**report, "test": {**report["test"], primary: report["test"][primary]}}
-    again = gate(job, settings, job.model, close)
+    again = gate(sample, settings, sample.model, close)
     assert again.promoted, again.reasons
     assert aliases(settings)["champion"] == again.version != champion.version
 
 
-def test_a_champion_of_another_contract_is_not_compared_with(job: Trained) -> None:
-    settings, champion = register_champion(job)
+def test_a_champion_of_another_contract_is_not_compared_with(sample: Trained) -> None:
+    settings, champion = register_champion(sample)
     # Given a model trained on other columns than the champion (here: one feature fewer), as
     # when a project moves from the sample to its own data
     needed = {column for feature in features.declared() for column in feature.inputs}
-    schema = job.schema
+    schema = sample.schema
     dropped = next(name for name in reversed(schema.feature_names) if name not in needed)
     kept = {name: spec for name, spec in schema.features.items() if name != dropped}
     fewer = schema.model_copy(update={"features": kept})
-    linear = make_baselines(job.params.seed, job.task)["linear"]
-    other = fit(job.train_features, fewer, linear)
-    other_report = evaluate(other, job.test_split, job.train_features, fewer, job.params)
+    linear = make_baselines(sample.params.seed, sample.task)["linear"]
+    other = fit(sample.train_features, fewer, linear)
+    other_report = evaluate(other, sample.test_split, sample.train_features, fewer, sample.params)
     # When it goes through the gate
-    decision = gate(job, settings, other, other_report, schema=fewer)
+    decision = gate(sample, settings, other, other_report, schema=fewer)
     # Then it is judged as the first of its contract: no crash, the change is recorded
     assert decision.champion_before == champion.version
     assert decision.new_contract == "inputs: 1 gone, 0 new"
