@@ -102,7 +102,7 @@ CORE_EDITS = [
         create=True,
         text=(
             '"""Our own checks on the data we train on."""\n\n'
-            "import pandas as pd\n\n"
+            "import pandas as pd\n"
             "from mlops_ladder.features import add_derived_features, derived_for\n\n\n"
             "def test_every_record_has_a_positive_area_per_radius(dataset: pd.DataFrame) -> None:\n"
             "    derived = add_derived_features(dataset, derived_for(dataset.columns))\n"
