@@ -108,23 +108,9 @@ def short_reason(error: BaseException) -> str:
     return "connection failed"
 
 
-SQLITE = "sqlite:///"
-
-
-def store_uri(uri: str) -> str:
-    """The tracking URI, a local sqlite file named relative to the working folder (the default
-    `sqlite:///mlflow.db`) made absolute: MLflow keeps one store per URI for the life of the
-    process, so a relative one would stay bound to the folder it was first opened in, and the
-    URI MLflow exports to the environment would name another file in a subprocess elsewhere."""
-    path = uri.removeprefix(SQLITE)
-    if not uri.startswith(SQLITE) or path.startswith("/") or path.startswith(":memory:"):
-        return uri
-    return SQLITE + str(Path(path).resolve())
-
-
 def connect(settings: Settings) -> str:
     """Point MLflow at the tracking store and the project's experiment; return its id."""
-    mlflow.set_tracking_uri(store_uri(settings.mlflow_tracking_uri))
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     experiment = mlflow.get_experiment_by_name(settings.experiment_name)
     if experiment is not None:
         return experiment.experiment_id

@@ -91,9 +91,7 @@ def describe_registered(uri: str, settings: Settings) -> Description:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from mlops_ladder.tracking import store_uri
-
-    mlflow.set_tracking_uri(store_uri(settings.mlflow_tracking_uri))
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     name, alias, version = parse_registry_uri(uri)
     client = MlflowClient()
     try:
@@ -121,15 +119,13 @@ def fetch(uri: str, settings: Settings, into: Path) -> Description:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in logs
     import mlflow
 
-    from mlops_ladder.tracking import store_uri
-
     if uri.startswith("models:/"):
         description = describe_registered(uri, settings)
         pinned = f"models:/{description.name}/{description.version}"
     else:
         description = Description(settings.model_name, "unknown", source=uri)
         pinned = uri
-    mlflow.set_tracking_uri(store_uri(settings.mlflow_tracking_uri))
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     try:
         mlflow.artifacts.download_artifacts(artifact_uri=pinned, dst_path=str(into))
     except Exception as error:  # MLflow raises several types for a missing or unreadable model
