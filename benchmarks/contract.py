@@ -333,13 +333,17 @@ def worker(tool: str, parquet: Path, contract: Path, repeats: int) -> dict[str, 
 
 
 def environment(workdir: Path, pandas_version: str, env: dict[str, str]) -> Path:
-    """A venv with pandera, the given pandas, and the dev environment's other versions."""
+    """A venv with pandera, the given pandas, and the dev environment's other versions (scipy:
+    validate()'s rank correlation; the runtime has it through scikit-learn)."""
     from importlib.metadata import version
 
     venv = workdir / f"contract-venv-pandas{pandas_version}"
     python = venv / "bin" / "python"
     if not python.is_file():
-        pins = [f"{name}=={version(name)}" for name in ("numpy", "pyarrow", "pydantic", "pyyaml")]
+        pins = [
+            f"{name}=={version(name)}"
+            for name in ("numpy", "pyarrow", "pydantic", "pyyaml", "scipy")
+        ]
         subprocess.run(["uv", "venv", "--quiet", "--python", "3.11", venv], check=True, env=env)
         subprocess.run(
             ["uv", "pip", "install", "--quiet", "--python", python, PANDERA,
