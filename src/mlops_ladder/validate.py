@@ -100,10 +100,13 @@ def column_checks(name: str, values: pd.Series, spec: Feature | Target) -> list[
     checks.append(Check(f"{name}.dtype", numeric, f"expected {spec.dtype}, found {values.dtype}"))
     if not numeric:
         return checks
-    infinite = int(np.isinf(present.to_numpy(dtype="float64")).sum())
-    checks.append(Check(f"{name}.finite", infinite == 0, f"{infinite} infinite values"))
+    infinite = np.isinf(present.to_numpy(dtype="float64"))
+    checks.append(
+        Check(f"{name}.finite", not infinite.any(), f"{int(infinite.sum())} infinite values")
+    )
     if spec.dtype == "int":
-        fractional = int((present % 1 != 0).sum())
+        # an infinite value is reported once, as not finite, not again as a fraction
+        fractional = int((present[~infinite] % 1 != 0).sum())
         checks.append(Check(f"{name}.integer", fractional == 0, f"{fractional} non-integer values"))
     if spec.min is not None:
         below = int((present < spec.min).sum())
