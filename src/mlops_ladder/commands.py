@@ -200,6 +200,7 @@ def cmd_schema_draft(project: Project, args: argparse.Namespace) -> int:
         str(args.path),
         params.task,
         feature_store=params.feature_store is not None,
+        test_size=params.split.test_size,
     )
     output.write_text(result.to_yaml())
     load_schema(output)  # what was written reads back as a valid contract
@@ -277,7 +278,8 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
         run = tracking.read_metadata(settings.metadata_file)["mlflow"]
         tracking.log_evaluation(settings, run["run_id"], report)
     primary = params.quality.primary_metric
-    log.info("test %s = %.4f -> %s", primary, report["test"][primary], settings.metrics_file)
+    # undefined on a test split that lacks a class: the quality bar says so below
+    log.info("test %s = %s -> %s", primary, report["test"].get(primary), settings.metrics_file)
     stale = report["staleness"]
     by_age = ", ".join(f"{age}: {value:.4f}" for age, value in stale["score_by_age"].items())
     log.info(

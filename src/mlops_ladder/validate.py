@@ -161,33 +161,73 @@ def table_checks(labelled: pd.DataFrame, schema: Schema) -> list[Check]:
 def single_feature_scores(labelled: pd.DataFrame, schema: Schema) -> dict[str, float]:
     """How well each feature alone predicts the target, from 0 (not at all) to 1 (exactly).
 
-    Classification: how much knowing the feature's value (numbers cut into 20 quantile bins)
-    lowers the error of always guessing the majority class, so 1 means the feature decides the
-    class alone. Regression: the share of the target's variance explained by the feature's
-    groups (bins or categories), or for a number its squared rank correlation with the target
-    if higher. A copy of the target scores 1; a strong honest feature stays clearly below it.
+    Each row's target is predicted from the other rows of its group (the rows with the same
+    value of the feature; numbers cut into 20 quantile bins): leave-one-out, so that a group of
+    one row, which tells nothing about another row, scores nothing (a small table's honest
+    features would otherwise "predict" each row from itself). A row alone in its group gets the
+    table's prediction instead. Classification: how much these predictions lower the error of
+    always guessing the majority class. Regression: the share of the target's variance they
+    explain, or for a number its squared rank correlation with the target if higher. A copy of
+    the target scores 1; a strong honest feature stays clearly below it.
     """
     target = labelled[schema.target.name]
     if target.nunique() < 2:
         return {}
+    regression = schema.target.values is None
     scores = {}
     for name in schema.feature_names:
         groups = _groups(labelled[name])
-        if schema.target.dtype in ("float", "int") and schema.target.values is None:
+        if regression:
             numbers = target.astype("float64")
-            means = numbers.groupby(groups).transform("mean")
-            total = float(((numbers - numbers.mean()) ** 2).sum())
-            score = 1 - float(((numbers - means) ** 2).sum()) / total if total else 0.0
+            score = _explained_variance(numbers, groups)
             # A monotone copy of the target ranks exactly like it.
             if pd.api.types.is_numeric_dtype(labelled[name]):
-                score = max(score, float(labelled[name].corr(numbers, method="spearman")) ** 2)
+                correlation = labelled[name].corr(numbers, method="spearman")
+                if np.isfinite(correlation):
+                    score = max(score, float(correlation) ** 2)
         else:
-            base_error = 1 - float(target.value_counts(normalize=True).max())
-            hits = target.groupby(groups).agg(lambda part: part.value_counts().max()).sum()
-            error = 1 - float(hits) / len(target)
-            score = 1 - error / base_error if base_error else 0.0
+            score = _error_reduction(target, groups)
         scores[name] = round(max(score, 0.0), 6)
     return scores
+
+
+def _explained_variance(numbers: pd.Series, groups: pd.Series) -> float:
+    """1 - the squared error of each value's leave-one-out group mean over the variance."""
+    total = float(((numbers - numbers.mean()) ** 2).sum())
+    if not total:
+        return 0.0
+    by_group = numbers.groupby(groups)
+    sums, sizes = by_group.transform("sum"), by_group.transform("size")
+    others = (sizes - 1).to_numpy()
+    fallback = (numbers.sum() - numbers) / max(len(numbers) - 1, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loo = np.where(others > 0, (sums - numbers) / others, fallback)
+    return 1 - float(((numbers - loo) ** 2).sum()) / total
+
+
+def _error_reduction(target: pd.Series, groups: pd.Series) -> float:
+    """How much the leave-one-out majority of each row's group lowers the error of always
+    guessing the table's majority class (ties and lone rows: the table's majority)."""
+    labels = target.astype("string")
+    majority_share = float(labels.value_counts(normalize=True).max())
+    base_error = 1 - majority_share
+    if not base_error:
+        return 0.0
+    table = pd.crosstab(groups, labels)  # rows: groups, columns: classes
+    counts = table.to_numpy()
+    row_group = table.index.get_indexer(groups)
+    row_class = table.columns.get_indexer(labels)
+    mine = counts[row_group, row_class] - 1  # the other rows of the group with the row's class
+    others = counts[row_group].copy()
+    others[np.arange(len(labels)), row_class] = -1  # every other class's count in the group
+    best_other = others.max(axis=1)
+    majority = table.columns[table.sum(axis=0).to_numpy().argmax()]
+    decided = mine > best_other  # the group's other rows point to the row's class
+    wrong_way = best_other > mine  # they point to another class
+    undecided = ~decided & ~wrong_way  # a lone row, or a tie: the table's majority
+    hits = decided | (undecided & (labels.to_numpy() == majority))
+    error = 1 - float(hits.mean())
+    return 1 - error / base_error
 
 
 def _groups(values: pd.Series) -> pd.Series:
