@@ -524,12 +524,14 @@ def build_parser(identity: projects.Identity) -> argparse.ArgumentParser:
         "Score the project on the ML Test Score from its last `make test` and pipeline run; "
         "write reports/readiness.json.",
     )
-    add(
+    eject_cmd = add(
         "eject",
         cmd_eject,
         "Copy a runtime module into this project (src/<package>/ejected/) and use the copy in its "
         "place: for the rare change the runtime's settings cannot make.",
-    ).add_argument("module", help="the module, e.g. monitoring.drift (--list: every one)")
+    )
+    eject_cmd.add_argument("module", nargs="?", help="the module, e.g. monitoring.drift")
+    eject_cmd.add_argument("--list", action="store_true", help="name every module to eject")
     if identity.level < 1:
         return parser
     add(
@@ -598,9 +600,11 @@ def build_parser(identity: projects.Identity) -> argparse.ArgumentParser:
 def cmd_eject(project: Project, args: argparse.Namespace) -> int:
     from mlops_ladder import eject
 
-    if args.module == "--list":
+    if args.list:
         print("\n".join(eject.modules()))
         return 0
+    if args.module is None:
+        raise ConfigError("name the module to eject (`eject --list` names them)")
     written = eject.eject(project.identity, args.module)
     print(
         f"{args.module} ejected to {written}: the project now runs that copy in place of the "

@@ -18,8 +18,9 @@ from pathlib import Path
 from mlops_ladder import project
 from mlops_ladder.errors import ConfigError
 
-# Modules a project may not eject: the wiring itself, and the template's own command.
-KEPT = {"project", "eject", "errors", "cli", "__main__", "__init__"}
+# Modules a project may not eject: the wiring itself, the template's own command, and what the
+# command line imports before it reads the project (a copy of those would never be loaded).
+KEPT = {"project", "eject", "errors", "cli", "__main__", "__init__", "commands", "config", "schema"}
 ASSESS = {"adopt", "checks", "report", "scan"}
 
 
