@@ -464,7 +464,9 @@ def test_the_list_names_every_module_a_project_may_eject(
         assert main(["eject", "--list"]) == 0
     listed = capsys.readouterr().out.split()
     assert {"validate", "train", "monitoring.drift", "serving.app"} <= set(listed)
-    assert not {"project", "eject", "config", "schema", "commands", "checks"} & set(listed)
+    assert not {"project", "eject", "config", "schema", "commands", "testing", "checks"} & set(
+        listed
+    )
 
 
 def test_a_listed_copy_that_is_missing_is_one_clear_error(tmp_path: Path) -> None:
