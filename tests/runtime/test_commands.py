@@ -216,3 +216,39 @@ def test_tune_fails_a_badly_configured_model_naming_the_values_to_copy(
     assert len(report["trials"]) == 2
     assert report["shortfall"] > report["tolerance"]
     assert report["metric"] == {"classification": "roc_auc", "regression": "r2"}[job.task]
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "said"),
+    [
+        ("split", {"test_size": 1.5}, "split.test_size: Input should be less than 1"),
+        ("tune", {"space": {"linear": {"C": {"low": 5, "high": 1}}}}, "low 5 is above high 1"),
+        ("tune", {"space": {"linear": {"C": {"low": 0, "high": 1, "log": True}}}}, "log scale"),
+        ("tune", {"space": {"linear": {"C": {"log": True}}}}, "give choices, or low and high"),
+        ("gate", {"on_fail": "ignore"}, "gate.on_fail: String should match pattern"),
+        ("evaluate", {"backtest_windows": 2}, "evaluate.backtest_windows: Input should be"),
+        ("task", "ranking", "task: Input should be 'classification' or 'regression'"),
+    ],
+)
+def test_each_malformed_params_entry_is_named(
+    tmp_path: Path, section: str, change: object, said: str
+) -> None:
+    from mlops_ladder.config import load_params
+    from mlops_ladder.errors import ConfigError
+
+    made = make_project(tmp_path, level=1)
+    made.set_params(**{section: change})
+    with pytest.raises(ConfigError) as raised:
+        load_params(made.params_file)
+    assert str(raised.value).startswith(f"{made.params_file} is invalid:\n  ")
+    assert said in str(raised.value)
+
+
+def test_an_owners_estimator_takes_its_hyperparameters_from_its_own_section(tmp_path: Path) -> None:
+    from mlops_ladder.config import load_params
+
+    made = make_project(tmp_path, level=0)
+    made.set_params(train={"estimator": "extra_trees", "extra_trees": {"n_estimators": 20}})
+    train = load_params(made.params_file).train
+    assert train.hyperparameters == {"n_estimators": 20}
+    assert set(train.sections) == {"random_forest", "gradient_boosting", "linear", "extra_trees"}
