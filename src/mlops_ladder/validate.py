@@ -234,7 +234,8 @@ def _groups(values: pd.Series) -> pd.Series:
     """The feature's values as group labels: numbers in quantile bins, missing as its own."""
     number = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if number and values.nunique() > 20:
-        values = pd.qcut(values, 20, labels=False, duplicates="drop")
+        finite = values.where(np.isfinite(values.astype("float64")))  # the finite check's to flag
+        values = pd.qcut(finite, 20, labels=False, duplicates="drop")
     return values.astype("string").fillna("<missing>")
 
 
