@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import jobs
+import pytest
 import yaml
 from conftest import inside, make_project, run
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jobs
 import numpy as np
 import pandas as pd
 import pytest
-import jobs
 import yaml
 from conftest import inside
 

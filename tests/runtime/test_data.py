@@ -7,10 +7,10 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+import jobs
 import numpy as np
 import pandas as pd
 import pytest
-import jobs
 from conftest import run
 
 from mlops_ladder import data

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from importlib.resources import files
 
+import jobs
 import numpy as np
 import pandas as pd
 import pytest
-import jobs
 import yaml
 from conftest import answers, inside, make_project, render, run
 from sklearn.datasets import load_iris, load_wine

@@ -8,10 +8,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import jobs
 import numpy as np
 import pandas as pd
 import pytest
-import jobs
 from conftest import inside
 
 from mlops_ladder.commands import main

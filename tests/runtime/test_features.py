@@ -9,10 +9,10 @@ import time
 from collections.abc import Iterator
 from types import ModuleType
 
+import jobs
 import numpy as np
 import pandas as pd
 import pytest
-import jobs
 from conftest import PACKAGE, inside
 
 from mlops_ladder.commands import main

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jobs
 import numpy as np
 import pandas as pd
 import pytest
-import jobs
 from conftest import inside
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
