@@ -187,7 +187,7 @@ def single_feature_scores(labelled: pd.DataFrame, schema: Schema) -> dict[str, f
                     score = max(score, float(correlation) ** 2)
         else:
             score = _error_reduction(target, groups)
-        scores[name] = round(max(score, 0.0), 6)
+        scores[name] = round(max(float(score), 0.0), 6)
     return scores
 
 
@@ -208,26 +208,24 @@ def _explained_variance(numbers: pd.Series, groups: pd.Series) -> float:
 def _error_reduction(target: pd.Series, groups: pd.Series) -> float:
     """How much the leave-one-out majority of each row's group lowers the error of always
     guessing the table's majority class (ties and lone rows: the table's majority)."""
-    labels = target.astype("string")
-    majority_share = float(labels.value_counts(normalize=True).max())
-    base_error = 1 - majority_share
+    group, _ = pd.factorize(groups)
+    label, classes = pd.factorize(target)
+    width = len(classes)
+    counts = np.bincount(group * width + label, minlength=(group.max() + 1) * width)
+    counts = counts.reshape(-1, width)  # rows: groups, columns: classes
+    totals = counts.sum(axis=0)
+    base_error = 1 - float(totals.max()) / len(label)
     if not base_error:
         return 0.0
-    table = pd.crosstab(groups, labels)  # rows: groups, columns: classes
-    counts = table.to_numpy()
-    row_group = table.index.get_indexer(groups)
-    row_class = table.columns.get_indexer(labels)
-    mine = counts[row_group, row_class] - 1  # the other rows of the group with the row's class
-    others = counts[row_group].copy()
-    others[np.arange(len(labels)), row_class] = -1  # every other class's count in the group
-    best_other = others.max(axis=1)
-    majority = table.columns[table.sum(axis=0).to_numpy().argmax()]
+    rows = np.arange(len(label))
+    mine = counts[group, label] - 1  # the other rows of the group with the row's class
+    others = counts[group]
+    others[rows, label] = -1
+    best_other = others.max(axis=1)  # the most frequent other class in the group
     decided = mine > best_other  # the group's other rows point to the row's class
-    wrong_way = best_other > mine  # they point to another class
-    undecided = ~decided & ~wrong_way  # a lone row, or a tie: the table's majority
-    hits = decided | (undecided & (labels.to_numpy() == majority))
-    error = 1 - float(hits.mean())
-    return 1 - error / base_error
+    undecided = mine == best_other  # a lone row, or a tie: the table's majority decides
+    hits = decided | (undecided & (label == totals.argmax()))
+    return 1 - (1 - float(hits.mean())) / base_error
 
 
 def _groups(values: pd.Series) -> pd.Series:
