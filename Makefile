@@ -36,7 +36,7 @@ COPIER_VERSION := 9.19.1
 demo: | $(UV) ## Generate a demo project (the highest level) in demo/, run its whole job, commit it
 	rm -rf demo
 	uv tool run --quiet --from copier==$(COPIER_VERSION) copier copy --quiet --defaults --vcs-ref HEAD \
-	  -d maturity_level=$(DEMO_LEVEL) . demo
+	  -d maturity_level=$(DEMO_LEVEL) $(CURDIR) demo
 	git init --quiet --initial-branch=main demo
 	PATH='$(MACHINE_PATH)' $(MAKE) -C demo setup all
 	git -C demo add --all
