@@ -15,7 +15,7 @@ from conftest import ROOT, Renderer, run
 pytestmark = pytest.mark.slow
 
 # What the generated Makefile and the tools it starts call, besides python3 (and uv).
-PROGRAMS = ("bash", "sh", "make", "git", "awk", "rm", "xargs")
+PROGRAMS = ("bash", "sh", "make", "git", "awk", "rm", "xargs", "mkdir", "head", "ls", "grep")
 
 
 def version() -> str:
