@@ -42,7 +42,7 @@ demo: | $(UV) ## Generate a demo project (the highest level) in demo/, run its w
 	git -C demo add --all
 	git -C demo -c user.name="$${GIT_AUTHOR_NAME:-mlops-ladder demo}" \
 	  -c user.email="$${GIT_AUTHOR_EMAIL:-demo@example.com}" \
-	  commit --quiet --no-verify -m "A new project from mlops-ladder"
+	  commit --quiet -m "A new project from mlops-ladder"
 	@echo
 	@echo "The demo project (level $(DEMO_LEVEL)) is in demo/, its whole job run and committed. Next:"
 	@echo
