@@ -15,7 +15,18 @@ from mlops_ladder.checks import Findings, S, code, compiled, find, first_per_fil
 from mlops_ladder.scan import Repository, printable, read_inside
 
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
-# Python versions in files: 3.N with at most 3 digits (int() of thousands of digits raises).
+# A Python version in a file: 3.N, N of 3 digits at most (int() of thousands of digits raises).
+PYTHON_VERSION = r"(3\.[0-9]{1,3})(?![0-9])"
+PYTHON_VERSION_FILES = (
+    ("runtime.txt", r"python-" + PYTHON_VERSION),
+    ("environment.yml", r"\bpython[ \t]*[=>]=?[ \t]*" + PYTHON_VERSION),
+    ("setup.py", r"python_requires[ \t]*=[ \t]*['\"]>=[ \t]*" + PYTHON_VERSION),
+    ("Dockerfile", r"^FROM[ \t]+\S*python:" + PYTHON_VERSION),
+)
+NAME_FILES = (
+    ("setup.cfg", r"^name[ \t]*=[ \t]*(\S+)"),
+    ("setup.py", r"name[ \t]*=[ \t]*['\"]([^'\"\n]+)['\"]"),
+)
 LEVEL_NAMES = {0: "manual", 1: "pipeline automation", 2: "CI/CD/CT"}
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PACKAGE = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -196,10 +207,7 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
     if name:
         source = _line_of(repo, "pyproject.toml", r"^name[ \t]*=")
     else:
-        for path, pattern in (
-            ("setup.cfg", r"^name[ \t]*=[ \t]*(\S+)"),
-            ("setup.py", r"name[ \t]*=[ \t]*['\"]([^'\"\n]+)['\"]"),
-        ):
+        for path, pattern in NAME_FILES:
             found = _first_match(repo, path, pattern)
             name = _usable(found[0][1]) if found else None
             if name and found:
@@ -290,21 +298,15 @@ def _python_version(repo: Repository, project: dict) -> tuple[str, str] | None:
     f = repo.file(".python-version")
     first = next(f.iter_lines(), None) if f else None
     if first:
-        match = re.match(r"[ \t]*(?:python-?)?(3\.[0-9]{1,3})(?![0-9])", first.text)
+        match = re.match(r"[ \t]*(?:python-?)?" + PYTHON_VERSION, first.text)
         if match:
             return match[1], f".python-version:{first.number}"
     requires = project.get("requires-python")
     if isinstance(requires, str):
-        match = re.search(r"(?:>=|~=|==)[ \t]*(3\.[0-9]{1,3})(?![0-9])", requires)
+        match = re.search(r"(?:>=|~=|==)[ \t]*" + PYTHON_VERSION, requires)
         if match:
             return match[1], _line_of(repo, "pyproject.toml", r"^requires-python")
-    candidates = [
-        ("runtime.txt", r"python-(3\.[0-9]{1,3})(?![0-9])"),
-        ("environment.yml", r"\bpython[ \t]*[=>]=?[ \t]*(3\.[0-9]{1,3})(?![0-9])"),
-        ("setup.py", r"python_requires[ \t]*=[ \t]*['\"]>=[ \t]*(3\.[0-9]{1,3})(?![0-9])"),
-        ("Dockerfile", r"^FROM[ \t]+\S*python:(3\.[0-9]{1,3})(?![0-9])"),
-    ]
-    for path, pattern in candidates:
+    for path, pattern in PYTHON_VERSION_FILES:
         found = _first_match(repo, path, pattern)
         if found:
             return found[0][1], found[1]

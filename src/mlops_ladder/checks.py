@@ -383,7 +383,8 @@ DEPLOY = [
     ),
 ]
 SCHEDULES = [
-    S("schedule", r"^[ \t]*(schedule:[ \t]*$|-?[ \t]*cron:[ \t]*\S)", is_ci),
+    # [ \t]*+: two runs of blanks side by side would split a line of blanks every way (n²).
+    S("schedule", r"^[ \t]*+(schedule:[ \t]*$|-?[ \t]*cron:[ \t]*\S)", is_ci),
     S("schedule", r"\bcron\([ \t]*['\"]", is_ci),  # Jenkins: triggers { cron('H 3 * * 1') }
     S(
         "schedule",
@@ -392,7 +393,7 @@ SCHEDULES = [
     ),
     S(
         "data trigger",
-        r"^[ \t]*paths:.*\.dvc|^[ \t]*-[ \t]*['\"]?[^'\"\n]*\.dvc['\"]?[ \t]*$",
+        r"^[ \t]*paths:.*\.dvc|^[ \t]*-[ \t]*+['\"]?[^'\"\n]*\.dvc['\"]?[ \t]*$",
         is_ci,
     ),
     S("Kubernetes CronJob", r"^kind:[ \t]*CronJob[ \t]*$", yaml),
@@ -409,7 +410,7 @@ SCHEDULES = [
         code,
         requires=imports("prefect"),
     ),
-    S("Prefect schedule", r"^[ \t]*-?[ \t]*cron:[ \t]*\S", yaml, r"(^|/)prefect\.ya?ml$"),
+    S("Prefect schedule", r"^[ \t]*+-?[ \t]*cron:[ \t]*\S", yaml, r"(^|/)prefect\.ya?ml$"),
     S(
         "Dagster schedule",
         r"ScheduleDefinition\(|@schedule\b|@sensor\b|build_schedule_from",

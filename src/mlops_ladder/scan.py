@@ -130,8 +130,7 @@ class SourceFile:
 
     def iter_lines(self) -> Iterator[Line]:
         """Every line but whole-line comments, one at a time (a file may have a million)."""
-        for index, text in enumerate(io.StringIO(self.text)):
-            text = text.removesuffix("\n")
+        for index, text in enumerate(split_lines(self.text)):
             if not self.is_comment(text):
                 yield Line(self.number(index), text)
 
@@ -159,6 +158,17 @@ class Repository:
             self.limits.append(note)
 
 
+def split_lines(text: str) -> Iterator[str]:
+    """text's lines, one at a time, as str.splitlines() gives them once breaks are "\n": no list
+    of a million strings, no io.StringIO (which holds 4 bytes a character)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        yield text[start:end]
+        start = end + 1
+
+
 def notebook_text(raw: str) -> tuple[str, array]:
     """The cell sources of a notebook (`raw`, lines broken at "\\n"), and each one's line number
     in the .ipynb file.
@@ -180,7 +190,7 @@ def notebook_text(raw: str) -> tuple[str, array]:
         text = "\n".join(parts)
         return text, array("I", [1]) * (text.count("\n") + 1)
     out, numbers = io.StringIO(), array("I")
-    for number, line in enumerate(io.StringIO(raw), start=1):  # one line at a time
+    for number, line in enumerate(split_lines(raw), start=1):
         stripped = line.strip().rstrip(",")
         if len(stripped) >= 2 and stripped[0] == '"' and stripped[-1] == '"':
             try:
@@ -258,6 +268,7 @@ class Walk:
     special: list[str] = field(default_factory=list)
     too_deep: list[str] = field(default_factory=list)
     not_kept: list[str] = field(default_factory=list)  # read past MAX_TEXT_BYTES
+    escaped: list[str] = field(default_factory=list)  # names shown with escapes
 
     def run(self) -> None:
         stack: list[Folder] = []
@@ -277,7 +288,10 @@ class Walk:
                 try:
                     fd = os.open(name, DIR_FLAGS, dir_fd=folder.fd)
                 except OSError as error:
-                    self.unreadable_folder(path, error)
+                    if _is_link(folder.fd, name):  # became a link after it was listed
+                        self.links_out.append(path)
+                    else:
+                        self.unreadable_folder(path, error)
                     continue
                 self.enter(fd, path, folder.depth + 1, stack)
         finally:
@@ -296,6 +310,8 @@ class Walk:
         folders, files = [], []
         for entry in sorted(entries, key=lambda e: e.name):
             shown = printable(entry.name)
+            if shown != entry.name:
+                self.escaped.append(_join(path, shown))
             kind = _kind(entry)
             if kind == "link":
                 self.link(fd, path, entry.name, shown)
@@ -344,10 +360,7 @@ class Walk:
         self.repo.limit(note)
 
     def unreadable_folder(self, path: str, error: OSError) -> None:
-        if error.errno == errno.ELOOP:  # became a link after it was listed
-            self.links_out.append(path)
-        else:
-            self.repo.limit(f"skipped {path}/: cannot read this folder ({error.strerror})")
+        self.repo.limit(f"skipped {path}/: cannot read this folder ({error.strerror})")
 
     def file(self, fd: int, name: str, path: str) -> None:
         repo = self.repo
@@ -409,11 +422,26 @@ class Walk:
             )
         if self.not_kept:
             repo.limit(
-                f"not read: {len(self.not_kept)} file(s) after {MAX_TEXT_BYTES // 1_000_000} MB "
-                f"of text (the limit for one repository): {_listed(self.not_kept)}"
+                f"not read: {len(self.not_kept)} file(s) after {MAX_TEXT_BYTES / 1e6:g} MB of "
+                f"text (the limit for one repository): {_listed(self.not_kept)}"
+            )
+        if self.escaped:
+            repo.notes.append(
+                f"{len(self.escaped)} name(s) with control characters or bytes that are not "
+                f"UTF-8, shown escaped (\\x..): {_listed(self.escaped)}"
             )
         if self.binary:
             repo.notes.append(f"{self.binary} binary file(s) not read (data, models, images)")
+
+
+def _is_link(folder: int, name: str) -> bool:
+    """Whether name in the open folder is a symbolic link (opening a link with O_NOFOLLOW fails
+    with ELOOP, or with ENOTDIR when a folder was asked for)."""
+    try:
+        os.readlink(name, dir_fd=folder)
+    except OSError:
+        return False
+    return True
 
 
 def _kind(entry: os.DirEntry[str]) -> str:
@@ -495,7 +523,7 @@ def read_inside(repo: Repository, path: str, limit: int) -> str | None:
                 inner = os.open(part, DIR_FLAGS, dir_fd=fd)
             except OSError as error:
                 where = "/".join(parts[:depth])
-                if error.errno == errno.ELOOP:
+                if _is_link(fd, part):
                     repo.limit(f"not followed: {where} is a symbolic link")
                 elif error.errno not in {errno.ENOENT, errno.ENOTDIR}:
                     repo.limit(f"skipped {where}/: cannot read this folder ({error.strerror})")
