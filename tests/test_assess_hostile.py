@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
@@ -76,14 +77,6 @@ def remove_tree(top: bytes) -> None:
             parent, siblings = stack[-1]
             os.rmdir(siblings.pop(), dir_fd=parent)
     os.rmdir(top)
-
-
-@pytest.fixture(autouse=True)
-def no_deep_tree_left(tmp_path: Path) -> Iterator[None]:
-    """pytest removes old tmp_path folders with shutil.rmtree, which recurses: a 1,100-level
-    tree left there would crash a later session's cleanup. This test's goes now."""
-    yield
-    remove_tree(os.fsencode(tmp_path))
 
 
 def in_child(work: Callable[[], object], bound: float) -> object:
@@ -236,7 +229,13 @@ def contents(where: str, text: str) -> Callable[[Path, Path], None]:
 
 
 def blank_lines(size: int, where: str = "blank.py") -> Callable[[Path, Path], None]:
-    return contents(where, "\n" * size)
+    """A line of every pattern's keywords, so that each pattern is tried, then blank lines."""
+
+    def build(repo: Path, _: Path) -> None:
+        keys = {k for p in FILE_PATTERNS.values() for k in checks.keywords(p) or ()}
+        write(repo / where, " ".join(sorted(keys)) + "\n" * size)
+
+    return build
 
 
 def short_lines(repo: Path, _: Path) -> None:
@@ -339,6 +338,9 @@ CASES: dict[str, tuple[Callable[[Path, Path], None], tuple[str, ...]]] = {
         blank_lines(1_900_000, ".github/workflows/ci.yml"),
         (),
     ),
+    # The patterns of these two have no keywords: they search the whole text.
+    "blank lines, 1.9 MB in requirements.txt": (blank_lines(1_900_000, "requirements.txt"), ()),
+    "blank lines, 1.9 MB in a crontab": (blank_lines(1_900_000, "crontab"), ()),
     "lines of blanks and tabs, 1.9 MB": (contents("tabs.py", (" \t" * 475 + "\n") * 2000), ()),
     "short lines, 5.7 MB": (short_lines, ()),
     "a file over the size limit": (
@@ -430,16 +432,19 @@ def test_a_hostile_repository_gets_a_report_that_names_what_was_left_out(
 
 
 @pytest.fixture(scope="module")
-def deep_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A 1,100-level tree, and a link to a folder outside, made once: on this disk each level
-    costs a millisecond or two to make and to remove."""
-    top = tmp_path_factory.mktemp("deep")
-    repo = top / "repo"
-    repo.mkdir()
-    very_deep(repo, top)
-    link_to_outside_folder(repo, outside(top))
-    yield repo
-    remove_tree(os.fsencode(top))
+def deep_repository() -> Iterator[Path]:
+    """A 1,100-level tree, and a link to a folder outside, made once (each level costs a
+    millisecond or two to make and to remove), not under pytest's tmp_path: pytest removes old
+    ones with shutil.rmtree, which recurses, and would fail on it if a run left it there."""
+    top = Path(tempfile.mkdtemp(prefix="assess-deep-"))
+    try:
+        repo = top / "repo"
+        repo.mkdir()
+        very_deep(repo, top)
+        link_to_outside_folder(repo, outside(top))
+        yield repo
+    finally:
+        remove_tree(os.fsencode(top))
 
 
 def test_a_1100_level_tree_is_a_report_of_the_levels_it_could_walk(deep_repository: Path) -> None:
@@ -588,6 +593,7 @@ def file_patterns() -> dict[str, str]:
     found |= {
         "adopt.REMOTE": adopt.REMOTE.pattern,
         "adopt.DEEP_TOML_KEY": adopt.DEEP_TOML_KEY.pattern,
+        "scan.JSON_STRING_LINE": scan.JSON_STRING_LINE.pattern,
     }
     return found
 
@@ -612,17 +618,25 @@ FILE_PATTERNS = file_patterns()
 ALL_PATTERNS = FILE_PATTERNS | value_patterns()
 
 
+def inner(op: object, arg: object) -> list:
+    """The sequences inside one element of a parsed regex: a group's, each alternative's..."""
+    if op is P.SUBPATTERN:
+        return [arg[-1]]  # type: ignore[index]
+    if op is P.BRANCH:
+        return list(arg[1])  # type: ignore[index]
+    if op in REPEATS:
+        return [arg[2]]  # type: ignore[index]
+    if op in {P.ASSERT, P.ASSERT_NOT}:
+        return [arg[1]]  # type: ignore[index]
+    return [arg] if op is P.ATOMIC_GROUP else []
+
+
 def nodes(sequence: object) -> Iterator[tuple[object, object]]:
     """Every (op, argument) of a parsed regex, however deep."""
     for op, arg in sequence:  # type: ignore[attr-defined]
         yield op, arg
-        for part in arg if isinstance(arg, (list, tuple)) else [arg]:
-            if isinstance(part, P.SubPattern):
-                yield from nodes(part)
-            elif isinstance(part, list):  # a branch's alternatives
-                for alternative in part:
-                    if isinstance(alternative, P.SubPattern):
-                        yield from nodes(alternative)
+        for part in inner(op, arg):
+            yield from nodes(part)
 
 
 def matches_newline(op: object, arg: object, flags: int) -> bool:
@@ -659,14 +673,21 @@ def test_no_pattern_can_match_across_lines(name: str) -> None:
 
 def literal_runs(pattern: str) -> set[str]:
     """Every run of literal characters of a pattern, wherever it is (a branch, a lookahead)."""
-    runs, run = set(), ""
-    for op, arg in nodes(P.parse(pattern, re.MULTILINE)):
-        if op is P.LITERAL:
-            run += chr(arg)
-        elif op not in {P.SUBPATTERN, P.BRANCH}:
+    runs: set[str] = set()
+
+    def walk(sequence: object) -> None:
+        run = ""
+        for op, arg in sequence:  # type: ignore[attr-defined]
+            if op is P.LITERAL:
+                run += chr(arg)
+                continue
             runs.add(run)
             run = ""
-    runs.add(run)
+            for part in inner(op, arg):
+                walk(part)
+        runs.add(run)
+
+    walk(P.parse(pattern, re.MULTILINE))
     return {run for run in runs if run}
 
 

@@ -188,33 +188,59 @@ class Signal:
 def matching_lines(repo: Repository, f: SourceFile, regex: re.Pattern[str]) -> Iterator[Line]:
     """The lines of f that regex matches (whole-line comments aside), each once, in order.
 
-    One search of the whole text finds each: the patterns stay within a line, so no Python loop
-    walks a million short lines. The searches' time is charged to the file and to the run.
+    A pattern with keywords is tried only on the lines that hold one, each search bounded to its
+    line: the cost follows the keywords, not the file's size, and no match can leave its line.
+    One without is searched over the whole text, once per match (its classes stay within a
+    line). Never a Python loop over every line. The time is charged to the file and the run.
     """
-    text, pos, counted, index = f.text, 0, 0, 0
     keys = keywords(regex.pattern)
-    if keys is not None and _may_match(repo, f):
+    spans = _keyword_lines(f, keys) if keys else _matching_spans(f.text, regex)
+    counted, index = 0, 0
+    while _may_match(repo, f):
         started = time.perf_counter()
-        first = min((at for key in keys if (at := text.find(key)) >= 0), default=-1)
+        span = next(spans, None)
+        found = span is not None and (not keys or regex.search(f.text, *span) is not None)
         _charge(repo, f, time.perf_counter() - started)
+        if span is None:
+            return
+        start, end = span
+        index += f.text.count("\n", counted, start)
+        counted = start
+        line = f.text[start:end]
+        if found and not f.is_comment(line):
+            yield Line(f.number(index), line)
+
+
+def _line_around(text: str, at: int) -> tuple[int, int]:
+    end = text.find("\n", at)
+    return text.rfind("\n", 0, at) + 1, len(text) if end < 0 else end
+
+
+def _keyword_lines(f: SourceFile, keys: tuple[str, ...]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line that holds one of keys, in order: each key's next place is
+    kept, and looked for again only once passed, so the text is scanned once per key."""
+    text = f.text
+    places = {key: f.find(key) for key in keys}
+    while True:
+        first = min((at for at in places.values() if at >= 0), default=-1)
         if first < 0:
             return
-        pos = text.rfind("\n", 0, first) + 1  # the line of the first keyword
-    while pos <= len(text) and _may_match(repo, f):
-        started = time.perf_counter()
+        start, end = _line_around(text, first)
+        yield start, end
+        for key, at in places.items():
+            if 0 <= at <= end:
+                places[key] = text.find(key, end + 1)
+
+
+def _matching_spans(text: str, regex: re.Pattern[str]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line the regex matches, one search of the rest of the text each."""
+    pos = 0
+    while pos <= len(text):
         match = regex.search(text, pos)
-        _charge(repo, f, time.perf_counter() - started)
         if match is None:
             return
-        newline = text.rfind("\n", pos, match.start())
-        start = pos if newline < 0 else newline + 1
-        end = text.find("\n", match.start())
-        end = len(text) if end < 0 else end
-        index += text.count("\n", counted, start)
-        counted = start
-        line = text[start:end]
-        if not f.is_comment(line):
-            yield Line(f.number(index), line)
+        start, end = _line_around(text, match.start())
+        yield max(start, pos), end
         pos = end + 1
 
 

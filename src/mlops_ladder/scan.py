@@ -63,6 +63,11 @@ HASH_COMMENTS = {".py", ".yml", ".yaml", ".toml", ".cfg", ".ini", ".sh", ".txt",
 # What str.splitlines() breaks lines at: made "\n" so that line numbers stay what they were and
 # patterns, which never match "\n", stay within one line.
 LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# A line of a notebook that is one JSON string (nbformat writes a source line so), and the
+# number of them decoded by one json.loads.
+JSON_STRING_LINE = re.compile(r'^[^\S\n]*("(?:[^"\\\n]|\\.)*"),*[^\S\n]*$', re.MULTILINE)
+DECODE_BATCH = 2_000
+BREAK_CHARACTERS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # Control characters (C0 and DEL, C1), line and paragraph separators, bidirectional controls,
 # and the surrogates that stand for a file name's undecodable bytes.
 _OTHER_CONTROLS = r"\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
@@ -84,6 +89,13 @@ def _escape(match: re.Match[str]) -> str:
     if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (os.fsdecode's surrogateescape)
         return f"\\x{code - 0xDC00:02x}"
     return NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def lines_broken_at_newlines(text: str) -> str:
+    # A few scans for one character each (memchr) cost less than a regex over every position.
+    if any(char in text for char in BREAK_CHARACTERS):
+        return LINE_BREAKS.sub("\n", text)
+    return text
 
 
 def printable(text: str) -> str:
@@ -110,6 +122,13 @@ class SourceFile:
     numbers: array | None = None  # each text line's number in the file, where not 1, 2, 3, ...
     seconds: float = 0.0  # spent matching patterns in it (checks.py caps it)
     stopped: bool = False  # over that cap: the checks after it leave the file alone
+    first: dict[str, int] = field(default_factory=dict)  # a keyword's first place, -1: none
+
+    def find(self, key: str) -> int:
+        """Where key is first in the text (-1: nowhere), looked for once: patterns share keys."""
+        if key not in self.first:
+            self.first[key] = self.text.find(key)
+        return self.first[key]
 
     @property
     def name(self) -> str:
@@ -190,22 +209,48 @@ def notebook_text(raw: str) -> tuple[str, array]:
         text = "\n".join(parts)
         return text, array("I", [1]) * (text.count("\n") + 1)
     out, numbers = io.StringIO(), array("I")
-    for number, line in enumerate(split_lines(raw), start=1):
-        stripped = line.strip().rstrip(",")
-        if len(stripped) >= 2 and stripped[0] == '"' and stripped[-1] == '"':
-            try:
-                value = json.loads(stripped)
-            except ValueError:
-                continue
-            for part in value.splitlines():
-                out.write(f"\n{part}" if numbers else part)
-                numbers.append(number)
+    for number, value in _json_string_lines(raw):
+        for part in value.splitlines():
+            out.write(f"\n{part}" if numbers else part)
+            numbers.append(number)
     return out.getvalue(), numbers
+
+
+def _json_string_lines(raw: str) -> Iterator[tuple[int, str]]:
+    """(line number, value) of each line of raw that is one JSON string, a trailing comma
+    allowed, decoded a batch at a time: json.loads for each of a million lines costs seconds."""
+    batch: list[tuple[int, str]] = []
+    number, counted = 1, 0
+    for match in JSON_STRING_LINE.finditer(raw):
+        number += raw.count("\n", counted, match.start())
+        counted = match.start()
+        batch.append((number, match[1]))
+        if len(batch) == DECODE_BATCH:
+            yield from _decoded(batch)
+            batch = []
+    yield from _decoded(batch)
+
+
+def _decoded(batch: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    try:
+        values = json.loads("[" + ",".join(literal for _, literal in batch) + "]")
+    except ValueError:  # one literal json does not take (a raw tab, a bad escape): one by one
+        values = [_decoded_one(literal) for _, literal in batch]
+    for (number, _), value in zip(batch, values, strict=True):
+        if value is not None:
+            yield number, value
+
+
+def _decoded_one(literal: str) -> str | None:
+    try:
+        return json.loads(literal)
+    except ValueError:
+        return None
 
 
 def notebook_lines(raw: str) -> list[Line]:
     """notebook_text() as Line objects (small notebooks; the scan keeps the text)."""
-    text, numbers = notebook_text(LINE_BREAKS.sub("\n", raw))
+    text, numbers = notebook_text(lines_broken_at_newlines(raw))
     return [Line(numbers[i], part) for i, part in enumerate(text.split("\n")) if numbers]
 
 
@@ -387,7 +432,7 @@ class Walk:
         if b"\0" in data[:8192]:
             self.binary += 1
             return
-        text = LINE_BREAKS.sub("\n", data.decode("utf-8", errors="replace"))
+        text = lines_broken_at_newlines(data.decode("utf-8", errors="replace"))
         del data
         source = notebook(repo, path, text) if suffix == ".ipynb" else SourceFile(path, text)
         self.text_bytes += sys.getsizeof(source.text) + (
@@ -541,4 +586,4 @@ def read_inside(repo: Repository, path: str, limit: int) -> str | None:
         elif read.why != "missing":
             repo.limit(read.note)
         return None
-    return LINE_BREAKS.sub("\n", read.data.decode("utf-8", errors="replace"))
+    return lines_broken_at_newlines(read.data.decode("utf-8", errors="replace"))
