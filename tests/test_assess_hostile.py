@@ -459,9 +459,13 @@ def test_answers_with_control_characters_are_not_used(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     hostile_answers(repo, tmp_path)
-    answers = assess(repo).data["adoption"]["answers"]
-    assert answers["project_name"] == {"value": "repo", "from": "the folder's name"}
-    assert not {"description", "author_name", "author_email"} & set(answers)
+    adoption = assess(repo).data["adoption"]
+    assert adoption["answers"]["project_name"] == {"value": "repo", "from": "the folder's name"}
+    assert not {"description", "author_name", "author_email"} & set(adoption["answers"])
+    assert {
+        f"{what} has control characters: not used"
+        for what in ("pyproject.toml's name", "setup.py's name", "pyproject.toml's description")
+    } <= set(adoption["notes"])
 
 
 def test_a_link_to_outside_is_not_the_github_owner_and_a_regular_config_is(

@@ -34,7 +34,7 @@ EMAIL = re.compile(r"^[^@ \n]+@[^@ \n]+[.][A-Za-z]{2,}$")  # tried on 254 charac
 OWNER = re.compile(r"^[A-Za-z0-9](-?[A-Za-z0-9])*$")
 # `url = ...github.com:OWNER/` in .git/config; GitHub owners have 39 characters at most.
 REMOTE = re.compile(r"^[ \t]*\w*url[ \t]*=[ \t]*\S*github\.com[:/]([^/ \t\n]{1,39})/")
-MAX_ANSWER = 300  # characters of an answer read from a file (a description, a name)
+MAX_ANSWER = 1_000  # characters of an answer read from a file: it goes into a shell command
 MAX_GIT_CONFIG_BYTES = 1_000_000
 MAX_TOML_BYTES = 256_000  # a pyproject.toml is parsed whole (tomllib): bound its cost
 MAX_TOML_KEY_PARTS = 32
@@ -173,13 +173,19 @@ def _pyproject(repo: Repository) -> dict:
     return {}
 
 
-def _usable(value: object) -> str | None:
-    """A value read from a file, stripped, if it can go into a command and a report as it is:
-    no control characters, not too long."""
-    if not isinstance(value, str):
+def _usable(value: object, what: str, notes: list[str]) -> str | None:
+    """A value read from a file, stripped, if it can go into a command and a report as it is;
+    else None, and a note on `what` (say, "pyproject.toml's description") when it was text."""
+    if not isinstance(value, str) or not value.strip():
         return None
     value = value.strip()
-    return value if value and len(value) <= MAX_ANSWER and printable(value) == value else None
+    if printable(value) != value:
+        notes.append(f"{what} has control characters: not used")
+    elif len(value) > MAX_ANSWER:
+        notes.append(f"{what} is over {MAX_ANSWER} characters: not used")
+    else:
+        return value
+    return None
 
 
 def slugify(name: str) -> str:
@@ -203,20 +209,20 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
     notes: list[str] = []
     project = _pyproject(repo).get("project", {})
     project = project if isinstance(project, dict) else {}
-    name, source = _usable(project.get("name")), None
+    name, source = _usable(project.get("name"), "pyproject.toml's name", notes), None
     if name:
         source = _line_of(repo, "pyproject.toml", r"^name[ \t]*=")
     else:
         for path, pattern in NAME_FILES:
             found = _first_match(repo, path, pattern)
-            name = _usable(found[0][1]) if found else None
+            name = _usable(found[0][1], f"{path}'s name", notes) if found else None
             if name and found:
                 source = found[1]
                 break
     if not name:
-        name, source = _usable(repo.root.name), "the folder's name"
+        name, source = _usable(repo.root.name, "the folder's name", notes), "the folder's name"
     if not name:
-        name, source = "ml-project", "a default (the folder's name has control characters)"
+        name, source = "ml-project", "a default"
     answers["project_name"] = Answer(name, source)
     slug = slugify(name)
     answers["project_slug"] = Answer(slug, f"from the project name ({source})")
@@ -274,7 +280,7 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
     else:
         notes.append("no model code that tells the task: copier's default (classification)")
 
-    description = _usable(project.get("description"))
+    description = _usable(project.get("description"), "pyproject.toml's description", notes)
     if description:
         answers["description"] = Answer(
             description, _line_of(repo, "pyproject.toml", r"^description[ \t]*=")
@@ -282,10 +288,10 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
     authors = project.get("authors")
     if isinstance(authors, list) and authors and isinstance(authors[0], dict):
         where = _line_of(repo, "pyproject.toml", r"^authors[ \t]*=")
-        author = _usable(authors[0].get("name"))
+        author = _usable(authors[0].get("name"), "pyproject.toml's author", notes)
         if author:
             answers["author_name"] = Answer(author, where)
-        email = _usable(authors[0].get("email"))
+        email = _usable(authors[0].get("email"), "pyproject.toml's author e-mail", notes)
         if email and len(email) <= 254 and EMAIL.match(email):
             answers["author_email"] = Answer(email, where)
     owner = _github_owner(repo)

@@ -1,4 +1,4 @@
-"""What the files show: tools recognised, the maturity checklist, the ML Test Score tests that
+r"""What the files show: tools recognised, the maturity checklist, the ML Test Score tests that
 files can judge, and the level reached.
 
 Every finding is a line of a file (path:line) matched by a pattern below; nothing is guessed
@@ -6,11 +6,13 @@ from names alone except where a file's name is the evidence (a notebook, a Docke
 dvc.yaml). Whole-line comments never count.
 
 The files are anyone's, so matching them is bounded. Every pattern stays within one line: no
-class that matches "\n" (a blank within a line is `[ \t]`, a negated class lists `\n`), and no
-repetition that a match could start inside again is unbounded (`.{0,200}`, a lookahead, or an
-atomic group that commits to the first start): the regex engine's time is linear in a file's
-size. The time spent matching is capped too, per file and in all (MAX_FILE_SECONDS,
-MAX_MATCH_SECONDS): past a cap the report is partial and says so.
+class that matches "\n" (a blank within a line is `[ \t]`, a negated class lists `\n`). No
+repetition costs the square of a line: none that a match could start inside again is unbounded
+(`\S{0,64}`, a lookahead, or an atomic group that commits to the first start), and no two runs
+of blanks stand side by side without a possessive `*+`. A pattern is tried only on the lines
+that hold one of its keywords (the literal strings each of its matches contains), each search
+bounded to its line. The time spent is capped too, per file and in all: past a cap the report
+is partial and says so. tests/test_assess_hostile.py checks each of these on every pattern.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ _REPEATS = {
 
 MAX_EVIDENCE = 6
 MAX_MATCHES = 100  # lines of one file kept as evidence of one pattern (reports show 6)
-# Time matching patterns: in one file, 10 s and 10 s per MB of its text (every check over a 2 MB
-# file takes some 8 s on a slow machine: the linear patterns never come near); in all, 5 minutes.
+# Time matching patterns: in one file, 10 s and 10 s per MB of its text; in all, 5 minutes. A
+# backstop: 2 MB of nothing but the patterns' own words takes some 1.5 s on a loaded machine.
 MAX_FILE_SECONDS = 10.0
 MAX_FILE_SECONDS_PER_MB = 10.0
 MAX_MATCH_SECONDS = 300.0
@@ -117,9 +119,9 @@ def compiled(pattern: str) -> re.Pattern[str]:
 
 @cache
 def keywords(pattern: str) -> tuple[str, ...] | None:
-    """Strings one of which every match of pattern contains: a file holding none of them is
-    passed over with str.find, some ten times faster than the regex engine, which tries every
-    position of a pattern that starts with ^ or \\b. None when the pattern has none worth it."""
+    """Strings one of which every match of pattern contains (its keywords): the regex is tried
+    only on the lines that hold one, found with str.find, some ten times faster than the regex
+    engine trying every position of a file. None when the pattern has none worth it."""
     if regex_parser is None:
         return None
     parsed = regex_parser.parse(pattern, re.MULTILINE)

@@ -207,7 +207,7 @@ def notebook_text(raw: str) -> tuple[str, array]:
             for text in _source_list(cell.get("source", []))
         ]
         text = "\n".join(parts)
-        return text, array("I", [1]) * (text.count("\n") + 1)
+        return text, array("I", [1]) * (text.count("\n") + 1 if parts else 0)
     out, numbers = io.StringIO(), array("I")
     for number, value in _json_string_lines(raw):
         for part in value.splitlines():
