@@ -37,7 +37,10 @@ P = re._parser  # the standard library's regex parser: the patterns' audit walks
 REPEATS = {P.MAX_REPEAT, P.MIN_REPEAT, P.POSSESSIVE_REPEAT}
 
 ASSESS = BIN / "mlops-ladder"
-BOUND = 30.0  # seconds for one repository's three forms; linear runs take 0.1 to 3 s
+# Bounds for one repository's three forms: CPU time (linear runs take 0.1 to 2 s), and wall time
+# past which the run is killed (a hang; generous, for a 2-core machine running other work).
+CPU_BOUND = 10.0
+BOUND = 60.0
 SECRET = "stolen-owner-4711"  # in every file outside the repository: never in a report
 # What must never reach a terminal raw: C0 but "\n", DEL, C1, separators, bidi controls, and the
 # surrogates of undecodable bytes. Written here again, not taken from scan.py, to check it.
@@ -126,7 +129,7 @@ class Reports:
     text: str
     html: str
     json: str
-    seconds: float
+    seconds: float  # of CPU, the three forms
 
     @property
     def data(self) -> dict:
@@ -140,16 +143,17 @@ def assess(repo: Path, bound: float = BOUND) -> Reports:
     """The three forms of the report on repo, each through the command line's entry."""
 
     def work() -> dict:
-        started = time.perf_counter()
+        started = time.process_time()  # the child's own CPU: not slowed by a busy machine
         runs = {
             form: main("assess", str(repo), *flag, "--template", "/t")
             for form, flag in (("json", ["--json"]), ("text", []), ("html", ["--html"]))
         }
-        return {"runs": runs, "seconds": time.perf_counter() - started}
+        return {"runs": runs, "seconds": time.process_time() - started}
 
     outcome = in_child(work, bound)
     for form, (code, _, err) in outcome["runs"].items():
         assert (code, err) == (0, ""), f"{form}: exit {code}: {err}"
+    assert outcome["seconds"] < CPU_BOUND, f"{outcome['seconds']:.1f} s of CPU"
     return Reports(
         **{form: out for form, (_, out, _) in outcome["runs"].items()},
         seconds=outcome["seconds"],
@@ -706,9 +710,9 @@ def costliest(regex: re.Pattern[str], pattern: str, count: int = 4) -> list[tupl
     for head in atoms(pattern):
         for unit in (a + separator for a in atoms(pattern) for separator in ("", " ")):
             line = head + unit * (1_000 // len(unit))
-            started = time.perf_counter()
+            started = time.process_time()
             regex.search(line)
-            costs.append((time.perf_counter() - started, head, unit))
+            costs.append((time.process_time() - started, head, unit))
     return [(head, unit) for _, head, unit in sorted(costs, reverse=True)[:count]]
 
 
@@ -722,9 +726,9 @@ def test_every_pattern_is_linear_on_lines_of_its_own_words(name: str) -> None:
         head + unit * (64_000 // len(unit)) for head, unit in costliest(regex, pattern)
     ]
     for text in texts:
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: a busy machine does not make it fail
         regex.search(text)
-        seconds = time.perf_counter() - started
+        seconds = time.process_time() - started
         assert seconds < 0.25, f"{seconds:.2f} s on {text[:40]!r}..."
 
 
@@ -858,10 +862,8 @@ def build_random_tree(rng: random.Random, root: Path, elsewhere: Path) -> set[st
 def test_random_hostile_trees_keep_the_invariants(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     elsewhere = outside(tmp_path)
-    started = time.perf_counter()
     for n in range(TREES):
         repo = tmp_path / f"tree{n}"
         repo.mkdir()
         named = build_random_tree(rng, repo, elsewhere)
         check(assess(repo), *sorted(named))
-    assert time.perf_counter() - started < 120
