@@ -106,7 +106,8 @@ def runtime_copies(dockerfile: Path) -> list[tuple[str, str]]:
     for line in stage.splitlines():
         words = line.split()
         if words[:1] == ["COPY"] and not any(word.startswith("--from") for word in words):
-            copies.append((words[1], words[2]))
+            *sources, destination = words[1:]
+            copies += [(source, destination) for source in sources]
     return copies
 
 
