@@ -13,14 +13,18 @@ import os
 import shlex
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 from conftest import BIN, DEFAULT_PACKAGE, LEVELS, ROOT, TASKS, Renderer
 from expected import expected_files
+from test_answers import CONTEXT, COPIER, HOSTILE, TEXT, copier_environment, copier_rule
+from test_answers import answers as hook_rules
 
+from mlops_ladder import answers as rules
 from mlops_ladder import cli, scan
-from mlops_ladder.adopt import TEMPLATE_FILES
+from mlops_ladder.adopt import OWNER_MODULES, RUNTIME_EXTRAS, TEMPLATE_FILES
 
 ASSESS = BIN / "mlops-ladder"
 
@@ -344,6 +348,17 @@ def test_generated_projects_assess_at_their_own_level(
     assert report["adoption"]["answers"] == {}
     assert met(report)["A/B testing infrastructure"] is (level == 2)
     assert met(report)["no monitoring"] is (level == 0)
+    # Tracking and the registry are the runtime's: the evidence is pyproject.toml's dependency
+    # on mlops-ladder with its extras, and the [tool.mlops-ladder] table's level.
+    lines = (project / "pyproject.toml").read_text().splitlines()
+    for name in ("experiment tracking", "model registry"):
+        cited = [lines[int(ref.split(":")[1]) - 1] for ref in items(report)[name]["evidence"]]
+        assert all(ref.startswith("pyproject.toml:") for ref in items(report)[name]["evidence"])
+        if level == 0:
+            assert cited == []
+        else:
+            assert cited[0].strip().startswith(f'"mlops-ladder[{RUNTIME_EXTRAS}]==')
+            assert cited[1] == f"level = {level}"
 
 
 def test_level_2_without_its_ct_workflow_drops_to_level_1(
@@ -361,6 +376,18 @@ def test_level_2_without_its_ct_workflow_drops_to_level_1(
 def test_the_files_adoption_names_are_generated_at_their_level(level: int) -> None:
     rendered = expected_files(level, DEFAULT_PACKAGE, "copier")
     assert {name.format(package=DEFAULT_PACKAGE) for name in TEMPLATE_FILES[level]} <= rendered
+
+
+def test_adoption_knows_every_file_of_the_owners_package() -> None:
+    """The owner's modules adopt.py names are the generated package's (tests/expected.py), and
+    every file of that package has advice when a repository has one already."""
+    package = {
+        name.removeprefix(f"src/{DEFAULT_PACKAGE}/")
+        for name in expected_files(2, DEFAULT_PACKAGE, "copier")
+        if name.startswith(f"src/{DEFAULT_PACKAGE}/")
+    }
+    assert set(OWNER_MODULES) == package - {"__init__.py", "__main__.py"}
+    assert {f"src/{{package}}/{module}" for module in package} <= set(TEMPLATE_FILES[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,10 +453,21 @@ def test_adopting_level_1_in_a_notebooks_and_scripts_repository_keeps_its_files(
     ):
         assert line in answers
     assert (repo / "dvc.yaml").is_file()
-    assert (repo / "src/churn_lab/registry.py").is_file()
+    # The owner's code goes where the adoption says, and the runtime it names runs it.
+    pyproject = tomllib.loads((repo / "pyproject.toml").read_text())
+    table = pyproject["tool"]["mlops-ladder"]
+    for module, (attribute, hook, _) in OWNER_MODULES.items():
+        assert (repo / "src/churn_lab" / module).is_file()
+        assert table[hook] == f"churn_lab.{Path(module).stem}:{attribute}"
+    assert f"mlops-ladder[{RUNTIME_EXTRAS}]==0.2.0" in pyproject["project"]["dependencies"]
+    layout = report["adoption"]["layout"]
+    assert "src/churn_lab/ for your own code" in layout
+    assert f"mlops-ladder[{RUNTIME_EXTRAS}]" in layout
     by_hand = " ".join(report["adoption"]["by_hand"])
     assert "README.md (yours, kept)" in by_hand
-    assert "train.py:5" in by_hand
+    assert "move your training code (train.py:5) into src/churn_lab/" in by_hand
+    assert "your estimator into model.py (ESTIMATORS)" in by_hand
+    assert "mlops-ladder runtime's" in by_hand
     assert "data/churn.csv" in by_hand
     assert "uv add -r requirements.txt" in by_hand
     # Adopted: the repository now assesses at level 1, and climbs on with copier update.
@@ -693,9 +731,11 @@ def test_an_existing_package_is_the_package_name_and_its_clashing_modules_are_na
     }  # fmt: skip
     assert adoption["answers"]["github_owner"]["from"] == ".git/config:2"
     assert adoption["answers"]["python_version"]["from"] == "pyproject.toml:3"
-    assert any(step.startswith("src/churn/train.py (yours, kept): ") for step in
-               adoption["by_hand"])  # fmt: skip
-    assert any(step.startswith("pyproject.toml (yours, kept)") for step in adoption["by_hand"])
+    # The package's training code moves into the owner's modules; the runtime does the rest.
+    assert any(step.startswith("move your training code (src/churn/train.py:2) into src/churn/")
+               for step in adoption["by_hand"])  # fmt: skip
+    kept = next(s for s in adoption["by_hand"] if s.startswith("pyproject.toml (yours, kept)"))
+    assert "[tool.mlops-ladder]" in kept
 
 
 @pytest.mark.slow
@@ -723,3 +763,152 @@ def test_an_import_pattern_needs_the_import(tmp_path: Path) -> None:
                             ("with", "import optuna\n")]
     }  # fmt: skip
     assert score == {"without": False, "with": True}
+
+
+# --------------------------------------------------------------------------------------------
+# A repository on the mlops-ladder runtime: what its pyproject.toml says the runtime provides
+# --------------------------------------------------------------------------------------------
+TABLE = '[tool.mlops-ladder]\npackage = "churn"\nlevel = {level}\n'
+RUNTIME_USES = {
+    # name: (pyproject.toml, items met by the runtime)
+    "table and every extra": (
+        '[project]\nname = "churn"\ndependencies = [\n    "pandas>=2",\n'
+        '    # "mlops-ladder[pipeline]==0.1.0",\n'
+        '    "mlops-ladder[pipeline,serving,monitoring]==0.2.0",\n]\n\n' + TABLE.format(level=1),
+        {"experiment tracking", "model registry", "basic monitoring"},
+    ),
+    "the name as PEP 503 allows it": (
+        '[project]\ndependencies = ["MLOps_Ladder [ Pipeline ] >=0.2"]\n' + TABLE.format(level=2),
+        {"experiment tracking", "model registry"},
+    ),
+    "no table: the runtime runs nothing of it": (
+        '[project]\ndependencies = ["mlops-ladder[pipeline,serving,monitoring]==0.2.0"]\n',
+        set(),
+    ),
+    "the dependency only in a group": (
+        '[project]\ndependencies = []\n[dependency-groups]\ndev = ["mlops-ladder[pipeline]"]\n'
+        + TABLE.format(level=1),
+        set(),
+    ),
+    "level 0 tracks nothing": (
+        '[project]\ndependencies = ["mlops-ladder[pipeline,serving]==0.2.0"]\n'
+        + TABLE.format(level=0),
+        {"basic monitoring"},
+    ),
+    "a level that is not one": (
+        '[project]\ndependencies = ["mlops-ladder[pipeline]==0.2.0"]\n' + TABLE.format(level=True),
+        set(),
+    ),
+    "no extras": (
+        '[project]\ndependencies = ["mlops-ladder==0.2.0"]\n' + TABLE.format(level=1),
+        set(),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", RUNTIME_USES)
+def test_a_repository_on_the_runtime_gets_what_its_extras_provide(
+    tmp_path: Path, name: str
+) -> None:
+    text, provided = RUNTIME_USES[name]
+    repo = write(tmp_path / "repo", {"pyproject.toml": text, "src/churn/__init__.py": ""})
+    report = assess_json(repo)
+    found = {item for item, ok in met(report).items() if ok and item != "no retraining triggers"}
+    assert found == provided | ({"no monitoring"} if "basic monitoring" not in provided else set())
+    lines = text.splitlines()
+    for item in provided:
+        refs = items(report)[item]["evidence"]
+        assert refs, item
+        cited = [lines[int(ref.removeprefix("pyproject.toml:")) - 1] for ref in refs]
+        assert "mlops-ladder[" in cited[0] or "MLOps_Ladder [" in cited[0], cited
+        assert not cited[0].lstrip().startswith("#")
+        if item in {"experiment tracking", "model registry"}:
+            assert cited[1].startswith("level = ")
+
+
+def test_the_runtimes_challenger_split_is_ab_testing_where_a_deployment_sets_it(
+    tmp_path: Path,
+) -> None:
+    deployment = "env:\n  - name: CHURN_CHALLENGER_SHARE\n    value: '0.1'\n"
+    runtime = '[project]\ndependencies = ["mlops-ladder[serving]"]\n' + TABLE.format(level=2)
+    with_runtime = write(
+        tmp_path / "on",
+        {"pyproject.toml": runtime, "k8s/deployment.yaml": deployment},
+    )
+    without = write(tmp_path / "off", {"k8s/deployment.yaml": deployment})
+    ab = items(assess_json(with_runtime))["A/B testing infrastructure"]
+    assert (ab["met"], ab["evidence"]) == (True, ["k8s/deployment.yaml:2"])
+    assert items(assess_json(without))["A/B testing infrastructure"]["met"] is False
+
+
+def test_a_module_the_runtime_calls_that_a_repository_has_is_named_with_what_goes_there(
+    tmp_path: Path,
+) -> None:
+    repo = write(tmp_path / "churn", {
+        "src/churn/__init__.py": "",
+        "src/churn/features.py": "def add_ratio(frame):\n    return frame\n",
+    })  # fmt: skip
+    steps = assess_json(repo, "--template", "/t")["adoption"]["by_hand"]
+    step = next(s for s in steps if s.startswith("src/churn/features.py (yours, kept): "))
+    assert "DERIVED" in step
+    assert "features.py" in step
+
+
+# --------------------------------------------------------------------------------------------
+# The answers' rules: the runtime's (adopt.py) are copier.yml's and the cookiecutter hooks'
+# --------------------------------------------------------------------------------------------
+def test_the_runtimes_answer_patterns_are_copiers() -> None:
+    patterns = CONTEXT["patterns"]  # copier.yml's, rendered and parsed as copier does
+    assert patterns["control"] == rules.CONTROL.pattern
+    assert patterns["slug"] == rules.SLUG.pattern
+    assert patterns["package"] == rules.PACKAGE.pattern
+    assert patterns["email"] == rules.EMAIL.pattern
+    assert patterns["owner"] == rules.OWNER.pattern
+    assert patterns["one_line"] == rules.ONE_LINE
+
+
+def test_the_runtime_copier_and_the_hooks_give_one_verdict_on_every_hostile_answer() -> None:
+    for field in TEXT:
+        for label, value in HOSTILE.items():
+            runtime = rules.text_error(field, value)
+            assert runtime == copier_rule(field, value), (field, label)
+            assert runtime == hook_rules.field_error(field, value), (field, label)
+
+
+NAMES = [
+    "Tabular Model", "Café Prédictions", "Straße & Œuvre", "e\u0301te\u0301", "3D scans",
+    "東京データ", "Rocket 🚀 launch", "--a--b--", "x" * 80, "  spaced   out  ",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_slug_and_package_proposed_are_copiers_default_or_one_it_accepts(name: str) -> None:
+    default = copier_environment().from_string(COPIER["project_slug"]["default"])
+    assert rules.slug_from(name) == default.render({**CONTEXT, "project_name": name})
+    slug = rules.valid_slug(name)
+    assert copier_rule("project_slug", slug) == ""
+    if copier_rule("project_slug", rules.slug_from(name)) == "":
+        assert slug == rules.slug_from(name)
+    assert copier_rule("package_name", rules.valid_package(slug)) == ""
+
+
+def test_adoption_proposes_only_answers_copier_accepts(tmp_path: Path) -> None:
+    repo = write(tmp_path / "repo", {
+        "pyproject.toml": '[project]\nname = "2nd ' + "Modèle " * 12 + '"\n'
+                          f'description = "{"d" * 600}"\n'
+                          'authors = [{name = "Team", email = "team@example"}]\n',
+        "src/mlops_ladder/__init__.py": "", "src/json/__init__.py": "",
+        "src/_private/__init__.py": "", "src/Churn/__init__.py": "",
+    })  # fmt: skip
+    adoption = assess_json(repo, "--template", "/t")["adoption"]
+    values = {key: answer["value"] for key, answer in adoption["answers"].items()}
+    for field, value in values.items():
+        if field in TEXT:
+            assert copier_rule(field, value) == "", (field, value)
+    assert values["project_slug"].startswith("project-2nd-modele-modele")
+    assert len(values["project_slug"]) <= rules.NAME_LENGTH
+    assert values["package_name"] == values["project_slug"].replace("-", "_")
+    assert {"description", "author_email"}.isdisjoint(values)
+    notes = " ".join(adoption["notes"])
+    assert "pyproject.toml's description breaks the template's rule for description" in notes
+    assert "pyproject.toml's author e-mail breaks the template's rule for author_email" in notes

@@ -3,16 +3,14 @@ level there, its answers read from the repository's files, and what the user mov
 
 from __future__ import annotations
 
-import keyword
 import re
 import shlex
-import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from mlops_ladder import answers as rules
 from mlops_ladder.checks import Findings, S, code, compiled, find, first_per_file, matching_lines
-from mlops_ladder.scan import Repository, printable, read_inside
+from mlops_ladder.scan import Repository, printable, read_inside, read_pyproject
 
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 # A Python version in a file: 3.N, N of 3 digits at most (int() of thousands of digits raises).
@@ -28,29 +26,40 @@ NAME_FILES = (
     ("setup.py", r"name[ \t]*=[ \t]*['\"]([^'\"\n]+)['\"]"),
 )
 LEVEL_NAMES = {0: "manual", 1: "pipeline automation", 2: "CI/CD/CT"}
-SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-PACKAGE = re.compile(r"^[a-z_][a-z0-9_]*$")
-EMAIL = re.compile(r"^[^@ \n]+@[^@ \n]+[.][A-Za-z]{2,}$")  # tried on 254 characters at most
-OWNER = re.compile(r"^[A-Za-z0-9](-?[A-Za-z0-9])*$")
 # `url = ...github.com:OWNER/` in .git/config; GitHub owners have 39 characters at most.
 REMOTE = re.compile(r"^[ \t]*\w*url[ \t]*=[ \t]*\S*github\.com[:/]([^/ \t\n]{1,39})/")
 MAX_ANSWER = 1_000  # characters of an answer read from a file: it goes into a shell command
 MAX_GIT_CONFIG_BYTES = 1_000_000
-MAX_TOML_BYTES = 256_000  # a pyproject.toml is parsed whole (tomllib): bound its cost
-MAX_TOML_KEY_PARTS = 32
-# A dotted key of MAX_TOML_KEY_PARTS parts or more: tomllib's memory grows with the square of a
-# key's parts (100,000 parts: gigabytes). It starts only where a part can start, so it is linear.
-DEEP_TOML_KEY = re.compile(
-    r"(?<![\w\"'-])(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')"
-    rf"(?:[ \t]*\.[ \t]*(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')){{{MAX_TOML_KEY_PARTS - 1}}}"
+# The owner's code in a generated project (src/<package>/), what the runtime calls in each
+# (pyproject.toml [tool.mlops-ladder] names it), and what of a repository's code goes there.
+# Everything else (training, tracking, the registry, serving, monitoring) is the runtime's.
+OWNER_MODULES = {
+    "model.py": ("ESTIMATORS", "estimators", "your estimator"),
+    "features.py": ("DERIVED", "features", "derived features"),
+    "ingest.py": ("ingest", "ingest", "reading your data"),
+    "metrics.py": ("METRICS", "metrics", "metrics of your own"),
+}
+# What the runtime brings a project of level 1 or 2 (template/pyproject.toml.jinja's extras).
+RUNTIME_EXTRAS = "pipeline,serving,monitoring"
+RUNTIME_BRINGS = (
+    "training, evaluation, the pipeline's stages, MLflow tracking and the model registry, "
+    "serving and monitoring"
 )
+
+
+def _module_advice(module: str) -> str:
+    attribute, hook, what = OWNER_MODULES[module]
+    return (
+        f"the runtime calls its {attribute} (pyproject.toml [tool.mlops-ladder] {hook}), and "
+        "copier does not overwrite yours: rename yours (git mv), run the command again, then "
+        f"move {what} into the template's {module}"
+    )
+
+
 # Files of a generated project that repositories often have already (a subset of what the
-# template writes; tests/test_assess.py checks each is still rendered at its level). copier is
-# told to skip every file that exists, so these are the ones to merge by hand.
-MODULE_ADVICE = (
-    "the template's module of that name is not written, and the generated package needs it: "
-    "rename yours (git mv), run the command again, then move your code into the template's"
-)
+# template writes; tests/test_assess.py checks each is rendered at its level, and that every
+# file of the owner's package is here). copier is told to skip every file that exists, so
+# these are the ones to merge by hand.
 TEMPLATE_FILES = {
     0: {
         ".gitignore": "add the template's ignores (data/, models/, reports/, mlruns) to yours",
@@ -61,24 +70,20 @@ TEMPLATE_FILES = {
         "yours and keep the template's",
         "README.md": "add the template's sections on the commands by hand",
         "params.yaml": "merge the template's sections (ingest, split, train, ...) with yours",
-        "pyproject.toml": "merge the template's dependencies, [project.scripts] and tool settings "
-        "into yours (uv sync must install the generated package)",
+        "pyproject.toml": "merge the template's into yours: the mlops-ladder dependency (the "
+        "runtime), the [tool.mlops-ladder] table that wires your package into it, "
+        "[project.scripts] and the tool settings (uv sync must install the package)",
         "schema.yaml": "the template's data contract describes the sample: describe your columns",
-        "tests/conftest.py": "merge the template's fixtures with yours",
-        **{
-            f"src/{{package}}/{module}": MODULE_ADVICE
-            for module in (
-                "__main__.py",
-                "cli.py",
-                "config.py",
-                "data.py",
-                "evaluate.py",
-                "features.py",
-                "model.py",
-                "predict.py",
-                "train.py",
-            )
-        },
+        "src/{package}/__init__.py": "yours is kept; the template's only documents the package",
+        "src/{package}/__main__.py": "the template's hands `python -m {package}` to the "
+        "runtime's command line (the Makefile runs it): rename yours (git mv) and run the "
+        "command again",
+        **{f"src/{{package}}/{module}": _module_advice(module) for module in OWNER_MODULES},
+        "tests/test_data.py": "the template's specifies your data (the contract holds, no "
+        "leakage) on the runtime's pytest fixtures: merge its tests into yours",
+        "tests/test_features.py": "the template's tests your derived features: merge",
+        "tests/test_model.py": "the template's specifies your model (beats the baselines on "
+        "every slice, invariances, reproducibility): merge its tests into yours",
     },
     1: {
         "Dockerfile": "the template's builds the serving image",
@@ -87,7 +92,10 @@ TEMPLATE_FILES = {
         ".dvc/config": "keep your remote; the template's sets a local one",
         ".dvcignore": "merge",
         ".github/workflows/ci.yml": "add the template's jobs (lint, test, pipeline, image) to it",
-        **{f"src/{{package}}/{module}": MODULE_ADVICE for module in ("registry.py", "tracking.py")},
+        ".github/dependabot.yml": "add the template's updates (uv, actions, docker) to yours",
+        "tests/test_pipeline.py": "the template's runs the pipeline end to end: merge",
+        "tests/test_serving.py": "the template's tests the served model: merge",
+        "tests/test_monitoring.py": "the template's tests the monitoring job: merge",
     },
     2: {
         ".github/workflows/cd.yml": "compare with the template's staged deploy",
@@ -124,6 +132,7 @@ class Adoption:
     level: int | None  # the level to adopt; None at the top
     answers: dict[str, Answer] = field(default_factory=dict)
     command: str | None = None
+    layout: str = ""  # what the command adds: where the owner's code goes, what is the runtime's
     by_hand: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -131,6 +140,7 @@ class Adoption:
         return {
             "level": self.level,
             "answers": {k: {"value": a.value, "from": a.source} for k, a in self.answers.items()},
+            "layout": self.layout,
             "by_hand": self.by_hand,
             "notes": self.notes,
         }
@@ -152,79 +162,48 @@ def _line_of(repo: Repository, path: str, pattern: str) -> str:
     return found[1] if found else path
 
 
-def _pyproject(repo: Repository) -> dict:
-    """pyproject.toml's tables, when it can be parsed at a bounded cost; else {}, and a note."""
-    f = repo.file("pyproject.toml")
-    if not f:
-        return {}
-    why = None
-    if len(f.text) > MAX_TOML_BYTES:
-        why = f"over {MAX_TOML_BYTES // 1000} KB"
-    elif DEEP_TOML_KEY.search(f.text):
-        why = f"a key of {MAX_TOML_KEY_PARTS} dotted parts or more"
-    else:
-        try:
-            return tomllib.loads(f.text)
-        except tomllib.TOMLDecodeError:
-            return {}
-        except RecursionError:
-            why = "values nested too deep to parse"
-    repo.limit(f"pyproject.toml not parsed ({why}): the answers come from other files")
-    return {}
-
-
-def _usable(value: object, what: str, notes: list[str]) -> str | None:
-    """A value read from a file, stripped, if it can go into a command and a report as it is;
+def _usable(value: object, field: str, what: str, notes: list[str]) -> str | None:
+    """A value read from a file, stripped, if it can go into a command and a report as it is
+    and copier accepts it as the answer `field` (the template's rules, mlops_ladder.answers);
     else None, and a note on `what` (say, "pyproject.toml's description") when it was text."""
     if not isinstance(value, str) or not value.strip():
         return None
     value = value.strip()
-    if printable(value) != value:
+    rule = rules.text_error(field, value)
+    if printable(value) != value or rule == rules.ONE_LINE:
         notes.append(f"{what} has control characters: not used")
     elif len(value) > MAX_ANSWER:
         notes.append(f"{what} is over {MAX_ANSWER} characters: not used")
+    elif rule:
+        notes.append(f"{what} breaks the template's rule for {field} ({rule}): not used")
     else:
         return value
     return None
 
 
-def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    slug = re.sub(r"-+", "-", slug)
-    if slug and not slug[0].isalpha():
-        slug = f"project-{slug}"
-    return slug or "ml-project"
-
-
-def valid_package(name: str) -> bool:
-    return (
-        bool(PACKAGE.match(name))
-        and not keyword.iskeyword(name)
-        and name not in sys.stdlib_module_names
-    )
-
-
 def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
     answers: dict[str, Answer] = {}
     notes: list[str] = []
-    project = _pyproject(repo).get("project", {})
+    project = read_pyproject(repo).get("project", {})
     project = project if isinstance(project, dict) else {}
-    name, source = _usable(project.get("name"), "pyproject.toml's name", notes), None
+    name = _usable(project.get("name"), "project_name", "pyproject.toml's name", notes)
+    source = None
     if name:
         source = _line_of(repo, "pyproject.toml", r"^name[ \t]*=")
     else:
         for path, pattern in NAME_FILES:
             found = _first_match(repo, path, pattern)
-            name = _usable(found[0][1], f"{path}'s name", notes) if found else None
+            name = _usable(found[0][1], "project_name", f"{path}'s name", notes) if found else None
             if name and found:
                 source = found[1]
                 break
     if not name:
-        name, source = _usable(repo.root.name, "the folder's name", notes), "the folder's name"
+        name = _usable(repo.root.name, "project_name", "the folder's name", notes)
+        source = "the folder's name"
     if not name:
         name, source = "ml-project", "a default"
     answers["project_name"] = Answer(name, source)
-    slug = slugify(name)
+    slug = rules.valid_slug(name)
     answers["project_slug"] = Answer(slug, f"from the project name ({source})")
 
     packages = sorted(
@@ -235,7 +214,7 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
             and PurePosixPath(p).parts[-2] not in {"tests", "test", "notebooks", "scripts", "docs"}
         }
     )
-    valid = [p for p in packages if valid_package(p)]
+    valid = [p for p in packages if not rules.package_name_error(p)]
     if valid:
         chosen = slug.replace("-", "_") if slug.replace("-", "_") in valid else valid[0]
         where = next(p for p in sorted(repo.all_paths) if p.endswith(f"{chosen}/__init__.py"))
@@ -243,10 +222,7 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
         if len(valid) > 1:
             notes.append(f"several packages ({', '.join(valid)}): took {chosen}")
     else:
-        package = slug.replace("-", "_")
-        if not valid_package(package):
-            package = f"{package}_model"
-        answers["package_name"] = Answer(package, "from the project name")
+        answers["package_name"] = Answer(rules.valid_package(slug), "from the project name")
 
     python = _python_version(repo, project)
     if python:
@@ -280,7 +256,9 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
     else:
         notes.append("no model code that tells the task: copier's default (classification)")
 
-    description = _usable(project.get("description"), "pyproject.toml's description", notes)
+    description = _usable(
+        project.get("description"), "description", "pyproject.toml's description", notes
+    )
     if description:
         answers["description"] = Answer(
             description, _line_of(repo, "pyproject.toml", r"^description[ \t]*=")
@@ -288,11 +266,13 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
     authors = project.get("authors")
     if isinstance(authors, list) and authors and isinstance(authors[0], dict):
         where = _line_of(repo, "pyproject.toml", r"^authors[ \t]*=")
-        author = _usable(authors[0].get("name"), "pyproject.toml's author", notes)
+        author = _usable(authors[0].get("name"), "author_name", "pyproject.toml's author", notes)
         if author:
             answers["author_name"] = Answer(author, where)
-        email = _usable(authors[0].get("email"), "pyproject.toml's author e-mail", notes)
-        if email and len(email) <= 254 and EMAIL.match(email):
+        email = _usable(
+            authors[0].get("email"), "author_email", "pyproject.toml's author e-mail", notes
+        )
+        if email:
             answers["author_email"] = Answer(email, where)
     owner = _github_owner(repo)
     if owner:
@@ -325,7 +305,7 @@ def _github_owner(repo: Repository) -> Answer | None:
     text = read_inside(repo, ".git/config", MAX_GIT_CONFIG_BYTES)
     for number, line in enumerate((text or "").split("\n"), start=1):
         match = REMOTE.search(line)
-        if match and OWNER.match(match[1]):
+        if match and not rules.text_error("github_owner", match[1]):
             return Answer(match[1], f".git/config:{number}")
     return None
 
@@ -372,7 +352,13 @@ def plan(
             parts += ["--data", f"{key}={answer.value}"]
         parts += [printable(template), printable(destination)]
         adoption.command = shlex.join(parts)
-    adoption.by_hand = _by_hand(repo, findings, level, answers["package_name"].value)
+    package = answers["package_name"].value
+    adoption.layout = (
+        f"It adds src/{package}/ for your own code ({', '.join(sorted(OWNER_MODULES))}), "
+        f"wired by pyproject.toml's [tool.mlops-ladder] table to the mlops-ladder runtime "
+        f"(mlops-ladder[{RUNTIME_EXTRAS}]), which brings {RUNTIME_BRINGS}."
+    )
+    adoption.by_hand = _by_hand(repo, findings, level, package)
     return adoption
 
 
@@ -382,7 +368,7 @@ def _by_hand(repo: Repository, findings: Findings, level: int, package: str) -> 
         for path, advice in TEMPLATE_FILES[step].items():
             path = path.format(package=package)
             if path in repo.all_paths:
-                steps.append(f"{path} (yours, kept): {advice}")
+                steps.append(f"{path} (yours, kept): {advice.format(package=package)}")
     notebooks = sorted(
         p for p in repo.all_paths if p.endswith(".ipynb") and not p.startswith("notebooks/")
     )
@@ -391,12 +377,20 @@ def _by_hand(repo: Repository, findings: Findings, level: int, package: str) -> 
             f"move your notebooks into notebooks/ (pre-commit strips their outputs): "
             f"{', '.join(notebooks[:5])}{' ...' if len(notebooks) > 5 else ''}"
         )
-    training = [e for e in findings.training if not e.path.startswith(("src/", "tests/"))]
+    owned = {f"src/{package}/{module}" for module in OWNER_MODULES}
+    training = [
+        e for e in findings.training if e.path not in owned and not e.path.startswith("tests/")
+    ]
     if training:
         refs = ", ".join(e.ref for e in first_per_file(training)[:4])
+        places = ", ".join(
+            f"{what} into {module} ({attribute})"
+            for module, (attribute, _, what) in OWNER_MODULES.items()
+        )
         steps.append(
-            f"move your training code ({refs}) into src/{package}/: the estimator into "
-            f"model.py, feature code into features.py; then `make all` runs it"
+            f"move your training code ({refs}) into src/{package}/: {places}; training, "
+            "tracking, the registry, serving and monitoring are the mlops-ladder runtime's: "
+            "leave that code behind, `make all` runs them"
         )
     data = sorted(p for p in repo.all_paths if PurePosixPath(p).suffix.lower() in DATA_SUFFIXES)
     if data:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import PurePosixPath
 
-from mlops_ladder.scan import Line, Repository, SourceFile
+from mlops_ladder.scan import Line, Repository, SourceFile, read_pyproject
 
 try:  # the standard library's own regex parser: where it is missing, matching is only slower
     from re import _parser as regex_parser
@@ -722,6 +722,123 @@ def first_per_file(evidence: list[Evidence]) -> list[Evidence]:
 
 
 # --------------------------------------------------------------------------------------------
+# What the mlops-ladder runtime provides
+# --------------------------------------------------------------------------------------------
+# A generated project keeps only its owner's code; the runtime it depends on brings the
+# machinery, one extra per capability (the runtime's pyproject.toml). A repository gets a
+# capability from the runtime when its pyproject.toml has the [tool.mlops-ladder] table (which
+# wires its code into the runtime) and [project] dependencies name mlops-ladder with that extra;
+# tracking and the registry also need the table's `level` at 1 or more (below, the runtime
+# tracks nothing). The structure is read with tomllib (scan.read_pyproject, bounded); the
+# evidence is the lines, found by keyworded patterns as everywhere else.
+RUNTIME_TABLE = "mlops-ladder"
+RUNTIME_DISTRIBUTION = "mlops-ladder"  # PEP 503's normal form
+# A requirement's name and extras: one start (\A), nothing unbounded (a value may be 256 KB).
+REQUIREMENT = re.compile(r"\A[ \t]*([A-Za-z0-9][A-Za-z0-9._-]{0,100})[ \t]*(?:\[([^\]]{0,500})\])?")
+RUNTIME_LINES = {
+    "dependency": r"[Ll]adder|LADDER",  # the line that holds the requirement as written
+    "table": r"^[ \t]*\[[ \t]*tool[ \t]*\.[ \t]*[\"']?mlops-ladder[\"']?[ \t]*\]",
+    "level": r"^[ \t]*level[ \t]*=",
+}
+# Capability: (the extra it needs, whether it needs level 1 or more, what it is).
+RUNTIME_PROVIDES = {
+    "tracking": ("pipeline", True, "MLflow tracking (mlops-ladder runtime)"),
+    "registry": ("pipeline", True, "MLflow model registry (mlops-ladder runtime)"),
+    "serving": ("serving", False, "FastAPI serving app (mlops-ladder runtime)"),
+    "metrics": ("serving", False, "Prometheus metrics and prediction log (mlops-ladder serving)"),
+    "drift": ("monitoring", False, "drift tests (mlops-ladder monitoring job)"),
+}
+# The runtime's serving splits traffic between champion and challenger when the deployment sets
+# <PACKAGE>_CHALLENGER_SHARE: the split is infrastructure where a deployment file sets it.
+CHALLENGER_SHARE = [
+    S("champion/challenger split (mlops-ladder serving)", r"_CHALLENGER_SHARE\b", yaml),
+]
+
+
+@dataclass(frozen=True)
+class RuntimeUse:
+    level: int
+    extras: frozenset[str]
+    dependency: Evidence  # the line that names mlops-ladder with its extras
+    level_line: Evidence  # the table's `level`
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _runtime_requirement(project: object) -> tuple[str, frozenset[str]] | None:
+    """The [project] dependency on mlops-ladder (as written) and its extras, if any."""
+    dependencies = project.get("dependencies") if isinstance(project, dict) else None
+    for requirement in dependencies if isinstance(dependencies, list) else ():
+        match = REQUIREMENT.match(requirement) if isinstance(requirement, str) else None
+        if match and _normal(match[1]) == RUNTIME_DISTRIBUTION:
+            extras = {_normal(extra.strip()) for extra in (match[2] or "").split(",")}
+            return requirement, frozenset(extras - {""})
+    return None
+
+
+def _runtime_line(
+    repo: Repository, f: SourceFile, kind: str, after: int = 0, holding: str = ""
+) -> Evidence | None:
+    """The first line of f (after line `after`) that RUNTIME_LINES[kind] matches and that holds
+    `holding`, as evidence."""
+    for line in matching_lines(repo, f, compiled(RUNTIME_LINES[kind])):
+        if line.number > after and holding in line.text:
+            return Evidence(f.path, line.number, RUNTIME_TABLE, line.text.strip()[:120])
+    return None
+
+
+def runtime_use(repo: Repository) -> RuntimeUse | None:
+    """How the repository uses the mlops-ladder runtime: None unless its pyproject.toml has the
+    [tool.mlops-ladder] table, a valid level, and depends on mlops-ladder."""
+    tables = read_pyproject(repo)
+    tool = tables.get("tool")
+    table = tool.get(RUNTIME_TABLE) if isinstance(tool, dict) else None
+    level = table.get("level", 0) if isinstance(table, dict) else None
+    requirement = _runtime_requirement(tables.get("project"))
+    f = repo.file("pyproject.toml")
+    if isinstance(level, bool) or level not in (0, 1, 2) or requirement is None or f is None:
+        return None
+    written, extras = requirement
+    top = Evidence(f.path, 1, RUNTIME_TABLE, "pyproject.toml")
+    header = _runtime_line(repo, f, "table") or top
+    return RuntimeUse(
+        level=level,
+        extras=extras,
+        dependency=_runtime_line(repo, f, "dependency", holding=written) or top,
+        level_line=_runtime_line(repo, f, "level", after=header.line) or header,
+    )
+
+
+def one_per_line(evidence: list[Evidence]) -> list[Evidence]:
+    """The first of the evidence on each line: the runtime's dependency line gives several
+    capabilities of one item (metrics and drift tests: basic monitoring)."""
+    first: dict[str, Evidence] = {}
+    for item in evidence:
+        first.setdefault(item.ref, item)
+    return list(first.values())
+
+
+def runtime_capabilities(repo: Repository) -> dict[str, list[Evidence]]:
+    """Capability (RUNTIME_PROVIDES's keys, and "ab") -> the pyproject.toml lines that give it;
+    empty for a repository that does not use the runtime."""
+    use = runtime_use(repo)
+    if use is None:
+        return {}
+    given: dict[str, list[Evidence]] = {}
+    for capability, (extra, tracked, tool) in RUNTIME_PROVIDES.items():
+        if extra in use.extras and (use.level >= 1 or not tracked):
+            lines = [use.dependency, use.level_line] if tracked else [use.dependency]
+            given[capability] = [
+                Evidence(e.path, e.line, tool, e.text) for e in dict.fromkeys(lines)
+            ]
+    if "serving" in use.extras:
+        given["ab"] = first_per_file(find(repo, CHALLENGER_SHARE))
+    return given
+
+
+# --------------------------------------------------------------------------------------------
 # The checklist
 # --------------------------------------------------------------------------------------------
 @dataclass
@@ -792,9 +909,10 @@ def assess(repo: Repository) -> Findings:
     scripts = find(repo, SCRIPTS)
     training = find(repo, TRAINING_CODE)
     pipelines = first_per_file(find(repo, PIPELINES))
-    tracking = first_per_file(find(repo, TRACKING))
-    registry = first_per_file(find(repo, REGISTRY))
-    serving = first_per_file(find(repo, SERVING))
+    runtime = runtime_capabilities(repo)
+    tracking = first_per_file(find(repo, TRACKING)) + runtime.get("tracking", [])
+    registry = first_per_file(find(repo, REGISTRY)) + runtime.get("registry", [])
+    serving = first_per_file(find(repo, SERVING)) + runtime.get("serving", [])
     ci_files = find(repo, CI)
     ci_runs = first_per_file(find(repo, CI_RUNS))
     deploy = first_per_file(find(repo, DEPLOY))
@@ -803,10 +921,10 @@ def assess(repo: Repository) -> Findings:
     continuous = first_per_file(per_file_pairs(schedules, retrain))
     data_tests = first_per_file(find(repo, DATA_TESTS))
     model_tests = first_per_file(find(repo, MODEL_TESTS))
-    monitoring = first_per_file(find(repo, MONITORING))
-    drift = first_per_file(find(repo, DRIFT))
+    monitoring = first_per_file(find(repo, MONITORING)) + runtime.get("metrics", [])
+    drift = first_per_file(find(repo, DRIFT)) + runtime.get("drift", [])
     alerts = first_per_file(find(repo, ALERTS))
-    ab = first_per_file(find(repo, AB_TESTING))
+    ab = first_per_file(find(repo, AB_TESTING)) + runtime.get("ab", [])
     feature_store = first_per_file(find(repo, FEATURE_STORE))
 
     basic_monitoring = first_per_file(monitoring + drift)
@@ -837,7 +955,7 @@ def assess(repo: Repository) -> Findings:
             0,
             "no monitoring",
             not basic_monitoring,
-            basic_monitoring,
+            one_per_line(basic_monitoring),
             "monitoring found: " + _names(basic_monitoring)
             if basic_monitoring
             else "no monitoring code found",
@@ -886,7 +1004,7 @@ def assess(repo: Repository) -> Findings:
             1,
             "basic monitoring",
             bool(basic_monitoring),
-            basic_monitoring,
+            one_per_line(basic_monitoring),
             _names(basic_monitoring)
             if basic_monitoring
             else "no metrics, drift or prediction logs",

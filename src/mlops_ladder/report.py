@@ -122,6 +122,8 @@ def text(
         out.append(f"Adopt level {adoption.level} here (copier keeps every file you have):")
         if adoption.command:
             out += ["", "  " + adoption.command, ""]
+        if adoption.layout:
+            out += [*_wrap(printable(adoption.layout), 2, width), ""]
         out.append("  Answers read from the repository:")
         for key, answer in adoption.answers.items():
             out += _wrap(f"{key} = {printable(answer.value)}   ({answer.source})", 4, width)
@@ -190,6 +192,7 @@ def page(
         )
         steps = "".join(f"<li>{e(s)}</li>" for s in adoption.by_hand)
         command = f"<pre>{e(adoption.command)}</pre>" if adoption.command else ""
+        command += f"<p>{e(adoption.layout)}</p>" if adoption.layout else ""
         adopt = (
             f"<h2>Adopt level {adoption.level}</h2>{command}<h3>Answers read from the "
             f"repository</h3><ul>{answers}</ul><h3>Then by hand</h3><ul>{steps}</ul>"

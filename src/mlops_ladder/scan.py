@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import sys
+import tomllib
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,14 @@ MAX_JSON_BYTES = MAX_FILE_BYTES  # a notebook on one line is parsed whole: its o
 MAX_FILES = 50_000
 MAX_ENTRIES = 200_000  # names seen in folders: files, folders, links and the rest
 MAX_DEPTH = 100  # folders below the top; the walk holds one descriptor per level
+MAX_TOML_BYTES = 256_000  # a pyproject.toml is parsed whole (tomllib): bound its cost
+MAX_TOML_KEY_PARTS = 32
+# A dotted key of MAX_TOML_KEY_PARTS parts or more: tomllib's memory grows with the square of a
+# key's parts (100,000 parts: gigabytes). It starts only where a part can start, so it is linear.
+DEEP_TOML_KEY = re.compile(
+    r"(?<![\w\"'-])(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')"
+    rf"(?:[ \t]*\.[ \t]*(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')){{{MAX_TOML_KEY_PARTS - 1}}}"
+)
 MAX_TEXT_BYTES = 100_000_000  # the memory of all the text kept for the checks
 LISTED = 5  # names a note lists before "and N more"
 SKIPPED_DIRS = {
@@ -166,6 +175,7 @@ class Repository:
     notes: list[str] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)  # the notes on what was not assessed
     match_seconds: float = 0.0  # spent matching patterns in all (checks.py caps it)
+    tables: dict | None = None  # pyproject.toml's, parsed once (read_pyproject)
 
     def file(self, path: str) -> SourceFile | None:
         return next((f for f in self.files if f.path == path), None)
@@ -175,6 +185,37 @@ class Repository:
         if note not in self.limits:
             self.notes.append(note)
             self.limits.append(note)
+
+
+def read_pyproject(repo: Repository) -> dict:
+    """The top pyproject.toml's tables, when it can be parsed at a bounded cost; else {}, and a
+    note (once: assess and the adoption both read it)."""
+    if repo.tables is None:
+        repo.tables = _parse_pyproject(repo)
+    return repo.tables
+
+
+def _parse_pyproject(repo: Repository) -> dict:
+    f = repo.file("pyproject.toml")
+    if not f:
+        return {}
+    why = None
+    if len(f.text) > MAX_TOML_BYTES:
+        why = f"over {MAX_TOML_BYTES // 1000} KB"
+    elif DEEP_TOML_KEY.search(f.text):
+        why = f"a key of {MAX_TOML_KEY_PARTS} dotted parts or more"
+    else:
+        try:
+            return tomllib.loads(f.text)
+        except tomllib.TOMLDecodeError:
+            return {}
+        except RecursionError:
+            why = "values nested too deep to parse"
+    repo.limit(
+        f"pyproject.toml not parsed ({why}): its dependencies and [tool.mlops-ladder] are not "
+        "seen, and the answers come from other files"
+    )
+    return {}
 
 
 def split_lines(text: str) -> Iterator[str]:
