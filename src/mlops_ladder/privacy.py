@@ -9,6 +9,9 @@ log files do not pile up.
   value new to the monitoring job, which hashes the training data with the same key).
 - Log files untouched for more than `<PACKAGE>_PREDICTION_LOG_RETENTION_DAYS` (90 by
   default; 0 keeps them all) are deleted by the writer, when it starts and at each new day.
+- The folder is also kept under `<PACKAGE>_PREDICTION_LOG_MAX_MB` (serving/settings.py): past
+  it the oldest files are deleted first (`delete_oldest_logs`), so a flood of requests cannot
+  fill the disk.
 """
 
 from __future__ import annotations
@@ -65,4 +68,38 @@ def delete_old_logs(folder: Path, days: float, keep: Path | None = None) -> list
             continue
     if deleted:
         log.info("deleted %d prediction log files older than %g days", len(deleted), days)
+    return deleted
+
+
+def delete_oldest_logs(folder: Path, max_bytes: int, keep: Path | None = None) -> list[Path]:
+    """Delete the oldest log files of `folder` (by last write) until the rest take at most
+    `max_bytes`, but `keep` (the file being written); return those deleted."""
+    if max_bytes <= 0 or not folder.is_dir():
+        return []
+    files = []
+    for path in folder.glob(LOG_FILES):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # another worker deleted it meanwhile
+            continue
+        files.append((stat.st_mtime, path, stat.st_size))
+    total = sum(size for _, _, size in files)
+    deleted = []
+    for _, path, size in sorted(files):
+        if total <= max_bytes:
+            break
+        if path == keep:
+            continue
+        try:
+            path.unlink()
+            deleted.append(path)
+        except FileNotFoundError:
+            pass
+        total -= size
+    if deleted:
+        log.warning(
+            "the prediction log passed its cap of %.1f MB: deleted its %d oldest files",
+            max_bytes / 2**20,
+            len(deleted),
+        )
     return deleted
