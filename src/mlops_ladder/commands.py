@@ -373,10 +373,13 @@ def cmd_rollback(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(project: Project, args: argparse.Namespace) -> int:
+    from mlops_ladder import privacy
     from mlops_ladder.serving import server
     from mlops_ladder.serving.settings import load_serving_settings
 
-    load_serving_settings()  # a wrong variable is one clear error here, not one per worker
+    # A wrong variable (or the public pii key) is one clear error here, not one per worker.
+    load_serving_settings()
+    privacy.require_key(project.settings, project.schema)
     server.run(args.host, args.port, args.workers or server.default_workers(), args.access_log)
     return 0
 

@@ -3,10 +3,12 @@ log files do not pile up.
 
 - Values of the features tagged `pii` in schema.yaml are logged as a keyed hash,
   `hmac-sha256:<hex>` (HMAC-SHA256 of the value's text, `profile.category_keys`, so that 1, 1.0
-  and "1" are one value). The key is the setting `<PACKAGE>_PII_KEY`: its default
-  is the same for every deployment of this project, so set one of your own, keep it secret, and
-  keep it unchanged (equal values hash equal only under one key: a new key makes every logged
-  value new to the monitoring job, which hashes the training data with the same key).
+  and "1" are one value). The key is the setting `<PACKAGE>_PII_KEY`: its default is the same
+  for every deployment of this project (public: anyone could hash guesses and match them), so
+  when schema.yaml tags a feature pii, serving and monitoring refuse to start with it, or with a
+  key under MIN_KEY_CHARACTERS (`require_key`). Keep yours secret and unchanged (equal values
+  hash equal only under one key: a new key makes every logged value new to the monitoring job,
+  which hashes the training data with the same key).
 - Log files untouched for more than `<PACKAGE>_PREDICTION_LOG_RETENTION_DAYS` (90 by
   default; 0 keeps them all) are deleted by the writer, when it starts and at each new day.
 - The folder is also kept under `<PACKAGE>_PREDICTION_LOG_MAX_MB` (serving/settings.py): past
@@ -25,13 +27,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlops_ladder import project
+from mlops_ladder.config import Settings
+from mlops_ladder.errors import ConfigError
 from mlops_ladder.monitoring.profile import category_keys
+from mlops_ladder.schema import Schema
 
 log = logging.getLogger(__name__)
 
 PREFIX = "hmac-sha256:"
 LOG_FILES = "predictions-*.jsonl"
 DAY_SECONDS = 86_400
+MIN_KEY_CHARACTERS = 16
+
+
+def require_key(settings: Settings, schema: Schema) -> None:
+    """When schema.yaml tags a feature pii, one clear error unless the key is this deployment's
+    own: not the public default, at least MIN_KEY_CHARACTERS long."""
+    tagged = schema.tagged("pii")
+    if not tagged:
+        return
+    key = settings.pii_key.get_secret_value()
+    public = Settings.model_fields["pii_key"].get_default(call_default_factory=True)
+    variable = f"{project.current().env_prefix}PII_KEY"
+    if key == public.get_secret_value() or len(key) < MIN_KEY_CHARACTERS:
+        raise ConfigError(
+            f"schema.yaml tags {', '.join(tagged)} as pii: set {variable} to a secret key of "
+            f"this deployment, at least {MIN_KEY_CHARACTERS} characters (the default is public: "
+            "anyone could hash guesses and match them against the log)"
+        )
 
 
 def pseudonym(key: str, text: str) -> str:

@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mlops_ladder import project as projects
 from mlops_ladder.config import Settings
 from mlops_ladder.errors import ProjectError
+from mlops_ladder.privacy import require_key
 from mlops_ladder.schema import Schema, load_schema
 from mlops_ladder.serving import payloads
 from mlops_ladder.serving.access import PROBES, Access, rule_for
@@ -173,6 +174,7 @@ def create_app(serving: ServingSettings | None = None, project: Settings | None 
     serving = serving or load_serving_settings()
     project = project or Settings.load()
     schema = load_schema(project.schema_file)
+    require_key(project, schema)  # pii is never hashed under the public default key
     identity = projects.current()
     classification = schema.task == "classification"
     telemetry = Telemetry(None if classification else value_buckets(schema))
