@@ -9,6 +9,9 @@ log files do not pile up.
   key under MIN_KEY_CHARACTERS (`require_key`). Keep yours secret and unchanged (equal values
   hash equal only under one key: a new key makes every logged value new to the monitoring job,
   which hashes the training data with the same key).
+- The server hashes every value it logs, whatever it looks like: a value sent as
+  `hmac-sha256:...` is hashed too, never stored as sent. The monitoring job keeps the values
+  of the log that already are such hashes (the whole form: the prefix and 64 hex digits).
 - Log files untouched for more than `<PACKAGE>_PREDICTION_LOG_RETENTION_DAYS` (90 by
   default; 0 keeps them all) are deleted by the writer, when it starts and at each new day.
 - The folder is also kept under `<PACKAGE>_PREDICTION_LOG_MAX_MB` (serving/settings.py): past
@@ -21,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -36,6 +40,7 @@ from mlops_ladder.schema import Schema
 log = logging.getLogger(__name__)
 
 PREFIX = "hmac-sha256:"
+HASHED = re.compile(r"hmac-sha256:[0-9a-f]{64}")
 LOG_FILES = "predictions-*.jsonl"
 DAY_SECONDS = 86_400
 MIN_KEY_CHARACTERS = 16
@@ -63,15 +68,17 @@ def pseudonym(key: str, text: str) -> str:
     return PREFIX + hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
-def pseudonymise(values: pd.Series, key: str) -> pd.Series:
-    """Each value as its keyed hash (text, index kept); a missing value stays missing, and a
-    value that is already a hash (a log written by the server) is kept as it is."""
+def pseudonymise(values: pd.Series, key: str, keep_hashes: bool = True) -> pd.Series:
+    """Each value as its keyed hash (text, index kept); a missing value stays missing. With
+    `keep_hashes` (the monitoring job reading the log) a value that already is such a hash is
+    kept as it is; the server passes False: whatever a client sends is hashed."""
     keys = category_keys(values)
     present = keys.notna()
     hashed = keys.copy()
     # By position: a boolean mask with a list fails on pandas 2's string arrays (Feast's pandas).
     hashed.iloc[np.flatnonzero(present)] = [
-        text if text.startswith(PREFIX) else pseudonym(key, text) for text in keys[present]
+        text if keep_hashes and HASHED.fullmatch(text) else pseudonym(key, text)
+        for text in keys[present]
     ]
     return hashed
 

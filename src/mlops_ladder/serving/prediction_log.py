@@ -77,7 +77,8 @@ class Batch:
         if pii:  # the slow path, only for a schema that tags pii: each column hashed at once
             inputs = [record.model_dump(by_alias=True, mode="json") for record in self.records]
             for name in pii:
-                values = pseudonymise(pd.Series([row[name] for row in inputs], dtype=object), key)
+                sent = pd.Series([row[name] for row in inputs], dtype=object)
+                values = pseudonymise(sent, key, keep_hashes=False)  # hashed, whatever it is
                 for row, value in zip(inputs, values, strict=True):
                     row[name] = None if pd.isna(value) else value
         out = []
