@@ -113,10 +113,10 @@ def delete_oldest_logs(folder: Path, max_bytes: int, keep: Path | None = None) -
             stat = path.stat()
         except FileNotFoundError:  # another worker deleted it meanwhile
             continue
-        files.append((stat.st_mtime, path, stat.st_size))
-    total = sum(size for _, _, size in files)
+        files.append((stat.st_mtime_ns, written_order(path), path, stat.st_size))
+    total = sum(file[-1] for file in files)
     deleted = []
-    for _, path, size in sorted(files):
+    for *_, path, size in sorted(files):
         if total <= max_bytes:
             break
         if path == keep:
@@ -134,3 +134,9 @@ def delete_oldest_logs(folder: Path, max_bytes: int, keep: Path | None = None) -
             len(deleted),
         )
     return deleted
+
+
+def written_order(path: Path) -> list[int | str]:
+    """A file name's order of writing where times tie: its numbers compared as numbers (the
+    part `.10` after `.9`)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
