@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import logging
 import sys
@@ -455,6 +456,61 @@ def report_decision(decision: Decision, out: Path, on_fail: str) -> int:
 
 Command = Callable[[Project, argparse.Namespace], int]
 
+# The optional modules (errors.EXTRAS) each command imports, checked before it runs: a missing
+# extra is one line at once, not a traceback after minutes of work. Tracked stages need MLflow
+# from level 1 on; `serve` needs it for a registry URI (not for a folder), `score` PySpark on
+# Spark.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "register": ("mlflow",),
+    "promote": ("mlflow",),
+    "rollback": ("mlflow",),
+    "serve": ("fastapi", "uvicorn", "prometheus_client"),
+    "export-model": ("mlflow",),
+    "monitor": ("scipy", "mlflow"),
+    "score": ("mlflow",),
+    "feature-table": ("feast",),
+    "retrieve": ("feast",),
+    "materialize": ("feast",),
+}
+TRACKED_STAGES = ("tune", "train", "evaluate")
+# The commands a level-0 project does not have: they need the registry (level 1).
+LEVEL_1_COMMANDS = (
+    "register",
+    "promote",
+    "rollback",
+    "serve",
+    "export-model",
+    "monitor",
+    "score",
+    "feature-table",
+    "retrieve",
+    "materialize",
+)
+
+
+def needed_modules(args: argparse.Namespace, identity: projects.Identity) -> list[str]:
+    """The optional modules the parsed command will import."""
+    command = getattr(args, "command", None)
+    needs = list(NEEDS.get(command, ()))
+    if command in TRACKED_STAGES and identity.tracked:
+        needs.append("mlflow")
+    if command == "score" and args.engine == "spark":
+        needs.append("pyspark")
+    if command == "serve":
+        from mlops_ladder.serving.settings import load_serving_settings
+
+        uri = load_serving_settings().model_uri
+        if not (uri and Path(uri).is_dir()):  # a registry or run URI: MLflow fetches it
+            needs.append("mlflow")
+    return needs
+
+
+def require_modules(names: list[str]) -> None:
+    """ModuleNotFoundError (main says which extra installs it) for the first one missing."""
+    for name in names:
+        if importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+
 
 def build_parser(identity: projects.Identity) -> argparse.ArgumentParser:
     """The commands of a project at `identity.level`: the pipeline's, serving's and
@@ -525,12 +581,14 @@ def build_parser(identity: projects.Identity) -> argparse.ArgumentParser:
         "Score the project on the ML Test Score from its last `make test` and pipeline run; "
         "write reports/readiness.json.",
     )
-    add(
+    eject_cmd = add(
         "eject",
         cmd_eject,
         "Copy a runtime module into this project (src/<package>/ejected/) and use the copy in its "
         "place: for the rare change the runtime's settings cannot make.",
-    ).add_argument("module", help="the module, e.g. monitoring.drift (--list: every one)")
+    )
+    eject_cmd.add_argument("module", nargs="?", help="the module, e.g. monitoring.drift")
+    eject_cmd.add_argument("--list", action="store_true", help="name every module instead")
     if identity.level < 1:
         return parser
     add(
@@ -599,9 +657,11 @@ def build_parser(identity: projects.Identity) -> argparse.ArgumentParser:
 def cmd_eject(project: Project, args: argparse.Namespace) -> int:
     from mlops_ladder import eject
 
-    if args.module == "--list":
+    if args.list:
         print("\n".join(eject.modules()))
         return 0
+    if not args.module:
+        raise ProjectError("name the module to eject (`eject --list` names every one)")
     written = eject.eject(project.identity, args.module)
     print(
         f"{args.module} ejected to {written}: the project now runs that copy in place of the "
@@ -620,8 +680,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProjectError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    args = build_parser(identity).parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if identity.level < 1 and given and given[0] in LEVEL_1_COMMANDS:
+        print(
+            f"error: `{given[0]}` needs the model registry of level 1, and this project is "
+            f"level {identity.level}: climb with `copier update --data maturity_level=1` "
+            "(docs: upgrading), which adds it and its extras",
+            file=sys.stderr,
+        )
+        return 1
+    args = build_parser(identity).parse_args(given)
     try:
+        require_modules(needed_modules(args, identity))
         return args.run(Project(), args)
     except ProjectError as error:
         print(f"error: {error}", file=sys.stderr)
