@@ -1059,3 +1059,62 @@ def test_a_pii_feature_needs_a_key_of_the_deployment(
     # and with a key of its own it starts
     monkeypatch.setenv(f"{ENV}PII_KEY", "the key of this deployment")
     assert main(["serve"]) == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# The Kubernetes manifest: the key from a Secret, the disk bounded
+# ----------------------------------------------------------------------------------------------
+def quantity(text: str) -> int:
+    """A Kubernetes byte quantity (256Mi, 1Gi, 2G) in bytes."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return int(float(text.removesuffix(unit)) * factor)
+    return int(text)
+
+
+@pytest.mark.parametrize("built", ["classification"], indirect=True)
+def test_the_k8s_manifest_needs_a_key_and_bounds_the_disk(
+    job: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import answers, render
+
+    from mlops_ladder.serving.settings import load_serving_settings
+
+    # Given the level-2 Deployment as a project gets it
+    text = render("deploy/k8s/deployment.yaml", answers("classification", 2))
+    pod = yaml.safe_load(text)["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {item["name"]: item for item in container["env"]}
+    # Then the API key comes from a Secret the pod cannot start without, the pii key from the
+    # same Secret when it has one
+    assert env[f"{ENV}API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "tabular-model-serving",
+        "key": "api-key",
+    }
+    pii = env[f"{ENV}PII_KEY"]["valueFrom"]["secretKeyRef"]
+    assert (pii["name"], pii["key"], pii["optional"]) == ("tabular-model-serving", "pii-key", True)
+    # and its plain values are serving settings the runtime accepts: docs off, /metrics open
+    # to Prometheus, the prediction log capped
+    for name, item in env.items():
+        if "value" in item:
+            monkeypatch.setenv(name, item["value"])
+    monkeypatch.setenv(f"{ENV}API_KEY", "k" * 44)  # what `openssl rand -base64 32` gives
+    settings = load_serving_settings()
+    assert (settings.docs_access, settings.metrics_access) == ("off", "open")
+    # Every volume has a size limit; the log's cap stays under its volume's (with the slack of
+    # a twentieth between two checks), and the pod's ephemeral storage holds both volumes
+    volumes = {volume["name"]: volume["emptyDir"] for volume in pod["volumes"]}
+    limits = {name: quantity(volume["sizeLimit"]) for name, volume in volumes.items()}
+    assert settings.prediction_log_max_bytes * 1.05 < limits["prediction-log"]
+    storage = container["resources"]["limits"]["ephemeral-storage"]
+    assert quantity(storage) > sum(limits.values())
+    assert "ephemeral-storage" in container["resources"]["requests"]
+    # and the manifest is valid Kubernetes (offline schemas)
+    manifest = tmp_path / "deployment.yaml"
+    manifest.write_text(text)
+    validate = Path(sys.executable).parent / "kubernetes-validate"
+    done = subprocess.run(
+        [validate, "--strict", "-k", "1.30.0", manifest], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
