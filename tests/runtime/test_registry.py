@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pickle
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from mlflow import MlflowClient
 from trained import MODEL_NAME, Trained, own_tracking_uri, records_of, shared
 
@@ -600,3 +602,55 @@ def test_an_exported_folder_is_checked_against_the_digest_it_carries(
         load_model("s3://bucket/model", sample.settings, sample.schema)
     with pytest.raises(ModelSourceError, match="no such folder"):
         load_model(str(tmp_path / "absent"), sample.settings, sample.schema)
+
+
+# ----------------------------------------------------------------------------------------------
+# Least privilege in the team platform (deploy/compose.yaml): no root keys outside MinIO's own
+# services, a user per role on its bucket only
+# ----------------------------------------------------------------------------------------------
+def test_the_platform_gives_each_role_its_own_bucket_and_no_root_keys(tmp_path: Path) -> None:
+    import re
+    import subprocess
+
+    from conftest import TEMPLATE, answers, render
+
+    text = render("deploy/compose.yaml", answers("classification", 1))
+    services = yaml.safe_load(text)["services"]
+    # The root keys are MinIO's and its setup job's, nobody else's
+    root = {name for name, service in services.items() if "MINIO_ROOT_USER" in str(service)}
+    assert root == {"minio", "buckets"}
+    mlflow_env = services["mlflow"]["environment"]
+    assert mlflow_env["AWS_ACCESS_KEY_ID"] == "mlflow-server"
+    assert mlflow_env["AWS_SECRET_ACCESS_KEY"] == "${MLFLOW_BUCKET_PASSWORD:?set it in deploy/.env}"
+    # Every password is a variable the example lists (and `make platform-up` checks)
+    example = (TEMPLATE / "deploy" / ".env.example").read_text()
+    listed = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
+    assert set(re.findall(r"\$\{([A-Z_]+):\?", text)) == listed
+    # When the setup job's script runs (here with an `mc` that only says what it was asked)
+    script = services["buckets"]["command"][0].replace("$$", "$")
+    passwords = {name: f"{name.lower()}-value" for name in listed}
+    done = subprocess.run(
+        ["sh", "-c", 'mc() { echo "mc $*"; }; ' + script.replace("/tmp/", f"{tmp_path}/")],
+        env={"PATH": os.environ["PATH"], **passwords},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    calls = done.stdout.splitlines()
+    # Then each user gets its own password and one policy, on its own bucket
+    users = {  # user: (its policy, its bucket, its password's variable)
+        "mlflow-server": ("mlflow-artifacts", "mlflow", "MLFLOW_BUCKET_PASSWORD"),
+        "dvc-writer": ("dvc-readwrite", "dvc", "DVC_WRITER_PASSWORD"),
+        "dvc-reader": ("dvc-readonly", "dvc", "DVC_READER_PASSWORD"),
+    }
+    for user, (policy, bucket, variable) in users.items():
+        assert f"mc admin user add local {user} {passwords[variable]}" in calls
+        assert f"mc admin policy attach local {policy} --user {user}" in calls
+        document = json.loads((tmp_path / f"{policy}.json").read_text())
+        statement = document["Statement"]
+        assert [item["Resource"] for item in statement] == [
+            [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+        ]
+    # and the reader may only read
+    readonly = json.loads((tmp_path / "dvc-readonly.json").read_text())["Statement"][0]
+    assert all(action.startswith(("s3:Get", "s3:List")) for action in readonly["Action"])
