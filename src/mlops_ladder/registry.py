@@ -150,9 +150,7 @@ def version_digest(client: MlflowClient, name: str, version: str) -> str:
     when it has none (a version registered before digests were: its files trusted as they
     are). A mismatch is a ModelIntegrityError: the version is never aliased or loaded."""
     entry = client.get_model_version(name, version)
-    expected = entry.tags.get(integrity.TAG)
-    if expected is None and entry.run_id:
-        expected = client.get_run(entry.run_id).data.tags.get(integrity.TAG)
+    expected = recorded_digest(client, entry)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(
             mlflow.artifacts.download_artifacts(
@@ -263,9 +261,18 @@ def compare_with_champion(
     return []
 
 
+def recorded_digest(client: MlflowClient, entry: Any) -> str | None:
+    """A registered version's digest: its own tag, else its training run's."""
+    expected = entry.tags.get(integrity.TAG)
+    if expected is None and entry.run_id:
+        expected = client.get_run(entry.run_id).data.tags.get(integrity.TAG)
+    return expected
+
+
 def load_verified(client: MlflowClient, name: str, version: str, what: str) -> Any:
-    """The scikit-learn model of a registered version, after its files were checked."""
-    expected = client.get_model_version(name, version).tags.get(integrity.TAG)
+    """The scikit-learn model of a registered version, after its files were checked against
+    its digest (the version's, else its training run's, as serving reads it)."""
+    expected = recorded_digest(client, client.get_model_version(name, version))
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"models:/{name}/{version}"
         folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))

@@ -109,7 +109,7 @@ def describe_registered(uri: str, settings: Settings) -> Description:
             if alias
             else client.get_model_version(name, version)
         )
-        metrics = dict(client.get_run(found.run_id).data.metrics) if found.run_id else {}
+        run = client.get_run(found.run_id) if found.run_id else None
     except MlflowException as error:
         from mlops_ladder.tracking import is_unreachable, short_reason
 
@@ -120,7 +120,10 @@ def describe_registered(uri: str, settings: Settings) -> Description:
                 "cannot be looked up until it does"
             ) from None
         raise ModelSourceError(f"{uri} not found in {where}: {error.message}") from None
-    sha256 = found.tags.get(integrity.TAG)
+    metrics = dict(run.data.metrics) if run else {}
+    # The version's digest, else the one its training run recorded (a version made by hand
+    # from the run's model, not by `register`): the files must match either way.
+    sha256 = found.tags.get(integrity.TAG) or (run.data.tags.get(integrity.TAG) if run else None)
     return Description(name, str(found.version), alias, found.run_id, uri, metrics, sha256)
 
 
