@@ -666,12 +666,14 @@ def http(
 def test_the_serve_command_answers_over_http_and_flushes_its_log_on_shutdown(
     job: Trained, tmp_path: Path
 ) -> None:
-    # Given the project's `serve` command on a free port of 127.0.0.1, logging to a folder
+    # Given the project's `serve` command on a free port of 127.0.0.1, logging to a folder,
+    # with an API key (as the Kubernetes manifest sets one)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     logs = tmp_path / "predictions"
     output = (tmp_path / "server.log").open("w")
-    env = project_env(job, **{f"{ENV}PREDICTION_LOG_DIR": str(logs)})
+    key = {"Authorization": f"Bearer {KEYS[0]}"}
+    env = project_env(job, **{f"{ENV}PREDICTION_LOG_DIR": str(logs), f"{ENV}API_KEY": KEYS[0]})
     command = [sys.executable, "-m", "tabular_model", "serve", "--port", str(port)]
     server = subprocess.Popen(command, cwd=job.root, env=env, stdout=output, stderr=output)
     try:
@@ -693,7 +695,8 @@ def test_the_serve_command_answers_over_http_and_flushes_its_log_on_shutdown(
         answered = []
         for start in range(0, len(records), 3):
             batch = {"records": records[start : start + 3]}
-            status, headers, body = http(f"{base}/predict", batch, {"X-Request-ID": f"r{start}"})
+            request_id = {"X-Request-ID": f"r{start}"}
+            status, headers, body = http(f"{base}/predict", batch, {**key, **request_id})
             assert status == 200, body
             assert headers["x-request-id"] == f"r{start}"
             answered.append(body)
@@ -701,9 +704,17 @@ def test_the_serve_command_answers_over_http_and_flushes_its_log_on_shutdown(
         probabilities = [row for body in answered for row in body["probabilities"]]
         assert probabilities == scores.to_numpy().tolist()
         odd = records[0] | {"no such column": 1}
-        status, _, refused = http(f"{base}/predict", {"records": [odd]})
+        status, _, refused = http(f"{base}/predict", {"records": [odd]}, key)
         assert status == 422
         assert "records[0].no such column" in refused["message"]
+        # And without the key: a 401, also for a body near the size limit (read and dropped,
+        # not a connection reset), and a 413 for one over it
+        assert http(f"{base}/model")[0] == 401
+        near = {"records": [records[0]], "padding": "x" * 1_900_000}
+        status, answer_headers, _ = http(f"{base}/predict", near)
+        assert (status, answer_headers["www-authenticate"]) == (401, "Bearer")
+        assert http(f"{base}/predict", {"padding": "x" * 5_000_000})[0] == 413
+        assert http(f"{base}/model", headers=key)[0] == 200
     finally:
         # And after SIGTERM it shuts down cleanly
         server.send_signal(signal.SIGTERM)

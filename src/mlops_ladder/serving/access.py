@@ -14,7 +14,11 @@
   ingress then. At most MAX_CLIENTS addresses are remembered (the least recent forgotten), so
   a scan of many addresses cannot grow memory.
 
-Checked before the body is read: a refused request costs neither parsing nor the model.
+Checked before the body is parsed: a refused request costs neither parsing nor the model. Its
+body (within the size limit, which BodyLimit checks first) is read and dropped before the
+answer, so that a client still sending gets the 401 or 429 rather than a connection reset.
+Behind the key, the docs page cannot fetch its document in a browser: `key` is for tools that
+send the header.
 """
 
 from __future__ import annotations
@@ -93,7 +97,7 @@ class Access:
         path = scope["path"]
         rule = self.rule(path)
         if rule == "off":
-            await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)
+            await self.refuse(JSONResponse({"detail": "Not Found"}, 404), scope, receive, send)
             return
         if self.limit is not None and path not in PROBES:
             client = scope.get("client")
@@ -105,7 +109,7 @@ class Access:
                     f"retry in {retry} s"
                 )
                 answer = JSONResponse({"detail": detail}, 429, headers={"Retry-After": retry})
-                await answer(scope, receive, send)
+                await self.refuse(answer, scope, receive, send)
                 return
         if rule == "key" and self.keys and not self.holds_key(scope):
             detail = (
@@ -113,9 +117,18 @@ class Access:
                 "`X-API-Key: <key>`"
             )
             answer = JSONResponse({"detail": detail}, 401, headers={"WWW-Authenticate": "Bearer"})
-            await answer(scope, receive, send)
+            await self.refuse(answer, scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def refuse(answer: JSONResponse, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read and drop the request's body (bounded by BodyLimit, outside), then answer."""
+        more = scope["method"] not in ("GET", "HEAD")
+        while more:
+            message = await receive()
+            more = message["type"] == "http.request" and message.get("more_body", False)
+        await answer(scope, receive, send)
 
     def holds_key(self, scope: Scope) -> bool:
         """Whether the request carries one of the keys (compared in constant time)."""

@@ -212,9 +212,9 @@ def create_app(serving: ServingSettings | None = None, project: Settings | None 
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
-    # The last added runs first: requests are counted (refusals too), then access is checked
-    # (before the body is read), then the body's size.
-    app.add_middleware(BodyLimit, max_bytes=serving.max_body_bytes)
+    # The last added runs first: requests are counted (refusals too), a body over the limit is
+    # refused (by its declared size: nothing read), then access is checked (a refused body,
+    # within the limit, is dropped unparsed).
     app.add_middleware(
         Access,
         keys=serving.api_keys,
@@ -222,6 +222,7 @@ def create_app(serving: ServingSettings | None = None, project: Settings | None 
         docs=serving.docs_access,
         rate_limit=serving.rate_limit,
     )
+    app.add_middleware(BodyLimit, max_bytes=serving.max_body_bytes)
     app.add_middleware(MetricsMiddleware, telemetry=telemetry, endpoints=ENDPOINTS)
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.state.models = models
