@@ -1129,3 +1129,40 @@ def test_the_k8s_manifest_needs_a_key_and_bounds_the_disk(
         [validate, "--strict", "-k", "1.30.0", manifest], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("built", ["penguins"], indirect=True)
+def test_schemathesis_with_a_key_finds_no_server_error_and_no_way_around_it(
+    job: Trained, tmp_path: Path
+) -> None:
+    # Given the penguins' champion behind a key, its document open (the key's schemes in it)
+    logging = job.settings_for(MODEL_NAME, prediction_log_dir=tmp_path)
+    options = {"api_key": SecretStr(KEYS[0]), "metrics_access": "key", "docs_access": "open"}
+    with serving(job, logging, **options) as client:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+        statuses: list[int] = []
+        for operation in (result.ok() for result in schema.get_all_operations()):
+
+            @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+            @settings(
+                max_examples=15,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def call(case: Any) -> None:
+                # When each generated request is sent with the key and without it
+                for headers in ({"Authorization": f"Bearer {KEYS[0]}"}, {}):
+                    response = case.call(headers=headers)
+                    statuses.append(response.status_code)
+                    # Then no answer is a 5xx, each is documented (the 401s too), and the
+                    # operations that need the key refuse requests without it
+                    case.validate_response(
+                        response, excluded_checks=[positive_data_acceptance], headers=headers
+                    )
+
+            call()
+    assert len(statuses) >= 50
+    assert statuses.count(401) >= len(statuses) // 3  # without the key: most of them
+    assert not [status for status in statuses if status >= 500]
