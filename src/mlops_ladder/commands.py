@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import logging
 import sys
@@ -375,10 +376,13 @@ def cmd_rollback(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(project: Project, args: argparse.Namespace) -> int:
+    from mlops_ladder import privacy
     from mlops_ladder.serving import server
     from mlops_ladder.serving.settings import load_serving_settings
 
-    load_serving_settings()  # a wrong variable is one clear error here, not one per worker
+    # A wrong variable (or the public pii key) is one clear error here, not one per worker.
+    load_serving_settings()
+    privacy.require_key(project.settings, project.schema)
     server.run(args.host, args.port, args.workers or server.default_workers(), args.access_log)
     return 0
 
@@ -453,6 +457,61 @@ def report_decision(decision: Decision, out: Path, on_fail: str) -> int:
 
 
 Command = Callable[[Project, argparse.Namespace], int]
+
+# The optional modules (errors.EXTRAS) each command imports, checked before it runs: a missing
+# extra is one line at once, not a traceback after minutes of work. Tracked stages need MLflow
+# from level 1 on; `serve` needs it for a registry URI (not for a folder), `score` PySpark on
+# Spark.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "register": ("mlflow",),
+    "promote": ("mlflow",),
+    "rollback": ("mlflow",),
+    "serve": ("fastapi", "uvicorn", "prometheus_client"),
+    "export-model": ("mlflow",),
+    "monitor": ("scipy", "mlflow"),
+    "score": ("mlflow",),
+    "feature-table": ("feast",),
+    "retrieve": ("feast",),
+    "materialize": ("feast",),
+}
+TRACKED_STAGES = ("tune", "train", "evaluate")
+# The commands a level-0 project does not have: they need the registry (level 1).
+LEVEL_1_COMMANDS = (
+    "register",
+    "promote",
+    "rollback",
+    "serve",
+    "export-model",
+    "monitor",
+    "score",
+    "feature-table",
+    "retrieve",
+    "materialize",
+)
+
+
+def needed_modules(args: argparse.Namespace, identity: projects.Identity) -> list[str]:
+    """The optional modules the parsed command will import."""
+    command = getattr(args, "command", None)
+    needs = list(NEEDS.get(command, ()))
+    if command in TRACKED_STAGES and identity.tracked:
+        needs.append("mlflow")
+    if command == "score" and args.engine == "spark":
+        needs.append("pyspark")
+    if command == "serve":
+        from mlops_ladder.serving.settings import load_serving_settings
+
+        uri = load_serving_settings().model_uri
+        if not (uri and Path(uri).is_dir()):  # a registry or run URI: MLflow fetches it
+            needs.append("mlflow")
+    return needs
+
+
+def require_modules(names: list[str]) -> None:
+    """ModuleNotFoundError (main says which extra installs it) for the first one missing."""
+    for name in names:
+        if importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
 
 
 def build_parser(identity: projects.Identity) -> argparse.ArgumentParser:
@@ -623,8 +682,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProjectError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    args = build_parser(identity).parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if identity.level < 1 and given and given[0] in LEVEL_1_COMMANDS:
+        print(
+            f"error: `{given[0]}` needs the model registry of level 1, and this project is "
+            f"level {identity.level}: climb with `copier update --data maturity_level=1` "
+            "(docs: upgrading), which adds it and its extras",
+            file=sys.stderr,
+        )
+        return 1
+    args = build_parser(identity).parse_args(given)
     try:
+        require_modules(needed_modules(args, identity))
         return args.run(Project(), args)
     except ProjectError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -19,6 +19,7 @@ EXTRAS = {
     "mlflow": "pipeline",
     "dvc": "pipeline",
     "fastapi": "serving",
+    "starlette": "serving",
     "uvicorn": "serving",
     "prometheus_client": "serving",
     "scipy": "monitoring",
@@ -29,6 +30,11 @@ EXTRAS = {
 }
 
 
+# Extras a generated project installs as dependency groups of its own (`make setup GROUPS=...`);
+# the others come with its level (pyproject.toml's mlops-ladder[...] line).
+GROUPS = ("team", "spark")
+
+
 def missing_extra(error: ModuleNotFoundError) -> str | None:
     """One line naming the extra to install for a missing optional module, or None when the
     module is not one of the runtime's optional parts (a real bug: let it show)."""
@@ -36,6 +42,11 @@ def missing_extra(error: ModuleNotFoundError) -> str | None:
     extra = EXTRAS.get(top)
     if extra is None:
         return None
+    if extra in GROUPS:
+        return (
+            f"this command needs {top}, which is not installed: run `make setup GROUPS={extra}` "
+            f"(the project's `{extra}` dependency group: mlops-ladder[{extra}])"
+        )
     return (
         f"this command needs {top}, which is not installed: add the `{extra}` extra "
         f"(pyproject.toml: mlops-ladder[{extra}]) and run `make setup`"

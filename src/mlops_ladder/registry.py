@@ -6,14 +6,22 @@ passing the gate: the quality bar of params.yaml (thresholds, baselines, slices)
 than `gate.max_drop_vs_champion` worse than the current champion on the same test data.
 `promote` and `rollback` move the champion by hand. The registered model keeps the list of
 its champions in a tag, so rollback knows where to go back to.
+
+Each registered version carries the digest of its files (tag `model.sha256`, integrity.py),
+checked at registration against the one its training run recorded, and by every loader after
+that: the gate loads the champion to compare with only if its files still match. `promote`
+records the digest of a version registered before digests were (trusting its files as they are
+then), and checks it otherwise.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -21,7 +29,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from mlops_ladder import metrics, project
+from mlops_ladder import integrity, metrics, project
 from mlops_ladder.config import Params, Settings
 from mlops_ladder.errors import ProjectError
 from mlops_ladder.model import predict
@@ -58,6 +66,8 @@ class Decision:
     # The champion took other inputs (or predicted another target): nothing to compare with,
     # so this model was judged as the first of its contract.
     new_contract: str | None = None
+    # The digest of the version's files (integrity.py), as its tag `model.sha256` records it.
+    model_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +104,7 @@ def register(
     client = client_for(settings)
     name = settings.model_name
     version = ensure_version(client, name, run)
+    model_sha256 = version_digest(client, name, version)  # before any alias points at it
     client.set_registered_model_alias(name, CHALLENGER, version)
     before = champion_version(client, name)
 
@@ -102,7 +113,9 @@ def register(
     if before is not None and before != version:
         new_contract = contract_change(client, name, before, model_metadata)
         if new_contract is None:
-            reasons += compare_with_champion(name, report, test_split, schema, params)
+            reasons += compare_with_champion(
+                client, name, before, report, test_split, schema, params
+            )
         else:
             log.info(
                 "the champion v%s has another contract (%s): not compared", before, new_contract
@@ -120,8 +133,37 @@ def register(
     if new_contract:
         client.set_model_version_tag(name, version, "gate.new_contract", new_contract[:5000])
     return Decision(
-        name, version, promoted, before, champion_version(client, name), reasons, new_contract
+        name,
+        version,
+        promoted,
+        before,
+        champion_version(client, name),
+        reasons,
+        new_contract,
+        model_sha256,
     )
+
+
+def version_digest(client: MlflowClient, name: str, version: str) -> str:
+    """The digest of a registered version's files as stored now, checked against the one
+    recorded for it (the version's tag, else its training run's) and recorded on the version
+    when it has none (a version registered before digests were: its files trusted as they
+    are). A mismatch is a ModelIntegrityError: the version is never aliased or loaded."""
+    entry = client.get_model_version(name, version)
+    expected = recorded_digest(client, entry)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=tmp
+            )
+        )
+        if expected is None:
+            found = integrity.digest(folder)
+        else:
+            found = integrity.verify(folder, expected, f"{name} v{version}")
+    if entry.tags.get(integrity.TAG) != found:
+        client.set_model_version_tag(name, version, integrity.TAG, found)
+    return found
 
 
 def provenance_problems(model_metadata: dict[str, Any], params: Params) -> list[str]:
@@ -190,11 +232,18 @@ def ensure_version(client: MlflowClient, name: str, run: dict[str, str]) -> str:
 
 
 def compare_with_champion(
-    name: str, report: dict[str, Any], test_split: pd.DataFrame, schema: Schema, params: Params
+    client: MlflowClient,
+    name: str,
+    champion_version: str,
+    report: dict[str, Any],
+    test_split: pd.DataFrame,
+    schema: Schema,
+    params: Params,
 ) -> list[str]:
-    """Score the champion on the same test split; refuse a challenger that is clearly worse."""
+    """Score the champion on the same test split; refuse a challenger that is clearly worse.
+    The champion is loaded only if its files match the digest recorded at its registration."""
     primary = params.quality.primary_metric
-    champion = mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")
+    champion = load_verified(client, name, champion_version, f"the champion {name}")
     target = schema.target.name
     scores = metrics.compute_metrics(
         test_split[target], *predict(champion, test_split[schema.feature_names])
@@ -210,6 +259,25 @@ def compare_with_champion(
             f"on the same test data (at most {allowed} allowed)"
         ]
     return []
+
+
+def recorded_digest(client: MlflowClient, entry: Any) -> str | None:
+    """A registered version's digest: its own tag, else its training run's."""
+    expected = entry.tags.get(integrity.TAG)
+    if expected is None and entry.run_id:
+        expected = client.get_run(entry.run_id).data.tags.get(integrity.TAG)
+    return expected
+
+
+def load_verified(client: MlflowClient, name: str, version: str, what: str) -> Any:
+    """The scikit-learn model of a registered version, after its files were checked against
+    its digest (the version's, else its training run's, as serving reads it)."""
+    expected = recorded_digest(client, client.get_model_version(name, version))
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = f"models:/{name}/{version}"
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
+        integrity.verify(folder, expected, f"{what} v{version}")
+        return mlflow.sklearn.load_model(str(folder))
 
 
 def champion_version(client: MlflowClient, name: str) -> str | None:
@@ -276,10 +344,11 @@ def promote(settings: Settings, version: str) -> Decision:
         if is_server_problem(error):
             raise
         raise RegistryError(f"{name} has no version {version}") from None
+    model_sha256 = version_digest(client, name, version)
     before = champion_version(client, name)
     if before != version:
         set_champion(client, name, version, by="promote")
-    return Decision(name, version, before != version, before, version)
+    return Decision(name, version, before != version, before, version, model_sha256=model_sha256)
 
 
 @server_errors

@@ -2,9 +2,10 @@
 model's `prediction` out, for data of any size. `python -m mlops_ladder score --help`.
 
 The model is the registry's champion (or `--model URI`), pinned to one version before anything
-is read, so both engines and every chunk score with the same model. The input is checked against
-the data contract (schema.yaml, with the checks of validate.py) before a single row is scored:
-a broken rule stops the job and names the rule.
+is read, so both engines and every chunk score with the same model; its files are checked
+against the digest recorded at registration before it is loaded (integrity.py). The input is
+checked against the data contract (schema.yaml, with the checks of validate.py) before a single
+row is scored: a broken rule stops the job and names the rule.
 
 Two engines, the same model through MLflow's pyfunc interface, the same predictions:
 - pandas (default): the input is read twice (check, then score), `chunk_rows` rows at a time,
@@ -80,8 +81,9 @@ def score(
     files = [source] if is_uri(source) else [str(path) for path in input_files(Path(source))]
     uri = pinned_uri(model_uri or f"models:/{settings.model_name}@champion", settings)
     if engine == "spark":
-        return score_spark(schema, files, output, uri)
-    return score_pandas(schema, [Path(file) for file in files], Path(output), uri, chunk_rows)
+        return score_spark(settings, schema, files, output, uri)
+    local = [Path(file) for file in files]
+    return score_pandas(settings, schema, local, Path(output), uri, chunk_rows)
 
 
 def is_uri(path: str) -> bool:
@@ -182,7 +184,7 @@ def batches(files: list[Path], schema: Schema, chunk_rows: int) -> Iterator[pd.D
 
 
 def score_pandas(
-    schema: Schema, files: list[Path], output: Path, uri: str, chunk_rows: int
+    settings: Settings, schema: Schema, files: list[Path], output: Path, uri: str, chunk_rows: int
 ) -> Scored:
     source = files[0] if len(files) == 1 else files[0].parent
     problems: dict[str, tuple[str, int]] = {}
@@ -193,7 +195,7 @@ def score_pandas(
     if problems:
         raise contract_error(problems, source)
 
-    model = load_pyfunc(uri)
+    model = load_pyfunc(uri, settings)
     output.parent.mkdir(parents=True, exist_ok=True)
     writer = Writer(output)
     rows = chunks = 0
@@ -208,14 +210,19 @@ def score_pandas(
     return Scored(rows, chunks, uri, str(output))
 
 
-def load_pyfunc(uri: str) -> Any:
+def load_pyfunc(uri: str, settings: Settings) -> Any:
+    """The model through MLflow's pyfunc interface, its files checked before it is loaded."""
     import mlflow
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    try:
-        return mlflow.pyfunc.load_model(uri)
-    except Exception as error:  # MLflow raises several types for a missing or unreadable model
-        raise DataError(f"could not load the model {uri}: {str(error).splitlines()[0]}") from None
+    from mlops_ladder.serving.loading import local_folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = local_folder(uri, settings, Path(tmp))[1]
+        try:
+            return mlflow.pyfunc.load_model(str(folder))
+        except Exception as error:  # MLflow raises several types for an unreadable model
+            first = str(error).splitlines()[0]
+            raise DataError(f"could not load the model {uri}: {first}") from None
 
 
 class Writer:
@@ -275,10 +282,14 @@ def spark_session() -> Any:
     return builder.getOrCreate()
 
 
-def score_spark(schema: Schema, files: list[str], output: str, uri: str) -> Scored:
+def score_spark(
+    settings: Settings, schema: Schema, files: list[str], output: str, uri: str
+) -> Scored:
     spark = spark_session()  # first: without PySpark, the error says how to install it
     import mlflow
     from pyspark.sql import functions as F
+
+    from mlops_ladder.serving.loading import local_folder
 
     source = files[0] if len(files) == 1 else str(Path(files[0]).parent)
     # A folder URI (no suffix) is read as Parquet, Spark's own format.
@@ -305,8 +316,7 @@ def score_spark(schema: Schema, files: list[str], output: str, uri: str) -> Scor
         F.col(name).cast(types[spec.dtype]).alias(name) for name, spec in schema.features.items()
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+        local = str(local_folder(uri, settings, Path(tmp))[1])  # checked before Spark loads it
         # The label's type from schema.yaml (the model's signature may say "a tensor of int64").
         label = types[schema.target.dtype]
         predict = mlflow.pyfunc.spark_udf(spark, local, result_type=label, env_manager="local")

@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from mlops_ladder import integrity
 from mlops_ladder.config import Params, Settings
 from mlops_ladder.errors import ProjectError
 from mlops_ladder.schema import Schema
@@ -168,8 +170,19 @@ def log_training(
             )
         mlflow.log_dict(metadata, "metadata.json")
         mlflow.log_artifact(str(settings.schema_file))
+        # The digest of the files as stored, read back at once: registration checks the
+        # registered version against it, and every loader after that (integrity.py).
+        model_sha256 = stored_digest(info.model_uri)
+        mlflow.set_tag(integrity.TAG, model_sha256)
     log.info("tracked run %s (model %s)", run.info.run_id, info.model_uri)
-    return {"run_id": run.info.run_id, "model_uri": info.model_uri}
+    return {"run_id": run.info.run_id, "model_uri": info.model_uri, "model_sha256": model_sha256}
+
+
+def stored_digest(uri: str) -> str:
+    """The digest (integrity.py) of the model stored at `uri`, downloaded to a temporary folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+        return integrity.digest(Path(folder))
 
 
 @server_errors

@@ -30,6 +30,7 @@ import yaml
 from conftest import Made, inside, make_project, run
 from prometheus_client.parser import text_string_to_metric_families
 
+from mlops_ladder import metrics
 from mlops_ladder.commands import main
 from mlops_ladder.errors import ProjectError
 from mlops_ladder.model import predict
@@ -530,6 +531,63 @@ def test_labels_without_the_target_are_a_clear_error(
         code = main(["monitor", "--labels", str(labels)])
     assert code == 1
     assert f"lacks columns: {trained.target}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("trained", ["breast_cancer"], indirect=True)
+def test_duplicate_labels_keep_the_last_and_reused_request_ids_are_left_out(
+    trained: Trained,
+) -> None:
+    # Given the log of test-split traffic, where a client then reused the ids of its first two
+    # requests (six records) for two other requests
+    log, keys = labelled(trained, "reused-ids")
+    log_traffic(trained, trained.test.iloc[20:26], log)  # ids champion-0 and champion-1 again
+    # and labels where ten keys come twice: first wrong, then corrected
+    target = trained.target
+    truth = keys.assign(**{target: trained.test[target].to_numpy()})
+    wrong = truth.iloc[10:20].assign(**{target: 1 - truth[target].iloc[10:20]})  # 0 <-> 1
+    labels = pd.concat([wrong, truth], ignore_index=True)
+    labels.to_csv(trained.root / "duplicated-labels.csv", index=False)
+    # When monitored with them
+    code, result = monitor(
+        trained, "duplicates", "--current", log, "--labels", "duplicated-labels.csv"
+    )
+    # Then the job runs, the last label of each key counts, the six ambiguous predictions are
+    # left out, and the report counts both
+    assert code == 0
+    performance = result["performance"]
+    assert performance["duplicate_labels"] == 10
+    assert performance["ambiguous_predictions"] == 6
+    assert performance["labels"] == len(trained.test)
+    assert performance["rows"] == len(trained.test) - 6
+    kept = trained.test.iloc[6:]
+    predicted, scores = predict(trained.model, kept[trained.schema.feature_names])
+    with inside(trained.root):  # the project's own metrics count too
+        expected = metrics.compute_metrics(kept[target], predicted, scores)
+    primary = performance["primary_metric"]
+    assert performance["metrics"][primary] == pytest.approx(expected[primary], abs=1e-6)
+    assert performance["alert"] is False
+
+
+@pytest.mark.parametrize("trained", ["diabetes"], indirect=True)
+def test_pii_features_need_the_deployments_key_to_be_monitored(
+    trained: Trained, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contract = yaml.safe_load((trained.root / "schema.yaml").read_text())
+    contract["features"]["age"]["tags"] = ["pii"]
+    (trained.root / "schema-age-pii.yaml").write_text(yaml.safe_dump(contract, sort_keys=False))
+    monkeypatch.setenv(f"{ENV}SCHEMA_FILE", "schema-age-pii.yaml")
+    for key in (None, "too short"):
+        if key:
+            monkeypatch.setenv(f"{ENV}PII_KEY", key)
+        capsys.readouterr()
+        code, _ = monitor(trained, "pii-no-key", "--current", "data/processed/test.parquet")
+        error = capsys.readouterr().err
+        assert code == 1
+        assert error.startswith("error: schema.yaml tags age as pii: set TABULAR_MODEL_PII_KEY")
+        assert error.count("\n") == 1
+    monkeypatch.setenv(f"{ENV}PII_KEY", KEY)
+    code, _ = monitor(trained, "pii-no-key", "--current", "data/processed/test.parquet")
+    assert code == 0
 
 
 def test_the_serving_apps_log_is_what_the_job_reads(trained: Trained) -> None:

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pickle
+import shutil
+import tempfile
+import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from mlflow import MlflowClient
-from trained import MODEL_NAME, Trained, own_tracking_uri, shared
+from trained import MODEL_NAME, Trained, own_tracking_uri, records_of, shared
 
-from mlops_ladder import features, metrics, registry, tracking
+from mlops_ladder import features, integrity, metrics, registry, tracking
 from mlops_ladder.commands import main, report_decision
 from mlops_ladder.config import Settings
 from mlops_ladder.evaluate import evaluate
@@ -408,3 +415,242 @@ def test_promoting_an_unknown_version_is_a_clear_error(
     assert main(["promote", "99"]) == 1
     assert f"{settings.model_name} has no version 99" in capsys.readouterr().err
     assert aliases(settings)["champion"] == "1"
+
+
+# ----------------------------------------------------------------------------------------------
+# Model trust: the digest recorded at registration, checked before anything is loaded
+# ----------------------------------------------------------------------------------------------
+class Planted:
+    """A pickle that, once loaded, creates a file: the proof that it ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return open, (str(self.marker), "w")
+
+
+def stored_files(settings: Settings, version: str) -> Path:
+    """The folder where the (local) artifact store keeps a registered version's files."""
+    import mlflow
+
+    entry = client_of(settings).get_model_version(settings.model_name, version)
+    model_id = entry.model_id or entry.source.removeprefix("models:/")  # the logged model
+    location = mlflow.get_logged_model(model_id).artifact_location
+    return Path(urllib.parse.urlparse(location).path)
+
+
+def ready_status(client: Any, timeout: float = 120) -> dict[str, Any]:
+    """/ready once the first attempt to load ended (ready, or failed and saying why)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = client.get("/ready")
+        if answer.status_code == 200 or "failed" in answer.json()["status"]:
+            return {"code": answer.status_code, **answer.json()}
+        assert time.monotonic() < deadline, answer.json()
+        time.sleep(0.05)
+
+
+def test_the_digest_is_recorded_on_the_run_the_version_and_the_report(sample: Trained) -> None:
+    # The stages' own champion: registration.json, the version's tag and the run's agree
+    client = client_of(sample.settings)
+    report = json.loads(sample.settings.registration_report.read_text())
+    version = client.get_model_version(MODEL_NAME, report["version"])
+    run = client.get_run(version.run_id)
+    assert report["model_sha256"].startswith("sha256:")
+    assert version.tags[integrity.TAG] == run.data.tags[integrity.TAG] == report["model_sha256"]
+    assert sample.metadata["mlflow"]["model_sha256"] == report["model_sha256"]
+    # and it is the digest of the files the registry hands out
+    with tempfile.TemporaryDirectory() as tmp:
+        import mlflow
+
+        uri = f"models:/{MODEL_NAME}/{report['version']}"
+        folder = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+        assert integrity.digest(Path(folder)) == report["model_sha256"]
+
+
+def test_a_model_changed_in_the_store_after_registration_is_never_loaded(
+    sample: Trained,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from mlops_ladder.serving.app import create_app
+    from mlops_ladder.serving.settings import ServingSettings
+
+    # Given a champion, whose pickle in the artifact store is then replaced by one that runs
+    # code when it is loaded (what whoever holds the store's keys could do)
+    settings, decision = register_champion(sample)
+    assert (
+        decision.model_sha256
+        == client_of(settings)
+        .get_model_version(settings.model_name, decision.version)
+        .tags[integrity.TAG]
+    )
+    pickle_file = stored_files(settings, decision.version) / "model.pkl"
+    original = pickle_file.read_bytes()
+    marker = tmp_path / "the planted pickle ran"
+    pickle_file.write_bytes(pickle.dumps(Planted(marker)))
+    uri = f"models:/{settings.model_name}@champion"
+    monkeypatch.setenv(f"{ENV}MODEL_NAME", settings.model_name)  # what the commands read
+    statuses: list[int] = []
+    try:
+        # When the server loads it: /ready says why it is not ready, nothing is a 5xx but 503s
+        app = create_app(
+            ServingSettings(model_uri=uri),
+            settings.model_copy(update={"prediction_log_dir": tmp_path}),
+        )
+        with TestClient(app) as client:
+            ready = ready_status(client)
+            record = records_of(sample.test_split.head(1), sample.schema)
+            answers = [
+                client.get("/health"),
+                client.get("/model"),
+                client.post("/predict", json={"records": record}),
+            ]
+            statuses = [ready["code"], *(answer.status_code for answer in answers)]
+        assert statuses == [503, 200, 503, 503]
+        assert "do not match the sha256 recorded at registration" in ready["status"]
+        assert f"{settings.model_name} v{decision.version}" in ready["status"]
+        # and the commands that load it each stop with one line
+        for command in (
+            ["export-model", "--output", str(tmp_path / "export"), "--uri", uri],
+            [
+                "score",
+                "--input",
+                str(sample.settings.test_split),
+                "--output",
+                str(tmp_path / "s.csv"),
+            ],
+            ["promote", decision.version],
+        ):
+            capsys.readouterr()
+            assert main(command) == 1, command
+            error = capsys.readouterr().err
+            assert "do not match the sha256 recorded at registration" in error, command
+            assert error.count("\n") == 1, error
+        assert not (tmp_path / "export").exists()
+        assert not (tmp_path / "s.csv").exists()
+        # and the gate does not load it to compare a new model with: the champion stays
+        with pytest.raises(
+            integrity.ModelIntegrityError, match=f"the champion {settings.model_name}"
+        ):
+            gate(sample, settings, sample.model, sample.report)
+        assert aliases(settings)["champion"] == decision.version
+        # Then the planted code never ran
+        assert not marker.exists()
+    finally:
+        pickle_file.write_bytes(original)
+    # And once the file is restored, the same model serves again
+    with TestClient(create_app(ServingSettings(model_uri=uri), settings)) as client:
+        assert ready_status(client)["code"] == 200
+        assert client.get("/model").json()["champion"]["sha256"] == decision.model_sha256
+
+
+def test_a_version_with_no_recorded_digest_serves_only_once_promoted(sample: Trained) -> None:
+    from mlops_ladder.serving.loading import load_model
+
+    # Given a version whose digest was never recorded (registered by an older runtime)
+    settings, decision = register_champion(sample)
+    client = client_of(settings)
+    name, version = settings.model_name, decision.version
+    client.delete_model_version_tag(name, version, integrity.TAG)
+    client.delete_tag(client.get_model_version(name, version).run_id, integrity.TAG)
+    uri = f"models:/{name}/{version}"
+    # Then it is not loaded, and the error says what to do
+    with pytest.raises(integrity.ModelIntegrityError, match=r"has no recorded sha256.*promote"):
+        load_model(uri, settings, sample.schema)
+    # When someone promotes it, trusting its files as they are, its digest is recorded
+    assert registry.promote(settings, version).model_sha256 == decision.model_sha256
+    assert client.get_model_version(name, version).tags[integrity.TAG] == decision.model_sha256
+    assert load_model(uri, settings, sample.schema).description.sha256 == decision.model_sha256
+
+
+def test_an_exported_folder_is_checked_against_the_digest_it_carries(
+    sample: Trained, tmp_path: Path
+) -> None:
+    from mlops_ladder.serving.loading import ModelSourceError, export_model, load_model
+
+    # Given the champion exported, as the image carries it
+    folder = tmp_path / "model"
+    described = export_model(f"models:/{MODEL_NAME}@champion", sample.settings, folder)
+    exported = json.loads((folder / "registered_model.json").read_text())
+    assert exported["sha256"] == described.sha256 == integrity.digest(folder)
+    assert load_model(str(folder), sample.settings, sample.schema).description.sha256
+    # When a file of it changes, or one is added, then it is refused, with the reason
+    example = folder / "input_example.json"
+    original = example.read_bytes()
+    for change in ("changed", "added", "no digest"):
+        if change == "changed":
+            example.write_bytes(original.replace(b"]", b" ]", 1))
+        elif change == "added":
+            (folder / "code").mkdir()
+            (folder / "code" / "extra.py").write_text("import os\n")
+        else:
+            without = {key: value for key, value in exported.items() if key != "sha256"}
+            (folder / "registered_model.json").write_text(json.dumps(without))
+        with pytest.raises(integrity.ModelIntegrityError) as refused:
+            load_model(str(folder), sample.settings, sample.schema)
+        expected = "export the model again" if change == "no digest" else "do not match"
+        assert expected in str(refused.value).lower(), change
+        example.write_bytes(original)
+        shutil.rmtree(folder / "code", ignore_errors=True)
+    # and a model outside the registry has no digest to check: refused before any download
+    with pytest.raises(integrity.ModelIntegrityError, match="outside the registry"):
+        load_model("s3://bucket/model", sample.settings, sample.schema)
+    with pytest.raises(ModelSourceError, match="no such folder"):
+        load_model(str(tmp_path / "absent"), sample.settings, sample.schema)
+
+
+# ----------------------------------------------------------------------------------------------
+# Least privilege in the team platform (deploy/compose.yaml): no root keys outside MinIO's own
+# services, a user per role on its bucket only
+# ----------------------------------------------------------------------------------------------
+def test_the_platform_gives_each_role_its_own_bucket_and_no_root_keys(tmp_path: Path) -> None:
+    import re
+    import subprocess
+
+    from conftest import TEMPLATE, answers, render
+
+    text = render("deploy/compose.yaml", answers("classification", 1))
+    services = yaml.safe_load(text)["services"]
+    # The root keys are MinIO's and its setup job's, nobody else's
+    root = {name for name, service in services.items() if "MINIO_ROOT_USER" in str(service)}
+    assert root == {"minio", "buckets"}
+    mlflow_env = services["mlflow"]["environment"]
+    assert mlflow_env["AWS_ACCESS_KEY_ID"] == "mlflow-server"
+    assert mlflow_env["AWS_SECRET_ACCESS_KEY"] == "${MLFLOW_BUCKET_PASSWORD:?set it in deploy/.env}"
+    # Every password is a variable the example lists (and `make platform-up` checks)
+    example = (TEMPLATE / "deploy" / ".env.example").read_text()
+    listed = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
+    assert set(re.findall(r"\$\{([A-Z_]+):\?", text)) == listed
+    # When the setup job's script runs (here with an `mc` that only says what it was asked)
+    script = services["buckets"]["command"][0].replace("$$", "$")
+    passwords = {name: f"{name.lower()}-value" for name in listed}
+    done = subprocess.run(
+        ["sh", "-c", 'mc() { echo "mc $*"; }; ' + script.replace("/tmp/", f"{tmp_path}/")],
+        env={"PATH": os.environ["PATH"], **passwords},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    calls = done.stdout.splitlines()
+    # Then each user gets its own password and one policy, on its own bucket
+    users = {  # user: (its policy, its bucket, its password's variable)
+        "mlflow-server": ("mlflow-artifacts", "mlflow", "MLFLOW_BUCKET_PASSWORD"),
+        "dvc-writer": ("dvc-readwrite", "dvc", "DVC_WRITER_PASSWORD"),
+        "dvc-reader": ("dvc-readonly", "dvc", "DVC_READER_PASSWORD"),
+    }
+    for user, (policy, bucket, variable) in users.items():
+        assert f"mc admin user add local {user} {passwords[variable]}" in calls
+        assert f"mc admin policy attach local {policy} --user {user}" in calls
+        document = json.loads((tmp_path / f"{policy}.json").read_text())
+        statement = document["Statement"]
+        assert [item["Resource"] for item in statement] == [
+            [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+        ]
+    # and the reader may only read
+    readonly = json.loads((tmp_path / "dvc-readonly.json").read_text())["Statement"][0]
+    assert all(action.startswith(("s3:Get", "s3:List")) for action in readonly["Action"])

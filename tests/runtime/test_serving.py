@@ -666,12 +666,14 @@ def http(
 def test_the_serve_command_answers_over_http_and_flushes_its_log_on_shutdown(
     job: Trained, tmp_path: Path
 ) -> None:
-    # Given the project's `serve` command on a free port of 127.0.0.1, logging to a folder
+    # Given the project's `serve` command on a free port of 127.0.0.1, logging to a folder,
+    # with an API key (as the Kubernetes manifest sets one)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     logs = tmp_path / "predictions"
     output = (tmp_path / "server.log").open("w")
-    env = project_env(job, **{f"{ENV}PREDICTION_LOG_DIR": str(logs)})
+    key = {"Authorization": f"Bearer {KEYS[0]}"}
+    env = project_env(job, **{f"{ENV}PREDICTION_LOG_DIR": str(logs), f"{ENV}API_KEY": KEYS[0]})
     command = [sys.executable, "-m", "tabular_model", "serve", "--port", str(port)]
     server = subprocess.Popen(command, cwd=job.root, env=env, stdout=output, stderr=output)
     try:
@@ -693,7 +695,8 @@ def test_the_serve_command_answers_over_http_and_flushes_its_log_on_shutdown(
         answered = []
         for start in range(0, len(records), 3):
             batch = {"records": records[start : start + 3]}
-            status, headers, body = http(f"{base}/predict", batch, {"X-Request-ID": f"r{start}"})
+            request_id = {"X-Request-ID": f"r{start}"}
+            status, headers, body = http(f"{base}/predict", batch, {**key, **request_id})
             assert status == 200, body
             assert headers["x-request-id"] == f"r{start}"
             answered.append(body)
@@ -701,9 +704,17 @@ def test_the_serve_command_answers_over_http_and_flushes_its_log_on_shutdown(
         probabilities = [row for body in answered for row in body["probabilities"]]
         assert probabilities == scores.to_numpy().tolist()
         odd = records[0] | {"no such column": 1}
-        status, _, refused = http(f"{base}/predict", {"records": [odd]})
+        status, _, refused = http(f"{base}/predict", {"records": [odd]}, key)
         assert status == 422
         assert "records[0].no such column" in refused["message"]
+        # And without the key: a 401, also for a body near the size limit (read and dropped,
+        # not a connection reset), and a 413 for one over it
+        assert http(f"{base}/model")[0] == 401
+        near = {"records": [records[0]], "padding": "x" * 1_900_000}
+        status, answer_headers, _ = http(f"{base}/predict", near)
+        assert (status, answer_headers["www-authenticate"]) == (401, "Bearer")
+        assert http(f"{base}/predict", {"padding": "x" * 5_000_000})[0] == 413
+        assert http(f"{base}/model", headers=key)[0] == 200
     finally:
         # And after SIGTERM it shuts down cleanly
         server.send_signal(signal.SIGTERM)
@@ -765,3 +776,393 @@ def test_schemathesis_finds_no_server_error(
 
             call()
         assert client.get("/health").status_code == 200
+
+
+# ----------------------------------------------------------------------------------------------
+# Access: the API key, /metrics and the docs, the rate limit (access.py)
+# ----------------------------------------------------------------------------------------------
+KEYS = ("a-key-of-this-deployment-0001", "the-next-key-while-rotating-02")
+GUARDED = [
+    ("POST", "/predict"),
+    ("GET", "/model"),
+    ("GET", "/metrics"),
+    ("GET", "/docs"),
+    ("GET", "/redoc"),
+    ("GET", "/openapi.json"),
+    ("GET", "/nope"),  # deny by default: a path not listed needs the key too
+]
+# Headers that must not open the API: none, wrong keys and near misses, other schemes, noise.
+REFUSED_HEADERS: dict[str, list[tuple[str, str | bytes]]] = {
+    "none": [],
+    "wrong key": [("Authorization", "Bearer not-the-key-of-this-deployment")],
+    "a key's prefix": [("Authorization", f"Bearer {KEYS[0][:-1]}")],
+    "a key and more": [("X-API-Key", KEYS[0] + "x")],
+    "both keys as one": [("X-API-Key", ",".join(KEYS))],
+    "empty bearer": [("Authorization", "Bearer ")],
+    "scheme alone": [("Authorization", "Bearer")],
+    "the key as the scheme": [("Authorization", KEYS[0])],
+    "basic scheme": [("Authorization", f"Basic {KEYS[0]}")],
+    "other header": [("X-Api-Token", KEYS[0])],
+    "10 KB key": [("X-API-Key", "k" * 10_000)],
+    "not ASCII": [("X-API-Key", "clé-de-ce-déploiement-0001".encode("latin-1"))],
+    "many wrong keys": [("X-API-Key", f"wrong-key-number-{n:04d}") for n in range(200)],
+}
+
+
+def call(
+    client: TestClient,
+    method: str,
+    path: str,
+    headers: list[tuple[str, str | bytes]],
+    records: list[dict[str, Any]],
+) -> Any:
+    body = {"json": {"records": records}} if method == "POST" else {}
+    return client.request(method, path, headers=headers, **body)
+
+
+@pytest.mark.parametrize("built", ["classification"], indirect=True)
+def test_with_an_api_key_only_the_probes_answer_without_it(job: Trained, tmp_path: Path) -> None:
+    # Given a server with two keys (one being rotated in), /metrics and the docs behind them
+    records = records_of(job.test_split.head(2), job.schema)
+    settings = job.settings_for(MODEL_NAME, prediction_log_dir=tmp_path)
+    options = {"api_key": SecretStr(",".join(KEYS)), "metrics_access": "key", "docs_access": "key"}
+    with serving(job, settings, **options) as client:
+        # When every guarded path is called with every refused header
+        failures, refused_predictions = [], 0
+        for case, headers in REFUSED_HEADERS.items():
+            for method, path in GUARDED:
+                answer = call(client, method, path, headers, records)
+                refused_predictions += path == "/predict"
+                if (
+                    answer.status_code != 401
+                    or answer.headers.get("www-authenticate") != "Bearer"
+                    or "needs the API key" not in answer.json()["detail"]
+                ):
+                    failures.append(f"{case} {method} {path}: {answer.status_code} {answer.text}")
+        # Then each is a 401 that says how to send the key, and the probes answer without one
+        assert not failures, "\n".join(failures[:10])
+        assert client.get("/health").status_code == 200
+        assert client.get("/ready").status_code == 200
+        # And either key, as a bearer token (any case of the scheme) or X-API-Key, opens it all
+        good = [
+            [("Authorization", f"Bearer {KEYS[0]}")],
+            [("authorization", f"bearer {KEYS[1]}")],
+            [("X-API-Key", KEYS[1])],
+            [("X-API-Key", "wrong-key-of-some-length"), ("X-API-Key", KEYS[0])],
+        ]
+        for headers in good:
+            for method, path in GUARDED:
+                expected = 404 if path == "/nope" else 200
+                answer = call(client, method, path, headers, records)
+                assert answer.status_code == expected, (headers, path, answer.text)
+        key = [("X-API-Key", KEYS[0])]
+        metrics = client.get("/metrics", headers=key).text
+        document = client.get("/openapi.json", headers=key).json()
+    # The refusals are counted, and nothing refused reached the model or the log
+    series = 'http_requests_total{endpoint="/predict",method="POST",status="401"}'
+    assert metric(metrics, series) == refused_predictions
+    assert len(logged(tmp_path)[1]) == len(good) * len(records)
+    # and the OpenAPI document says which operations need the key, and how to send it
+    assert set(document["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    assert "401" in document["paths"]["/predict"]["post"]["responses"]
+    assert document["paths"]["/model"]["get"]["security"] == [{"bearer": []}, {"apiKey": []}]
+    assert "security" not in document["paths"]["/health"]["get"]
+
+
+@pytest.mark.parametrize("built", ["classification"], indirect=True)
+def test_metrics_and_docs_can_be_off_or_open_beside_a_key(job: Trained, tmp_path: Path) -> None:
+    records = records_of(job.test_split.head(1), job.schema)
+    settings = job.settings_for(MODEL_NAME, prediction_log_dir=tmp_path)
+    # Off: no key at all (local use), but neither /metrics nor the docs
+    with serving(job, settings, metrics_access="off", docs_access="off") as client:
+        for path in ("/metrics", "/docs", "/redoc", "/openapi.json"):
+            assert client.get(path).status_code == 404, path
+        assert client.post("/predict", json={"records": records}).status_code == 200
+    # Open beside a key: Prometheus scrapes without one, the rest needs it
+    key = SecretStr(KEYS[0])
+    with serving(job, settings, api_key=key, metrics_access="open") as client:
+        assert client.get("/metrics").status_code == 200
+        assert client.get("/docs").status_code == 200
+        assert client.get("/model").status_code == 401
+        assert client.post("/predict", json={"records": records}).status_code == 401
+
+
+@pytest.mark.parametrize("built", ["classification"], indirect=True)
+def test_bad_access_settings_stop_serve_with_one_line(
+    job: Trained, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlops_ladder.commands import main
+    from mlops_ladder.serving import server
+
+    def never(*args: Any, **kwargs: Any) -> None:
+        pytest.fail("serve started with a bad setting")
+
+    monkeypatch.setattr(server, "run", never)
+    cases = {
+        "API_KEY=short": "TABULAR_MODEL_API_KEY: an API key needs at least 16 characters",
+        f"API_KEY={KEYS[0]},short": "TABULAR_MODEL_API_KEY: an API key needs at least 16",
+        "METRICS_ACCESS=key": "TABULAR_MODEL_METRICS_ACCESS = key, but no API key is set "
+        "(TABULAR_MODEL_API_KEY)",
+        "DOCS_ACCESS=maybe": "TABULAR_MODEL_DOCS_ACCESS: Input should be 'open', 'key' or 'off'",
+        "RATE_LIMIT=-1": "TABULAR_MODEL_RATE_LIMIT",
+        "PREDICTION_LOG_MAX_MB=lots": "TABULAR_MODEL_PREDICTION_LOG_MAX_MB",
+    }
+    for assignment, expected in cases.items():
+        name, value = assignment.split("=", 1)
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            patch.setenv(f"{ENV}{name}", value)
+            assert main(["serve", "--port", "9"]) == 1, assignment
+        error = capsys.readouterr().err
+        assert error.startswith("error: invalid serving setting: "), error
+        assert expected in error, error
+        assert error.count("\n") == 1, error
+
+
+def test_the_rate_limit_is_a_bucket_per_client_that_forgets_the_least_recent() -> None:
+    from mlops_ladder.serving.access import RateLimit
+
+    limit = RateLimit(60, max_clients=3)  # one a second, a minute's worth at once
+    assert [limit.wait("a", now=0.0) for _ in range(60)] == [0.0] * 60
+    assert limit.wait("a", now=0.0) == pytest.approx(1.0)
+    assert limit.wait("a", now=0.5) == pytest.approx(0.5)
+    assert limit.wait("a", now=1.0) == 0.0
+    assert limit.wait("b", now=1.0) == 0.0  # another client has its own bucket
+    for client in ("c", "d"):
+        limit.wait(client, now=1.0)
+    assert list(limit.buckets) == ["b", "c", "d"]  # at most 3 remembered: "a" forgotten
+
+
+@pytest.mark.parametrize("built", ["classification"], indirect=True)
+def test_a_client_over_the_rate_limit_gets_429_and_the_others_do_not(
+    job: Trained, tmp_path: Path
+) -> None:
+    # Given a server allowing 10 requests a minute per client (a refill every 6 s)
+    records = records_of(job.test_split.head(1), job.schema)
+    settings = job.settings_for(MODEL_NAME, prediction_log_dir=tmp_path)
+    with serving(job, settings, rate_limit=10) as client:
+        # When one client sends 15 at once
+        answers = [client.post("/predict", json={"records": records}) for _ in range(15)]
+        codes = [answer.status_code for answer in answers]
+        # Then the first 10 are answered, the rest refused with when to retry (a refill may
+        # let one more through on a slow machine)
+        assert codes[:10] == [200] * 10, codes
+        assert set(codes[10:]) <= {200, 429}, codes
+        assert codes[10:].count(429) >= 4, codes
+        refused = next(answer for answer in answers if answer.status_code == 429)
+        assert 1 <= int(refused.headers["retry-after"]) <= 6
+        assert "10 requests a minute" in refused.json()["detail"]
+        # the probes are never limited, and another client has its own allowance
+        assert {client.get("/ready").status_code for _ in range(20)} == {200}
+        other = TestClient(client.app, client=("10.0.0.2", 50000))
+        assert other.post("/predict", json={"records": records}).status_code == 200
+        assert "429" in other.get("/metrics").text
+    assert len(logged(tmp_path)[1]) == codes.count(200) + 1  # nothing refused was logged
+
+
+# ----------------------------------------------------------------------------------------------
+# The prediction log's size, and pii values that look like hashes
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("built", ["regression"], indirect=True)
+def test_the_prediction_log_stays_under_its_size_cap_in_a_flood(
+    job: Trained, tmp_path: Path
+) -> None:
+    # Given a server whose log may take 32 KB (parts of 3.2 KB), and a flood of 150 requests
+    # of 10 records, some 20 times that
+    cap_mb = 1 / 32
+    records = records_of(job.test_split.head(10), job.schema)
+    settings = job.settings_for(MODEL_NAME, prediction_log_dir=tmp_path)
+    with serving(job, settings, prediction_log_max_mb=cap_mb) as client:
+        for number in range(150):
+            headers = {"X-Request-ID": f"flood-{number}"}
+            answer = client.post("/predict", json={"records": records}, headers=headers)
+            assert answer.status_code == 200, answer.text
+        writer = client.app.state.prediction_log
+    # Then every request was answered and logged, but the oldest files were deleted to keep
+    # the folder under the cap (give or take what was written since the last check)
+    files = sorted(tmp_path.glob("predictions-*.jsonl"))
+    cap = int(cap_mb * 2**20)
+    text, lines = logged(tmp_path)
+    one_request = len(text.encode()) // (len(lines) // len(records))
+    assert writer.written == 150 * len(records)
+    assert writer.deleted, "nothing was deleted"
+    assert sum(path.stat().st_size for path in files) <= cap + cap // 20 + one_request
+    assert len(files) > 1  # parts of the day's file
+    # what is left is the newest requests, whole, with no gap, every line complete JSON
+    kept = sorted({int(line["request_id"].removeprefix("flood-")) for line in lines})
+    assert kept == list(range(kept[0], 150)), kept
+    assert len(lines) == len(kept) * len(records)
+
+
+@pytest.mark.parametrize("built", ["regression"], indirect=True)
+def test_a_pii_value_sent_as_a_hash_is_hashed_like_any_other(job: Trained, tmp_path: Path) -> None:
+    from mlops_ladder.privacy import pseudonymise
+    from mlops_ladder.schema import load_schema
+    from mlops_ladder.serving.payloads import record_model
+    from mlops_ladder.serving.prediction_log import Batch, PredictionLog
+
+    # Given a pii category whose values look like the log's hashes (a forged one, a short one)
+    forged = "hmac-sha256:" + "0" * 64
+    values = [forged, "hmac-sha256:jane", "plain"]
+    contract = yaml.safe_load(job.settings.schema_file.read_text())
+    contract["features"]["sex"] = {"dtype": "category", "allowed": values, "tags": ["pii"]}
+    (tmp_path / "schema.yaml").write_text(yaml.safe_dump(contract, sort_keys=False))
+    schema = load_schema(tmp_path / "schema.yaml")
+    record = record_model(schema)
+    base = records_of(job.test_split.head(1), job.schema)[0]
+    sent = [record.model_validate(base | {"sex": value}) for value in values]
+    # When the server's writer logs them
+    key = "the key of this deployment"
+    writer = PredictionLog(tmp_path / "log", pii=("sex",), key=key)
+    writer.start()
+    writer.append(
+        Batch(
+            timestamp=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+            request_id="r",
+            model_name=MODEL_NAME,
+            model_version="1",
+            variant="champion",
+            records=sent,
+            predictions=[100.0] * len(sent),
+        )
+    )
+    writer.close()
+    # Then each is the HMAC of its text, none is stored as sent
+    text, lines = logged(tmp_path / "log")
+    for value, line in zip(values, lines, strict=True):
+        digest = hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+        assert line["inputs"]["sex"] == f"hmac-sha256:{digest}"
+        assert json.dumps(value) not in text
+    # and the monitoring job keeps the log's hashes as they are (it hashes only clear values)
+    logged_values = pd.Series([line["inputs"]["sex"] for line in lines], dtype=object)
+    assert pseudonymise(logged_values, key).tolist() == logged_values.tolist()
+
+
+@pytest.mark.parametrize("built", ["regression"], indirect=True)
+def test_a_pii_feature_needs_a_key_of_the_deployment(
+    job: Trained,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mlops_ladder.commands import main
+    from mlops_ladder.errors import ConfigError
+    from mlops_ladder.serving import server
+
+    # Given a contract tagging age pii
+    contract = yaml.safe_load(job.settings.schema_file.read_text())
+    contract["features"]["age"]["tags"] = ["pii"]
+    (tmp_path / "schema.yaml").write_text(yaml.safe_dump(contract, sort_keys=False))
+    monkeypatch.setenv(f"{ENV}SCHEMA_FILE", str(tmp_path / "schema.yaml"))
+    monkeypatch.setattr(server, "run", lambda *args, **kwargs: None)
+    # When the server starts with the public default key or a short one, then it refuses in
+    # one line naming the variable
+    for key in (None, "short-key"):
+        if key:
+            monkeypatch.setenv(f"{ENV}PII_KEY", key)
+        capsys.readouterr()
+        assert main(["serve"]) == 1
+        error = capsys.readouterr().err
+        assert error.startswith("error: schema.yaml tags age as pii: set TABULAR_MODEL_PII_KEY")
+        assert error.count("\n") == 1
+        with pytest.raises(ConfigError, match="TABULAR_MODEL_PII_KEY"):
+            create_app(ServingSettings(), Settings.load())
+    # and with a key of its own it starts
+    monkeypatch.setenv(f"{ENV}PII_KEY", "the key of this deployment")
+    assert main(["serve"]) == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# The Kubernetes manifest: the key from a Secret, the disk bounded
+# ----------------------------------------------------------------------------------------------
+def quantity(text: str) -> int:
+    """A Kubernetes byte quantity (256Mi, 1Gi, 2G) in bytes."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return int(float(text.removesuffix(unit)) * factor)
+    return int(text)
+
+
+@pytest.mark.parametrize("built", ["classification"], indirect=True)
+def test_the_k8s_manifest_needs_a_key_and_bounds_the_disk(
+    job: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import answers, render
+
+    from mlops_ladder.serving.settings import load_serving_settings
+
+    # Given the level-2 Deployment as a project gets it
+    text = render("deploy/k8s/deployment.yaml", answers("classification", 2))
+    pod = yaml.safe_load(text)["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {item["name"]: item for item in container["env"]}
+    # Then the API key comes from a Secret the pod cannot start without, the pii key from the
+    # same Secret when it has one
+    assert env[f"{ENV}API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "tabular-model-serving",
+        "key": "api-key",
+    }
+    pii = env[f"{ENV}PII_KEY"]["valueFrom"]["secretKeyRef"]
+    assert (pii["name"], pii["key"], pii["optional"]) == ("tabular-model-serving", "pii-key", True)
+    # and its plain values are serving settings the runtime accepts: docs off, /metrics open
+    # to Prometheus, the prediction log capped
+    for name, item in env.items():
+        if "value" in item:
+            monkeypatch.setenv(name, item["value"])
+    monkeypatch.setenv(f"{ENV}API_KEY", "k" * 44)  # what `openssl rand -base64 32` gives
+    settings = load_serving_settings()
+    assert (settings.docs_access, settings.metrics_access) == ("off", "open")
+    # Every volume has a size limit; the log's cap stays under its volume's (with the slack of
+    # a twentieth between two checks), and the pod's ephemeral storage holds both volumes
+    volumes = {volume["name"]: volume["emptyDir"] for volume in pod["volumes"]}
+    limits = {name: quantity(volume["sizeLimit"]) for name, volume in volumes.items()}
+    assert settings.prediction_log_max_bytes * 1.05 < limits["prediction-log"]
+    storage = container["resources"]["limits"]["ephemeral-storage"]
+    assert quantity(storage) > sum(limits.values())
+    assert "ephemeral-storage" in container["resources"]["requests"]
+    # and the manifest is valid Kubernetes (offline schemas)
+    manifest = tmp_path / "deployment.yaml"
+    manifest.write_text(text)
+    validate = Path(sys.executable).parent / "kubernetes-validate"
+    done = subprocess.run(
+        [validate, "--strict", "-k", "1.30.0", manifest], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("built", ["penguins"], indirect=True)
+def test_schemathesis_with_a_key_finds_no_server_error_and_no_way_around_it(
+    job: Trained, tmp_path: Path
+) -> None:
+    # Given the penguins' champion behind a key, its document open (the key's schemes in it)
+    logging = job.settings_for(MODEL_NAME, prediction_log_dir=tmp_path)
+    options = {"api_key": SecretStr(KEYS[0]), "metrics_access": "key", "docs_access": "open"}
+    with serving(job, logging, **options) as client:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+        statuses: list[int] = []
+        for operation in (result.ok() for result in schema.get_all_operations()):
+
+            @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+            @settings(
+                max_examples=15,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def call(case: Any) -> None:
+                # When each generated request is sent with the key and without it
+                for headers in ({"Authorization": f"Bearer {KEYS[0]}"}, {}):
+                    response = case.call(headers=headers)
+                    statuses.append(response.status_code)
+                    # Then no answer is a 5xx, each is documented (the 401s too), and the
+                    # operations that need the key refuse requests without it
+                    case.validate_response(
+                        response, excluded_checks=[positive_data_acceptance], headers=headers
+                    )
+
+            call()
+    assert len(statuses) >= 50
+    assert statuses.count(401) >= len(statuses) // 3  # without the key: most of them
+    assert not [status for status in statuses if status >= 500]

@@ -24,7 +24,7 @@ from mlops_ladder.errors import ConfigError, DataError, ProjectError
 from mlops_ladder.model import predict
 from mlops_ladder.monitoring import drift, performance, push, report, sources
 from mlops_ladder.monitoring.profile import category_keys, category_lookup
-from mlops_ladder.privacy import pseudonymise
+from mlops_ladder.privacy import pseudonymise, require_key
 from mlops_ladder.schema import Schema
 from mlops_ladder.train import load
 
@@ -258,6 +258,7 @@ def monitor(
     labels: Path | None = None,
 ) -> dict[str, Any]:
     """Compare, score and decide; return the report (nothing is written here)."""
+    require_key(settings, schema)  # the log's pii hashes are compared under the deployment's key
     started = time.perf_counter()
     reference_source = sources.open_source(
         reference or default_reference(settings, params, schema), "reference"

@@ -1,7 +1,12 @@
 """Live performance: the model's predictions joined to the labels that arrived later.
 
 Labels are a CSV or Parquet file with `request_id`, `record` (optional, default 0) and the
-target column of schema.yaml, joined to the predictions on (request_id, record). They are
+target column of schema.yaml, joined to the predictions on (request_id, record). The request id
+is the client's (X-Request-ID), so neither side is trusted to be unique: of labels given twice
+for one (request_id, record) the last in the file wins (a correction), and a labelled key that
+the log holds more than once (a client reused a request id) is left out, since the label cannot
+say which prediction it is for; the report counts both (`duplicate_labels`,
+`ambiguous_predictions`). They are
 scored with the metrics evaluate uses (metrics.compute_metrics; for a classifier, with every
 class's logged probability, so ranking metrics are those of the model), and compared with the
 champion's scores on the test split: an alert when the primary metric is worse than that by
@@ -53,20 +58,22 @@ def read_labels(path: Path, target: Target) -> pd.DataFrame:
     if labels["record"].isna().any():
         raise DataError(f"labels: {path} column 'record' should hold whole numbers")
     labels["record"] = labels["record"].astype("int64")
-    duplicated = int(labels.duplicated(KEYS).sum())
-    if duplicated:
-        raise DataError(f"labels: {path} has {duplicated} duplicated (request_id, record) pairs")
-    return labels
+    return labels.reset_index(drop=True)
 
 
 class Join:
     """Collects, chunk by chunk, the predictions that have a label (with every class's
-    probability, `probability_<class>`, when the predictions carry them)."""
+    probability, `probability_<class>`, when the predictions carry them). Labels given twice
+    for a key: the last wins; a labelled key predicted twice: left out (the module's docstring).
+    """
 
     def __init__(self, labels: pd.DataFrame, classes: list[Any] | None = None) -> None:
-        self.labels = labels
+        self.duplicate_labels = int(labels.duplicated(KEYS).sum())
+        self.labels = labels.drop_duplicates(KEYS, keep="last").reset_index(drop=True)
         self.score_columns = [probability_column(label) for label in classes or ()]
         self.matched: list[pd.DataFrame] = []
+        self._unique: pd.DataFrame | None = None
+        self.ambiguous_predictions = 0  # labelled keys the log holds more than once
 
     def add(self, chunk: pd.DataFrame) -> None:
         if "request_id" not in chunk.columns:
@@ -85,15 +92,28 @@ class Join:
         found = keys.merge(self.labels, on=KEYS, how="inner")
         if len(found):
             self.matched.append(found)
+            self._unique = None
+
+    def unique(self) -> pd.DataFrame:
+        """Every matched prediction whose key the log holds once (every variant's)."""
+        if self._unique is None:
+            if not self.matched:
+                columns = [*KEYS, "prediction", *SERVED, *self.score_columns, "label"]
+                self._unique = pd.DataFrame(columns=columns)
+            else:
+                matched = pd.concat(self.matched, ignore_index=True)
+                repeated = matched.duplicated(KEYS, keep=False)
+                self.ambiguous_predictions = int(
+                    matched.loc[repeated, KEYS].drop_duplicates().shape[0]
+                )
+                self._unique = matched[~repeated].reset_index(drop=True)
+        return self._unique
 
     def result(self, champion_only: bool = True) -> pd.DataFrame:
         """The matched predictions: the champion's only (A/B traffic to a challenger is left
         out of its scores), or every variant's."""
-        if not self.matched:
-            columns = [*KEYS, "prediction", *SERVED, *self.score_columns, "label"]
-            return pd.DataFrame(columns=columns)
-        matched = pd.concat(self.matched, ignore_index=True)
-        if champion_only:
+        matched = self.unique()
+        if champion_only and len(matched):
             variant = matched["variant"]
             matched = matched[variant.isna() | (variant == "champion")].reset_index(drop=True)
         return matched
@@ -205,6 +225,8 @@ def live_performance(
     matched = join.result()
     result: dict[str, Any] = {
         "labels": len(join.labels),
+        "duplicate_labels": join.duplicate_labels,
+        "ambiguous_predictions": join.ambiguous_predictions,
         "rows": len(matched),
         "primary_metric": primary,
         "metrics": {},

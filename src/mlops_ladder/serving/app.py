@@ -6,7 +6,8 @@ image's command). The server answers at once: /health says the process is alive,
 registry is unreachable), so an orchestrator sends traffic only to replicas that can answer. A
 loaded model is in memory: it keeps answering when the tracking server goes away. Requests are
 checked against schema.yaml (payloads.py), predicted by the compiled model (inference.py), logged
-for monitoring (prediction_log.py) and counted (telemetry.py).
+for monitoring (prediction_log.py) and counted (telemetry.py). Who may call what (an API key,
+/metrics and the docs open, behind the key or off, a per-client rate limit): access.py.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the parameters' types from the
@@ -33,8 +34,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mlops_ladder import project as projects
 from mlops_ladder.config import Settings
 from mlops_ladder.errors import ProjectError
+from mlops_ladder.privacy import require_key
 from mlops_ladder.schema import Schema, load_schema
 from mlops_ladder.serving import payloads
+from mlops_ladder.serving.access import PROBES, Access, rule_for
 from mlops_ladder.serving.loading import LoadedModel, load_model
 from mlops_ladder.serving.online import OnlineRecords
 from mlops_ladder.serving.prediction_log import Batch, PredictionLog
@@ -55,7 +58,16 @@ from mlops_ladder.serving.telemetry import (
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = {"/predict", "/health", "/ready", "/model", "/metrics", "/docs", "/openapi.json"}
+ENDPOINTS = {
+    "/predict",
+    "/health",
+    "/ready",
+    "/model",
+    "/metrics",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+}
 MAX_ERRORS = 20  # validation errors listed in one response
 # A client's request id (X-Request-ID) is echoed and logged: printable ASCII, bounded.
 TOKEN = r"^[!-~]{1,128}$"
@@ -162,6 +174,7 @@ def create_app(serving: ServingSettings | None = None, project: Settings | None 
     serving = serving or load_serving_settings()
     project = project or Settings.load()
     schema = load_schema(project.schema_file)
+    require_key(project, schema)  # pii is never hashed under the public default key
     identity = projects.current()
     classification = schema.task == "classification"
     telemetry = Telemetry(None if classification else value_buckets(schema))
@@ -171,6 +184,7 @@ def create_app(serving: ServingSettings | None = None, project: Settings | None 
         tuple(schema.tagged("pii")),
         project.pii_key.get_secret_value(),
         project.prediction_log_retention_days,
+        serving.prediction_log_max_bytes,
     )
     # Entity keys as well as records when the project has a feature store (params.yaml).
     online = OnlineRecords.of_project(schema, project)
@@ -188,11 +202,25 @@ def create_app(serving: ServingSettings | None = None, project: Settings | None 
         if multiprocess_mode():
             multiprocess.mark_process_dead(os.getpid())
 
+    docs = serving.docs_access != "off"
     app = FastAPI(
         title=identity.distribution,
         version=distribution_version(identity.distribution),
         description="Predictions from the registered model, checked against schema.yaml.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    # The last added runs first: requests are counted (refusals too), a body over the limit is
+    # refused (by its declared size: nothing read), then access is checked (a refused body,
+    # within the limit, is dropped unparsed).
+    app.add_middleware(
+        Access,
+        keys=serving.api_keys,
+        metrics=serving.metrics_access,
+        docs=serving.docs_access,
+        rate_limit=serving.rate_limit,
     )
     app.add_middleware(BodyLimit, max_bytes=serving.max_body_bytes)
     app.add_middleware(MetricsMiddleware, telemetry=telemetry, endpoints=ENDPOINTS)
@@ -300,7 +328,7 @@ def create_app(serving: ServingSettings | None = None, project: Settings | None 
         )
         return JSONResponse(content, headers={"X-Request-ID": request_id})
 
-    app.openapi = documented(app, request_body)  # type: ignore[method-assign]
+    app.openapi = documented(app, request_body, serving)  # type: ignore[method-assign]
     return app
 
 
@@ -331,20 +359,42 @@ def documented_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def documented(app: FastAPI, model: type[BaseModel]) -> Any:
-    """app.openapi, with the schemas of the request body (and its records) as components."""
+def documented(app: FastAPI, model: type[BaseModel], serving: ServingSettings) -> Any:
+    """app.openapi, with the schemas of the request body (and its records) as components, and
+    what access.py asks of each operation: the API key, the 401 and 429 answers."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
             body = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            components = document.setdefault("components", {})
+            schemas = components.setdefault("schemas", {})
             schemas.update(body.pop("$defs", {}))
             schemas[model.__name__] = body
+            document_access(document, serving)
         return app.openapi_schema
 
     return openapi
+
+
+def document_access(document: dict[str, Any], serving: ServingSettings) -> None:
+    """The API key as security schemes (a bearer token or the X-API-Key header), and the
+    answers of access.py on each operation it guards."""
+    if serving.api_keys:
+        document["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        }
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            answers = operation.setdefault("responses", {})
+            rule = rule_for(path, serving.metrics_access, serving.docs_access)
+            if serving.api_keys and rule == "key":
+                operation["security"] = [{"bearer": []}, {"apiKey": []}]
+                answers["401"] = {"description": "no API key, or not a valid one"}
+            if serving.rate_limit and path not in PROBES:
+                answers["429"] = {"description": "too many requests from this client"}
 
 
 class BodyLimit:

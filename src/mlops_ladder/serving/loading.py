@@ -2,9 +2,15 @@
 
 Either way the model is an MLflow model folder on local disk before it is loaded: the registry's
 is downloaded, an export is one already. `export_model` writes that folder plus
-`registered_model.json` (name, version, alias, training run, metrics), which is what the image
-carries: it starts with no tracking server. MLflow is imported here only, to look up and
-download a registry or run URI: a folder is read without it (see `read_mlmodel`).
+`registered_model.json` (name, version, alias, training run, metrics, the files' sha256), which
+is what the image carries: it starts with no tracking server. MLflow is imported here only, to
+look up and download a registry or run URI: a folder is read without it (see `read_mlmodel`).
+
+Nothing is unpickled before its files are checked against the digest recorded when it was
+tracked and registered (integrity.py): a registry version's tag, a run's tag, an export's
+registered_model.json. A mismatch, or a registry or run model with no recorded digest, is one
+clear error. Another URI (s3://, ...) has no recorded digest: refused. A bare MLflow folder
+(not an export) is the operator's own: loaded, with a warning that nothing checked it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from mlops_ladder import integrity
 from mlops_ladder.config import Settings
 from mlops_ladder.errors import ProjectError
 from mlops_ladder.schema import Schema
@@ -48,6 +55,7 @@ class Description:
     run_id: str | None = None
     source: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    sha256: str | None = None  # the digest of the model's files (integrity.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +65,7 @@ class Description:
             "run_id": self.run_id,
             "source": self.source,
             "metrics": self.metrics,
+            "sha256": self.sha256,
         }
 
 
@@ -100,7 +109,7 @@ def describe_registered(uri: str, settings: Settings) -> Description:
             if alias
             else client.get_model_version(name, version)
         )
-        metrics = dict(client.get_run(found.run_id).data.metrics) if found.run_id else {}
+        run = client.get_run(found.run_id) if found.run_id else None
     except MlflowException as error:
         from mlops_ladder.tracking import is_unreachable, short_reason
 
@@ -111,36 +120,62 @@ def describe_registered(uri: str, settings: Settings) -> Description:
                 "cannot be looked up until it does"
             ) from None
         raise ModelSourceError(f"{uri} not found in {where}: {error.message}") from None
-    return Description(name, str(found.version), alias, found.run_id, uri, metrics)
+    metrics = dict(run.data.metrics) if run else {}
+    # The version's digest, else the one its training run recorded (a version made by hand
+    # from the run's model, not by `register`): the files must match either way.
+    sha256 = found.tags.get(integrity.TAG) or (run.data.tags.get(integrity.TAG) if run else None)
+    return Description(name, str(found.version), alias, found.run_id, uri, metrics, sha256)
 
 
-def fetch(uri: str, settings: Settings, into: Path) -> Description:
-    """Put the model named by `uri` in the folder `into`; say which model it is."""
+def describe_run_model(uri: str, settings: Settings) -> Description:
+    """A `runs:/<run id>/<path>` model, with the digest its training run recorded."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    run_id = uri.removeprefix("runs:/").strip("/").split("/")[0]
+    try:
+        tags = MlflowClient(settings.mlflow_tracking_uri).get_run(run_id).data.tags
+    except MlflowException as error:
+        raise ModelSourceError(f"{uri}: no such run in {settings.mlflow_tracking_uri}") from error
+    return Description(settings.model_name, "unknown", source=uri, sha256=tags.get(integrity.TAG))
+
+
+def fetch(uri: str, settings: Settings, into: Path) -> tuple[Description, Path]:
+    """Download the model named by `uri` under the folder `into` and check its files against
+    the digest recorded for it; say which model it is and where its folder is."""
+    if not uri.startswith(("models:/", "runs:/")):
+        raise integrity.ModelIntegrityError(
+            f"{uri}: no digest is recorded for a model outside the registry, so its files "
+            "cannot be checked: not loaded. Register it and serve models:/<name>/<version>"
+        )
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in logs
     import mlflow
 
     if uri.startswith("models:/"):
         description = describe_registered(uri, settings)
         pinned = f"models:/{description.name}/{description.version}"
+        what = f"{description.name} v{description.version} ({uri})"
     else:
-        description = Description(settings.model_name, "unknown", source=uri)
-        pinned = uri
+        description = describe_run_model(uri, settings)
+        pinned = what = uri
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     try:
-        mlflow.artifacts.download_artifacts(artifact_uri=pinned, dst_path=str(into))
+        folder = mlflow.artifacts.download_artifacts(artifact_uri=pinned, dst_path=str(into))
     except Exception as error:  # MLflow raises several types for a missing or unreadable model
         raise ModelSourceError(f"could not download {uri}: {error}") from None
-    return description
+    integrity.verify(Path(folder), description.sha256, what)
+    return description, Path(folder)
 
 
 def export_model(uri: str, settings: Settings, output: Path) -> Description:
-    """Write the model as a self-contained folder: the MLflow model + registered_model.json."""
+    """Write the model as a self-contained folder: the MLflow model + registered_model.json,
+    which records the digest its files were checked against (the loader checks it again)."""
     if output.exists() and any(output.iterdir()) and not (output / MLMODEL_FILE).is_file():
         raise ModelSourceError(f"{output} exists and is not an exported model: not overwriting")
     with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as tmp:
-        staging = Path(tmp) / "model"
-        staging.mkdir()
-        description = fetch(uri, settings, staging)
+        into = Path(tmp) / "model"
+        into.mkdir()
+        description, staging = fetch(uri, settings, into)
         exported = {**description.to_dict(), "exported_at": _now()}
         (staging / DESCRIPTION_FILE).write_text(json.dumps(exported, indent=2) + "\n")
         if output.exists():
@@ -150,33 +185,55 @@ def export_model(uri: str, settings: Settings, output: Path) -> Description:
     return description
 
 
-def read_exported(folder: Path) -> Description:
+def read_exported(folder: Path) -> Description | None:
+    """What export-model recorded beside the model; None for a bare MLflow folder."""
     path = folder / DESCRIPTION_FILE
     if not path.is_file():
-        return Description(Settings.load().model_name, "unknown", source=str(folder))
-    raw = json.loads(path.read_text())
-    return Description(
-        name=raw["name"],
-        version=str(raw["version"]),
-        alias=raw.get("alias"),
-        run_id=raw.get("run_id"),
-        source=str(folder),
-        metrics=raw.get("metrics") or {},
-    )
+        return None
+    try:
+        raw = json.loads(path.read_text())
+        return Description(
+            name=raw["name"],
+            version=str(raw["version"]),
+            alias=raw.get("alias"),
+            run_id=raw.get("run_id"),
+            source=str(folder),
+            metrics=raw.get("metrics") or {},
+            sha256=raw.get("sha256"),
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise ModelSourceError(f"{path} is unreadable ({error}): export the model again") from None
 
 
-def load_model(uri: str, settings: Settings, schema: Schema) -> LoadedModel:
-    """Load and compile the model; check it takes exactly the schema's features."""
+def local_folder(uri: str, settings: Settings, into: Path) -> tuple[Description, Path]:
+    """The model of `uri` as a checked folder on local disk: a folder as it is (an export
+    checked against its registered_model.json), a URI downloaded under `into` and checked."""
     folder = Path(uri)
     if folder.is_dir():
         if not (folder / MLMODEL_FILE).is_file():
             raise ModelSourceError(f"{folder} is not an MLflow model folder (no {MLMODEL_FILE})")
-        return _load_folder(folder, read_exported(folder), schema)
+        exported = read_exported(folder)
+        if exported is None:
+            log.warning("%s is not an export of a registered model: its files are not checked", uri)
+            return Description(settings.model_name, "unknown", source=uri), folder
+        if not exported.sha256:
+            raise integrity.ModelIntegrityError(
+                f"{folder / DESCRIPTION_FILE} records no sha256 (exported by an older runtime): "
+                "not loaded. Export the model again with `export-model`"
+            )
+        integrity.verify(folder, exported.sha256, f"{exported.name} v{exported.version} ({uri})")
+        return exported, folder
     if not uri.startswith(("models:/", "runs:/")) and "://" not in uri:
         raise ModelSourceError(f"{uri}: no such folder, and not a models:/ or runs:/ URI")
+    return fetch(uri, settings, into)
+
+
+def load_model(uri: str, settings: Settings, schema: Schema) -> LoadedModel:
+    """Load and compile the model, its files checked first; check it takes exactly the
+    schema's features."""
     with tempfile.TemporaryDirectory() as tmp:
-        description = fetch(uri, settings, Path(tmp))
-        return _load_folder(Path(tmp), description, schema)
+        description, folder = local_folder(uri, settings, Path(tmp))
+        return _load_folder(folder, description, schema)
 
 
 def _load_folder(folder: Path, description: Description, schema: Schema) -> LoadedModel:

@@ -1,4 +1,4 @@
-"""How the server runs: which model, request limits, the champion/challenger split.
+"""How the server runs: which model, request limits, access, the champion/challenger split.
 
 Environment variables, like every location in this project (see config.py): the same image
 serves any registered model, anywhere, with no code change.
@@ -6,15 +6,18 @@ serves any registered model, anywhere, with no code change.
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlops_ladder import project
 from mlops_ladder.config import Settings
-from mlops_ladder.errors import ConfigError
+from mlops_ladder.errors import ConfigError, ProjectError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+MIN_KEY_CHARACTERS = 16  # an API key shorter than this could be guessed
 
 
 class ServingSettings(BaseSettings):
@@ -36,6 +39,46 @@ class ServingSettings(BaseSettings):
     # alias when MODEL_URI names the champion by alias.
     challenger_share: float = Field(default=0.0, ge=0, le=1)
     challenger_uri: str = Field(default="", validation_alias="CHALLENGER_MODEL_URI")
+    # Access (access.py): with a key (several, comma-separated, while rotating one) every
+    # endpoint but /health and /ready needs it; empty, the API is open (local use). /metrics and
+    # the docs: open, behind the key, or off. Requests a minute per client address (0: no limit).
+    api_key: SecretStr = SecretStr("")
+    metrics_access: Literal["open", "key", "off"] = "open"
+    docs_access: Literal["open", "key", "off"] = "open"
+    rate_limit: int = Field(default=0, ge=0)
+    # The prediction log's folder is kept under this size: the oldest files are deleted first
+    # (0: no cap; the age limit is <PACKAGE>_PREDICTION_LOG_RETENTION_DAYS).
+    prediction_log_max_mb: float = Field(default=1024, ge=0)
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        return tuple(
+            key.strip() for key in self.api_key.get_secret_value().split(",") if key.strip()
+        )
+
+    @field_validator("api_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
+        if any(len(key) < MIN_KEY_CHARACTERS for key in keys):
+            raise ValueError(
+                f"an API key needs at least {MIN_KEY_CHARACTERS} characters "
+                "(`openssl rand -base64 32` makes a good one)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _key_where_asked(self) -> ServingSettings:
+        asked = ("metrics_access", "docs_access")
+        behind = [name for name in asked if getattr(self, name) == "key"]
+        if behind and not self.api_keys:
+            names = " and ".join(variable_name(name) for name in behind)
+            raise ValueError(f"{names} = key, but no API key is set ({variable_name('api_key')})")
+        return self
+
+    @property
+    def prediction_log_max_bytes(self) -> int:
+        return int(self.prediction_log_max_mb * 1024 * 1024)
 
     def champion_uri(self, project: Settings) -> str:
         return self.model_uri or f"models:/{project.model_name}@{CHAMPION}"
@@ -59,13 +102,24 @@ def load_serving_settings() -> ServingSettings:
         return ServingSettings(_env_prefix=project.current().env_prefix)
     except ValidationError as error:
         problems = "; ".join(
-            f"{variable_name(str(item['loc'][0]))}: {item['msg']}" for item in error.errors()
+            f"{variable_name(str(item['loc'][0]))}: {reason(item['msg'])}"
+            if item["loc"]
+            else reason(item["msg"])
+            for item in error.errors()
         )
         raise ConfigError(f"invalid serving setting: {problems}") from None
+
+
+def reason(message: str) -> str:
+    return message.removeprefix("Value error, ")
 
 
 def variable_name(field: str) -> str:
     """The environment variable behind a field (errors name aliased fields by their alias)."""
     if field not in ServingSettings.model_fields:
         return field
-    return f"{project.current().env_prefix}{field}".upper()
+    try:
+        prefix = project.current().env_prefix
+    except ProjectError:  # settings made outside a project (a test, a notebook)
+        prefix = "<PACKAGE>_"
+    return f"{prefix}{field}".upper()
