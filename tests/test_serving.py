@@ -201,6 +201,7 @@ json.dump(
 )
 """
 
+
 # A second registered version of the champion's model, aliased `challenger`.
 @pytest.fixture(scope="module")
 def project(renderer: Renderer, env: dict[str, str]) -> Path:
