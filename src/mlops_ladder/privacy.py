@@ -3,10 +3,12 @@ log files do not pile up.
 
 - Values of the features tagged `pii` in schema.yaml are logged as a keyed hash,
   `hmac-sha256:<hex>` (HMAC-SHA256 of the value's text, `profile.category_keys`, so that 1, 1.0
-  and "1" are one value). The key is the setting `<PACKAGE>_PII_KEY`: its default
-  is the same for every deployment of this project, so set one of your own, keep it secret, and
-  keep it unchanged (equal values hash equal only under one key: a new key makes every logged
-  value new to the monitoring job, which hashes the training data with the same key).
+  and "1" are one value). The key is the setting `<PACKAGE>_PII_KEY`: its default is the same
+  for every deployment of this project (anyone could hash guesses with it), so serving and
+  monitoring refuse it once the contract tags a feature pii (`log_key`): set one of your own
+  from a secret (deploy/k8s reads it from one), and keep it unchanged (equal values hash equal
+  only under one key: a new key makes every logged value new to the monitoring job, which
+  hashes the training data with the same key).
 - Log files untouched for more than `<PACKAGE>_PREDICTION_LOG_RETENTION_DAYS` (90 by
   default; 0 keeps them all) are deleted by the writer, when it starts and at each new day.
 """
@@ -22,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlops_ladder import project
+from mlops_ladder.errors import ConfigError
 from mlops_ladder.monitoring.profile import category_keys
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,23 @@ log = logging.getLogger(__name__)
 PREFIX = "hmac-sha256:"
 LOG_FILES = "predictions-*.jsonl"
 DAY_SECONDS = 86_400
+
+
+def default_key() -> str:
+    """The key a project has when none is set: public (its name), so never one to hash with."""
+    return f"{project.current().distribution}-pii"
+
+
+def log_key(key: str, pii: list[str] | tuple[str, ...]) -> str:
+    """The key of the pii hashes; the default one is refused when features are tagged pii."""
+    if pii and key == default_key():
+        variable = f"{project.current().env_prefix}PII_KEY"
+        raise ConfigError(
+            f"{', '.join(pii)} tagged pii, and {variable} is the default key, which anyone can "
+            f"read in this project: set {variable} to a secret of your own (the same for serving "
+            "and monitoring; deploy/k8s/deployment.yaml reads it from a Kubernetes secret)"
+        )
+    return key
 
 
 def pseudonym(key: str, text: str) -> str:

@@ -58,6 +58,8 @@ class Decision:
     # The champion took other inputs (or predicted another target): nothing to compare with,
     # so this model was judged as the first of its contract.
     new_contract: str | None = None
+    # The computing costs beside the champion's (evaluate.cost_comparison), when compared.
+    costs: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,10 +101,16 @@ def register(
 
     reasons = [*report["quality"]["failures"], *provenance_problems(model_metadata, params)]
     new_contract = None
-    if before is not None and before != version:
+    costs: dict[str, Any] | None = None
+    if before is None:
+        costs = {"compared": False, "note": "the first champion: none to compare with"}
+    elif before != version:
         new_contract = contract_change(client, name, before, model_metadata)
         if new_contract is None:
-            reasons += compare_with_champion(name, report, test_split, schema, params)
+            found, costs = compare_with_champion(
+                name, report, test_split, schema, params, run["model_uri"]
+            )
+            reasons += found + costs["failures"]
         else:
             log.info(
                 "the champion v%s has another contract (%s): not compared", before, new_contract
@@ -120,7 +128,14 @@ def register(
     if new_contract:
         client.set_model_version_tag(name, version, "gate.new_contract", new_contract[:5000])
     return Decision(
-        name, version, promoted, before, champion_version(client, name), reasons, new_contract
+        name,
+        version,
+        promoted,
+        before,
+        champion_version(client, name),
+        reasons,
+        new_contract,
+        costs,
     )
 
 
@@ -190,26 +205,46 @@ def ensure_version(client: MlflowClient, name: str, run: dict[str, str]) -> str:
 
 
 def compare_with_champion(
-    name: str, report: dict[str, Any], test_split: pd.DataFrame, schema: Schema, params: Params
-) -> list[str]:
-    """Score the champion on the same test split; refuse a challenger that is clearly worse."""
+    name: str,
+    report: dict[str, Any],
+    test_split: pd.DataFrame,
+    schema: Schema,
+    params: Params,
+    model_uri: str,
+) -> tuple[list[str], dict[str, Any]]:
+    """Score the champion on the same test split; refuse a challenger that is clearly worse.
+    Its computing costs too, both models timed here on the same records (monitoring-6)."""
+    from mlops_ladder.evaluate import cost_comparison
+
     primary = params.quality.primary_metric
     champion = mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")
-    target = schema.target.name
-    scores = metrics.compute_metrics(
-        test_split[target], *predict(champion, test_split[schema.feature_names])
+    target, inputs = schema.target.name, test_split[schema.feature_names]
+    scores = metrics.compute_metrics(test_split[target], *predict(champion, inputs))
+    client = MlflowClient()
+    run_id = client.get_model_version_by_alias(name, CHAMPION).run_id
+    try:
+        trained = read_metadata_of_run(run_id).get("training_seconds")
+    except MlflowException as error:
+        if is_server_problem(error):
+            raise
+        trained = None
+    model = mlflow.sklearn.load_model(model_uri)
+    costs = cost_comparison(
+        report.get("costs") or {}, model, champion, trained, inputs, params.gate
     )
     ours, theirs = report["test"].get(primary), scores.get(primary)
     if ours is None or theirs is None:
-        return [f"{primary} is not defined on the test split: cannot compare with the champion"]
+        return [
+            f"{primary} is not defined on the test split: cannot compare with the champion"
+        ], costs
     drop = theirs - ours if metrics.higher_is_better(primary) else ours - theirs
     allowed = params.gate.max_drop_vs_champion
     if drop > allowed:
         return [
             f"{primary} {ours:.4f} is {drop:.4f} worse than the champion's {theirs:.4f} "
             f"on the same test data (at most {allowed} allowed)"
-        ]
-    return []
+        ], costs
+    return [], costs
 
 
 def champion_version(client: MlflowClient, name: str) -> str | None:

@@ -24,7 +24,7 @@ from mlops_ladder.errors import ConfigError, DataError, ProjectError
 from mlops_ladder.model import predict
 from mlops_ladder.monitoring import drift, performance, push, report, sources
 from mlops_ladder.monitoring.profile import category_keys, category_lookup
-from mlops_ladder.privacy import pseudonymise
+from mlops_ladder.privacy import log_key, pseudonymise
 from mlops_ladder.schema import Schema
 from mlops_ladder.train import load
 
@@ -268,7 +268,8 @@ def monitor(
     outputs_source = sources.open_source(settings.test_split, "reference") if held_out else None
     current_source = sources.open_source(current or settings.prediction_log_dir, "current")
     label_rows = performance.read_labels(labels, schema.target) if labels else None
-    columns = Columns(schema, params, settings.pii_key.get_secret_value())
+    key = log_key(settings.pii_key.get_secret_value(), schema.tagged("pii"))
+    columns = Columns(schema, params, key)
     predictor = Predictor(settings, schema)
     notes = [
         f"{name}: tagged pii, logged as a keyed hash: a number is not compared"

@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mlops_ladder import project as projects
 from mlops_ladder.config import Settings
 from mlops_ladder.errors import ProjectError
+from mlops_ladder.privacy import log_key
 from mlops_ladder.schema import Schema, load_schema
 from mlops_ladder.serving import payloads
 from mlops_ladder.serving.loading import LoadedModel, load_model
@@ -169,7 +170,7 @@ def create_app(serving: ServingSettings | None = None, project: Settings | None 
     prediction_log = PredictionLog(
         project.prediction_log_dir,
         tuple(schema.tagged("pii")),
-        project.pii_key.get_secret_value(),
+        log_key(project.pii_key.get_secret_value(), schema.tagged("pii")),
         project.prediction_log_retention_days,
     )
     # Entity keys as well as records when the project has a feature store (params.yaml).
