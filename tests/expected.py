@@ -68,6 +68,7 @@ LEVEL2 = {
     "deploy/k8s/deployment.yaml",
     "deploy/k8s/hpa.yaml",
     "deploy/k8s/service.yaml",
+    "tests/test_workflows.py",
 }
 # feature_store=feast (level 2 only): Feast's project and what reads and writes it.
 FEAST = {

@@ -1133,7 +1133,12 @@ def ml_test_score(
     repo: Repository, continuous: list[Evidence], model_tests: list[Evidence]
 ) -> list[TestScoreItem]:
     """The ML Test Score tests (Breck et al. 2017) that files can show; the others (features'
-    cost, privacy, offline/online correlation, ...) need people, not files."""
+    cost, privacy, offline/online correlation, ...) need people, not files. An mlops-ladder
+    project with a recorded test run gets its readiness card instead: all 28, scored by the
+    scorer of `make readiness` (readiness.py) from the files read here."""
+    card = recorded_card(repo)
+    if card is not None:
+        return card
 
     def test(section: str, name: str, signals: list[Signal], note: str = "") -> TestScoreItem:
         evidence = first_per_file(find(repo, signals))
@@ -1188,3 +1193,40 @@ def ml_test_score(
             LIVE_PERFORMANCE,
         ),
     ]
+
+
+SHORT = {"data": "Data", "model": "Model", "infrastructure": "Infra", "monitoring": "Monitor"}
+
+
+def recorded_card(repo: Repository) -> list[TestScoreItem] | None:
+    """The readiness card of an mlops-ladder project whose tests ran (reports/tests.json), as
+    `make readiness` scores it; None for any other repository."""
+    from mlops_ladder import readiness
+    from mlops_ladder.errors import ProjectError
+
+    def read(path: str) -> str | None:
+        found = repo.file(path)
+        return found.text if found is not None else None
+
+    if "[tool.mlops-ladder]" not in (read("pyproject.toml") or ""):
+        return None
+    try:
+        card = readiness.score(read)
+    except ProjectError:
+        return None
+    items = []
+    for key, section in card["sections"].items():
+        for test in section["tests"]:
+            number = test["id"].rsplit("-", 1)[1]
+            name = test["name"][0].lower() + test["name"][1:]
+            evidence = [
+                Evidence("reports/tests.json", 1, "readiness card", line.strip())
+                for line in test["evidence"]
+            ]
+            note = test["missing"] or "scored by the readiness card (make readiness)"
+            if test["score"] == 0.5:
+                note = f"half a point, done by hand; {note}"
+            met = test["score"] == 1
+            title = f"{SHORT[key]} {number}: {name}"
+            items.append(TestScoreItem(readiness.SECTIONS[key], title, met, evidence, note))
+    return items

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -243,8 +244,13 @@ def cmd_tune(project: Project, args: argparse.Namespace) -> int:
 
 def cmd_train(project: Project, args: argparse.Namespace) -> int:
     settings, params, schema = project.settings, project.params, project.schema
-    model = train.train(data.read_table(settings.train_features), schema, params)
+    train_features = data.read_table(settings.train_features)
+    started = time.perf_counter()
+    model = train.train(train_features, schema, params)
+    seconds = time.perf_counter() - started
     metadata = train.describe(model, settings.raw_data, settings.train_features, schema, params)
+    # What training cost (monitoring-6: the gate compares it with the champion's).
+    metadata["training_seconds"] = round(seconds, 3)
     if project.tracked:
         from mlops_ladder import tracking  # MLflow takes seconds to import: only here
 
@@ -264,6 +270,9 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
         model, test_split, data.read_table(settings.train_features), schema, params
     )
     report["staleness"] = backtest.staleness(data.read_table(settings.raw_data), schema, params)
+    if settings.metadata_file.is_file():  # what training cost, as the train stage measured it
+        trained = json.loads(settings.metadata_file.read_text())
+        report["costs"]["training_seconds"] = trained.get("training_seconds")
     evaluate.write_outputs(
         report,
         model,
@@ -290,6 +299,9 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
         by_age or "not measured",
         stale["retrain_every_windows"],
     )
+    useless = report["feature_importance"]["useless"]
+    if useless:
+        log.info("features that never help: %s", ", ".join(useless))
     if report["quality"]["passed"]:
         log.info("quality bar: met")
     else:
@@ -326,12 +338,40 @@ def cmd_explain(project: Project, args: argparse.Namespace) -> int:
 def cmd_readiness(project: Project, args: argparse.Namespace) -> int:
     from mlops_ladder import readiness
 
-    card = readiness.card(project.settings)
+    if args.code_owner_review:
+        return code_owner_review()
+    card = readiness.card(project.settings.reports_dir, project.settings.params_file)
     out = project.settings.reports_dir / "readiness.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(card, indent=2) + "\n")
     print(readiness.render(card))
     log.info("card -> %s", out)
+    return 1 if args.fail_on_red and card["run"]["status"] == "red" else 0
+
+
+def code_owner_review() -> int:
+    """model-1 in CI: the default branch requires code-owner review (GitHub's API); where that
+    cannot be told (no token, act, GitHub Enterprise without the API), a warning says why."""
+    import os
+
+    from mlops_ladder import readiness
+
+    if os.environ.get("ACT") == "true":  # act runs the workflow here: GitHub is not asked
+        print("::warning title=Code-owner review not checked::not on GitHub (act)")
+        return 0
+    required, message = readiness.code_owner_review(
+        os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+        os.environ.get("GITHUB_REPOSITORY", ""),
+        os.environ.get("GITHUB_TOKEN", ""),
+        os.environ.get("BRANCH_PROTECTION_TOKEN", ""),
+    )
+    if required is None:
+        print(f"::warning title=Code-owner review not checked::{message}")
+        return 0
+    if not required:
+        print(f"::error title=No code-owner review::{message}")
+        return 1
+    log.info("%s", message)
     return 0
 
 
@@ -577,11 +617,20 @@ def build_parser(identity: projects.Identity) -> argparse.ArgumentParser:
     )
     explain_cmd.add_argument("--model", type=Path, help="model file (default: models/model.joblib)")
     explain_cmd.add_argument("--json", action="store_true", help="print JSON, for machines")
-    add(
+    readiness_cmd = add(
         "readiness",
         cmd_readiness,
-        "Score the project on the ML Test Score from its last `make test` and pipeline run; "
-        "write reports/readiness.json.",
+        "Score the project on the ML Test Score from its last `make test` (reports/tests.json) "
+        "and pipeline run; write reports/readiness.json.",
+    )
+    readiness_cmd.add_argument(
+        "--fail-on-red", action="store_true", help="exit 1 when the last `make test` failed"
+    )
+    readiness_cmd.add_argument(
+        "--code-owner-review",
+        action="store_true",
+        help="only check, through GitHub's API (in CI), that the default branch requires "
+        "code-owner review (model-1)",
     )
     eject_cmd = add(
         "eject",

@@ -238,6 +238,8 @@ class EvaluateParams(_Section):
     # Permutation importance of each feature (reports/metrics.json feature_importance).
     importance_repeats: int = Field(default=5, ge=1)
     max_harmful_importance: float = Field(default=0.05, ge=0)
+    # All features are beneficial (data-2): at most this share may never help the model.
+    max_useless_share: float = Field(default=0.3, ge=0, le=1)
     # The staleness backtest (backtest.py; reports/metrics.json staleness).
     order_by: str | None = None
     backtest_windows: int = Field(default=6, ge=3)
@@ -261,6 +263,11 @@ class GateParams(_Section):
     # Only a model trained from committed code and params is promoted: `ci` where a GitHub
     # workflow runs (GITHUB_ACTIONS), `always`, or `never`.
     require_committed: str = Field(default="ci", pattern="^(ci|always|never)$")
+    # Computing costs against the champion's (monitoring-6): how many times slower (latency per
+    # record, rows per second) or larger a challenger may be, and how much longer to train.
+    max_slowdown: float = Field(default=2.0, ge=1)
+    max_training_slowdown: float = Field(default=3.0, ge=1)
+    max_size_growth: float = Field(default=3.0, ge=1)
 
 
 class MonitorParams(_Section):

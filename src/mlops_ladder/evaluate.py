@@ -7,15 +7,18 @@ from level 1 the registry gate refuses a model that misses it.
 from __future__ import annotations
 
 import json
+import pickle
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
+from sklearn.metrics import accuracy_score, log_loss, r2_score
 
 from mlops_ladder import metrics
-from mlops_ladder.config import EvaluateParams, Params, QualityParams
+from mlops_ladder.config import EvaluateParams, GateParams, Params, QualityParams
 from mlops_ladder.errors import ConfigError
 from mlops_ladder.model import make_baselines, predict
 from mlops_ladder.schema import Schema
@@ -53,7 +56,10 @@ def evaluate(
         report["classes"] = [str(label) for label in predicted[1].columns]
         report["per_class"] = metrics.per_class(actual, *predicted)
     report["numerics"] = numerics(predicted)
-    report["feature_importance"] = feature_importance(model, inputs, actual, params)
+    report["feature_importance"] = feature_importance(
+        model, inputs, actual, params, train_features[[*schema.feature_names, target]]
+    )
+    report["costs"] = costs(model, inputs)
     report["groups"] = group_gaps(model, test_split, schema, params)
     failures = [
         *quality_failures(report, params.quality),
@@ -91,21 +97,35 @@ PROBABILITY_TOLERANCE = 1e-6
 
 
 def feature_importance(
-    model: Any, inputs: pd.DataFrame, actual: pd.Series, params: Params
+    model: Any,
+    inputs: pd.DataFrame,
+    actual: pd.Series,
+    params: Params,
+    training: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Permutation importance of each feature on the test split (the model's own score:
-    accuracy or r2). A feature whose shuffling improves the score by more than
-    params.yaml evaluate.max_harmful_importance does the model harm: a failure."""
+    """Permutation importance of each feature on the test split, and the features that never
+    help (data-2: all features are beneficial).
+
+    - Harmful: a feature whose shuffling improves the model's own score (accuracy or r2) by
+      more than params.yaml evaluate.max_harmful_importance: a failure.
+    - Useless: shuffling it never costs the model anything beyond the repeats' noise (its mean
+      importance on a proper score, log loss or r2, is within two standard errors of zero), and
+      alone it tells nothing of the target (no association with it on the training split,
+      `association`: p >= 0.05). A redundant copy of a useful feature is associated, so it is
+      not called useless; a column of noise is. More than evaluate.max_useless_share of the
+      features useless: a failure, naming them.
+    """
     found = permutation_importance(
         model,
         inputs,
         actual,
+        scoring=importance_scores,
         n_repeats=params.evaluate.importance_repeats,
         random_state=params.seed,
     )
     features = {
         str(name): round(float(value), 6)
-        for name, value in zip(inputs.columns, found.importances_mean, strict=True)
+        for name, value in zip(inputs.columns, found["model"].importances_mean, strict=True)
     }
     bound = -params.evaluate.max_harmful_importance
     failures = [
@@ -114,12 +134,148 @@ def feature_importance(
         for name, value in features.items()
         if value < bound
     ]
+    helps = found["help"].importances
+    useless = never_helping(inputs.columns, helps, training, actual.name)
+    share, limit = len(useless) / max(len(features), 1), params.evaluate.max_useless_share
+    if share > limit:
+        failures.append(
+            f"{len(useless)} of {len(features)} features never help ({', '.join(useless)}): "
+            f"more than evaluate.max_useless_share {limit:g}; drop them (schema.yaml ignored)"
+        )
     scoring = "accuracy" if params.task == "classification" else "r2"
     return {
         "scoring": scoring,
         "bound": bound,
         "features": features,
+        "useless": useless,
+        "useless_share": round(share, 4),
+        "max_useless_share": limit,
         "passed": not failures,
+        "failures": failures,
+    }
+
+
+def importance_scores(model: Any, inputs: pd.DataFrame, actual: pd.Series) -> dict[str, float]:
+    """The scores permutation importance compares, from one prediction of the rows: the model's
+    own (accuracy, r2) and a proper score of how much a feature helps (log loss, r2)."""
+    labels, probabilities = predict(model, inputs)
+    if probabilities is None:
+        r2 = float(r2_score(actual, labels))
+        return {"model": r2, "help": r2}
+    return {
+        "model": float(accuracy_score(actual, labels)),
+        "help": -float(log_loss(actual, probabilities, labels=model.classes_)),
+    }
+
+
+def never_helping(
+    names: Any, importances: np.ndarray, training: pd.DataFrame | None, target: Any
+) -> list[str]:
+    """The features whose shuffling never hurt the model beyond noise and that, alone, are not
+    associated with the target on the training split."""
+    repeats = importances.shape[1]
+    mean = importances.mean(axis=1)
+    error = importances.std(axis=1, ddof=1) / np.sqrt(repeats) if repeats > 1 else 0 * mean
+    found = []
+    for index, name in enumerate(names):
+        if mean[index] - 2 * error[index] > 0:
+            continue
+        if training is not None and association(training[name], training[target]) < 0.05:
+            continue
+        found.append(str(name))
+    return found
+
+
+def association(values: pd.Series, target: pd.Series) -> float:
+    """The p-value of a feature's association with the target: Kruskal-Wallis of the numbers
+    across the classes (or of the target across the categories), Spearman's rank correlation
+    of two numbers, chi-squared of two categories. 1 when there is too little to test."""
+    from scipy import stats
+
+    present = values.notna() & target.notna()
+    values, target = values[present], target[present]
+    number = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    number = number and values.nunique() > 2
+    numeric_target = pd.api.types.is_float_dtype(target) or (
+        pd.api.types.is_numeric_dtype(target) and target.nunique() > 20
+    )
+    if values.nunique() < 2 or target.nunique() < 2:
+        return 1.0
+    with np.errstate(all="ignore"):
+        if number and numeric_target:
+            p = stats.spearmanr(values, target).pvalue
+        elif number:
+            groups = [values[target == label] for label in target.unique()]
+            p = stats.kruskal(*groups).pvalue
+        elif numeric_target:
+            groups = [target[values == value] for value in values.unique()]
+            p = stats.kruskal(*groups).pvalue if len(groups) > 1 else 1.0
+        else:
+            p = stats.chi2_contingency(pd.crosstab(values, target)).pvalue
+    return float(p) if np.isfinite(p) else 1.0
+
+
+def costs(model: Any, inputs: pd.DataFrame, records: int = 20) -> dict[str, Any]:
+    """What the model costs to serve (monitoring-6): latency of one record (median over
+    `records` records, as serving predicts them), rows per second of a batch (the test split,
+    best of three), and its size pickled (what a server holds in memory, roughly)."""
+    rows = inputs.head(records)
+    latencies = []
+    for index in range(len(rows)):
+        started = time.perf_counter()
+        predict(model, rows.iloc[[index]])
+        latencies.append(time.perf_counter() - started)
+    batch = []
+    for _ in range(3):
+        started = time.perf_counter()
+        predict(model, inputs)
+        batch.append(time.perf_counter() - started)
+    return {
+        "latency_ms": round(1000 * float(np.median(latencies)), 3),
+        "rows_per_second": round(len(inputs) / max(min(batch), 1e-9), 1),
+        "model_bytes": len(pickle.dumps(model)),
+        "training_seconds": None,  # the train stage's (models/metadata.json), added by evaluate
+    }
+
+
+def cost_comparison(
+    ours: dict[str, Any],
+    model: Any,
+    champion: Any,
+    champion_training_seconds: float | None,
+    inputs: pd.DataFrame,
+    gate: GateParams,
+) -> dict[str, Any]:
+    """The challenger's computing costs beside the champion's (monitoring-6), both models timed
+    here and now on the same records (one machine: no hardware difference), training times as
+    each run measured them. A challenger slower or larger than the gate's factors allow is
+    refused: `failures`."""
+    challenger, theirs = costs(model, inputs), costs(champion, inputs)
+    challenger["training_seconds"] = ours.get("training_seconds")
+    theirs["training_seconds"] = champion_training_seconds
+    bounds = {
+        "latency_ms": ("latency per record", gate.max_slowdown, True),
+        "rows_per_second": ("rows per second", gate.max_slowdown, False),
+        "training_seconds": ("training time", gate.max_training_slowdown, True),
+        "model_bytes": ("model size", gate.max_size_growth, True),
+    }
+    ratios, failures = {}, []
+    for key, (what, bound, higher_is_worse) in bounds.items():
+        mine, champions = challenger.get(key), theirs.get(key)
+        if not mine or not champions:
+            continue
+        ratio = mine / champions if higher_is_worse else champions / mine
+        ratios[key] = round(ratio, 3)
+        if ratio > bound:
+            failures.append(
+                f"{what} {mine:g} against the champion's {champions:g}: {ratio:.2f} times worse, "
+                f"more than the gate's {bound:g}"
+            )
+    return {
+        "compared": True,
+        "challenger": challenger,
+        "champion": theirs,
+        "ratios": ratios,
         "failures": failures,
     }
 
@@ -229,10 +385,7 @@ def quality_failures(report: dict[str, Any], quality: QualityParams) -> list[str
             raise ConfigError(f"params.yaml quality.beat_baselines: no baseline '{baseline}'")
         theirs = report["baselines"][baseline][primary]
         if gain(primary, ours, theirs) < margin:
-            failures.append(
-                f"{primary} {ours:.4f} does not beat the {baseline} baseline "
-                f"({theirs:.4f}) by {margin}"
-            )
+            failures.append(baseline_failure(primary, ours, baseline, theirs, margin))
 
     for name, result in report["slices"].items():
         if "metrics" not in result:
@@ -254,6 +407,20 @@ def quality_failures(report: dict[str, Any], quality: QualityParams) -> list[str
                     f"baseline ({theirs:.4f}) by {margin}"
                 )
     return failures
+
+
+def baseline_failure(primary: str, ours: float, baseline: str, theirs: float, margin: float) -> str:
+    """A baseline the model does not beat by its margin; a negative margin is how much worse
+    than it the model may be (a simpler model is not better: model-5)."""
+    if margin >= 0:
+        return (
+            f"{primary} {ours:.4f} does not beat the {baseline} baseline ({theirs:.4f}) by {margin}"
+        )
+    return (
+        f"{primary} {ours:.4f} is clearly worse than the {baseline} baseline ({theirs:.4f}): "
+        f"by {abs(gain(primary, ours, theirs)):.4f}, more than the {-margin} "
+        f"quality.beat_baselines allows (a simpler model is better)"
+    )
 
 
 def write_outputs(

@@ -68,6 +68,8 @@ class Decision:
     new_contract: str | None = None
     # The digest of the version's files (integrity.py), as its tag `model.sha256` records it.
     model_sha256: str | None = None
+    # The computing costs beside the champion's (evaluate.cost_comparison), when compared.
+    costs: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,12 +112,16 @@ def register(
 
     reasons = [*report["quality"]["failures"], *provenance_problems(model_metadata, params)]
     new_contract = None
-    if before is not None and before != version:
+    costs: dict[str, Any] | None = None
+    if before is None:
+        costs = {"compared": False, "note": "the first champion: none to compare with"}
+    elif before != version:
         new_contract = contract_change(client, name, before, model_metadata)
         if new_contract is None:
-            reasons += compare_with_champion(
-                client, name, before, report, test_split, schema, params
+            found, costs = compare_with_champion(
+                client, name, before, report, test_split, schema, params, run["model_uri"]
             )
+            reasons += found + costs["failures"]
         else:
             log.info(
                 "the champion v%s has another contract (%s): not compared", before, new_contract
@@ -141,6 +147,7 @@ def register(
         reasons,
         new_contract,
         model_sha256,
+        costs,
     )
 
 
@@ -239,26 +246,41 @@ def compare_with_champion(
     test_split: pd.DataFrame,
     schema: Schema,
     params: Params,
-) -> list[str]:
+    model_uri: str,
+) -> tuple[list[str], dict[str, Any]]:
     """Score the champion on the same test split; refuse a challenger that is clearly worse.
-    The champion is loaded only if its files match the digest recorded at its registration."""
+    The champion is loaded only if its files match the digest recorded at its registration.
+    Its computing costs too, both models timed here on the same records (monitoring-6)."""
+    from mlops_ladder.evaluate import cost_comparison
+
     primary = params.quality.primary_metric
     champion = load_verified(client, name, champion_version, f"the champion {name}")
-    target = schema.target.name
-    scores = metrics.compute_metrics(
-        test_split[target], *predict(champion, test_split[schema.feature_names])
+    target, inputs = schema.target.name, test_split[schema.feature_names]
+    scores = metrics.compute_metrics(test_split[target], *predict(champion, inputs))
+    run_id = client.get_model_version(name, champion_version).run_id
+    try:
+        trained = read_metadata_of_run(run_id).get("training_seconds")
+    except MlflowException as error:
+        if is_server_problem(error):
+            raise
+        trained = None
+    model = mlflow.sklearn.load_model(model_uri)
+    costs = cost_comparison(
+        report.get("costs") or {}, model, champion, trained, inputs, params.gate
     )
     ours, theirs = report["test"].get(primary), scores.get(primary)
     if ours is None or theirs is None:
-        return [f"{primary} is not defined on the test split: cannot compare with the champion"]
+        return [
+            f"{primary} is not defined on the test split: cannot compare with the champion"
+        ], costs
     drop = theirs - ours if metrics.higher_is_better(primary) else ours - theirs
     allowed = params.gate.max_drop_vs_champion
     if drop > allowed:
         return [
             f"{primary} {ours:.4f} is {drop:.4f} worse than the champion's {theirs:.4f} "
             f"on the same test data (at most {allowed} allowed)"
-        ]
-    return []
+        ], costs
+    return [], costs
 
 
 def recorded_digest(client: MlflowClient, entry: Any) -> str | None:

@@ -13,15 +13,23 @@ each built once per session, read-only (copy before you change one):
     report               its evaluation: test metrics, baselines, slices, the quality bar
     workspace            every stage of the job run once through the command line, its outputs
                          in a temporary folder (the project's own files untouched)
+    scheduled_monitor    (level 2) monitor.yml's monitoring step, run as the schedule runs it
 
 Runs of a tracked project (level 1 and up) go to a temporary MLflow store, never the project's.
-Outside a project the plugin does nothing.
+
+Every run of a project's tests is recorded in reports/tests.json at the session's end: each
+test's outcome and the ML Test Score ids of its `ml_test_score` marker, which `make readiness`
+scores (readiness.py). Outside a project the plugin does nothing.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +51,127 @@ def pytest_configure(config: pytest.Config) -> None:
     root = Path(config.rootpath)
     if _is_project(root):
         project.activate(project.read_identity(root))
+        if not hasattr(config, "workerinput"):  # pytest-xdist: the controller records the run
+            config.pluginmanager.register(
+                Results(config, results_file(root)), "mlops-ladder-results"
+            )
         # One thread per OpenMP/BLAS pool: on test-sized data a pool costs more than it gives,
         # and its threads spin for seconds when the cores are shared (a CI runner, xdist).
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test's ML Test Score ids travel with its report (user_properties: pytest-xdist
+    sends them from the workers); an id that is not one of the paper's 28 is an error."""
+    from mlops_ladder.readiness import IDS
+
+    for item in items:
+        ids = [str(arg) for mark in item.iter_markers(MARKER) for arg in mark.args]
+        unknown = [paper_id for paper_id in ids if paper_id not in IDS]
+        if unknown:
+            raise pytest.UsageError(
+                f"{item.nodeid}: ml_test_score({', '.join(map(repr, unknown))}) is no test of "
+                "the ML Test Score: data-1..7, model-1..7, infrastructure-1..7, monitoring-1..7"
+            )
+        if ids:
+            item.user_properties.append((MARKER, " ".join(dict.fromkeys(ids))))
+
+
+def results_file(root: Path) -> Path:
+    """reports/tests.json of the project (its <PACKAGE>_REPORTS_DIR, read before any fixture
+    points it elsewhere)."""
+    prefix = project.read_identity(root).env_prefix
+    reports = Path(os.environ.get(f"{prefix}REPORTS_DIR", "reports"))
+    return (reports if reports.is_absolute() else root / reports) / "tests.json"
+
+
+# The outcome that wins when a test's phases differ (a passed call, a failed teardown: error).
+RANK = {"passed": 0, "xpassed": 0, "skipped": 1, "xfailed": 1, "failed": 2, "error": 3}
+
+
+class Results:
+    """The run's record: every test's outcome and ML Test Score ids, whether the whole suite
+    ran, written at the session's end (reports/tests.json)."""
+
+    def __init__(self, config: pytest.Config, path: Path) -> None:
+        self.config, self.path = config, path
+        self.started = datetime.now(UTC)
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.collection_errors: list[dict[str, str]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        ids = dict(report.user_properties).get(MARKER, "")
+        entry = self.tests.setdefault(
+            report.nodeid,
+            {
+                "nodeid": report.nodeid,
+                "module": report.nodeid.split("::")[0],
+                "outcome": "passed",
+                "ml_test_score": str(ids).split(),
+                "seconds": 0.0,
+            },
+        )
+        entry["seconds"] = round(entry["seconds"] + report.duration, 3)
+        outcome = phase_outcome(report)
+        if outcome and RANK[outcome] > RANK[entry["outcome"]]:
+            entry["outcome"] = outcome
+            if outcome in ("skipped", "xfailed") and isinstance(report.longrepr, tuple):
+                entry["reason"] = str(report.longrepr[2]).removeprefix("Skipped: ")
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            text = str(report.longrepr).strip().splitlines()
+            self.collection_errors.append({"nodeid": report.nodeid, "error": " ".join(text[-1:])})
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        narrowed = selection(self.config)
+        record = {
+            "format": 1,
+            "started": self.started.isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "exit_status": int(exitstatus),
+            "complete": not narrowed and int(exitstatus) != pytest.ExitCode.INTERRUPTED,
+            "selection": narrowed,
+            "collection_errors": self.collection_errors,
+            "tests": sorted(self.tests.values(), key=lambda test: test["nodeid"]),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def phase_outcome(report: pytest.TestReport) -> str | None:
+    """What one phase (setup, call, teardown) says of the test, None when it says nothing."""
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    if report.skipped:
+        return "skipped"
+    return "passed" if report.when == "call" else None
+
+
+def selection(config: pytest.Config) -> list[str]:
+    """How the run was narrowed to a part of the suite (no entry: every test ran)."""
+    option = config.option
+    narrowed = [
+        f"{flag} {value}" if value is not True else flag
+        for flag, value in (
+            ("-k", getattr(option, "keyword", "")),
+            ("-m", getattr(option, "markexpr", "")),
+            ("--lf", getattr(option, "lf", False)),
+            ("--sw", getattr(option, "stepwise", False)),
+            ("--deselect", " ".join(getattr(option, "deselect", None) or [])),
+            ("--ignore", " ".join(getattr(option, "ignore", None) or [])),
+        )
+        if value
+    ]
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        root = Path(config.rootpath)
+        whole = {(root / path).resolve() for path in config.getini("testpaths") or ["."]}
+        parts = [arg for arg in config.args if Path(arg.split("::")[0]).resolve() not in whole]
+        narrowed += parts
+    return narrowed
 
 
 def _is_project(root: Path) -> bool:
@@ -214,5 +339,170 @@ def monitor(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
         records.to_parquet(current, index=False)
         main(["monitor", "--current", str(current), "--output-dir", str(folder)])
         return json.loads((folder / "report.json").read_text())
+
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# A workflow's step, run here as GitHub runs it
+# --------------------------------------------------------------------------------------------
+def workflow_step(root: Path, workflow: str, step_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The job and the step (by its `id`) of .github/workflows/<workflow>."""
+    import yaml
+
+    path = root / ".github" / "workflows" / workflow
+    if not path.is_file():
+        pytest.fail(f"{path.relative_to(root)} is missing")
+    loaded = yaml.safe_load(path.read_text())
+    for job in (loaded.get("jobs") or {}).values():
+        for step in job.get("steps") or []:
+            if step.get("id") == step_id:
+                return job, step
+    pytest.fail(f"{workflow} has no step with id {step_id}")
+
+
+def expression(value: Any, context: dict[str, dict[str, str]]) -> str:
+    """`${{ vars.X }}` and `${{ secrets.X }}` of a workflow's value, from `context` (what the
+    repository would hold; anything else is empty, as on a runner without it)."""
+    import re
+
+    def one(match: re.Match[str]) -> str:
+        scope, _, name = match.group(1).strip().partition(".")
+        return context.get(scope, {}).get(name, "")
+
+    return re.sub(r"\$\{\{(.*?)\}\}", one, str(value))
+
+
+def run_step(
+    root: Path,
+    workflow: str,
+    step_id: str,
+    context: dict[str, dict[str, str]],
+    runner: Path,
+    environment: dict[str, str],
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """Run a step's `run:` with bash as GitHub does (-eo pipefail), its job's and its own `env:`
+    resolved from `context`, in the project's folder, RUNNER_TEMP and GITHUB_OUTPUT in
+    `runner`. Returns the process and the step's outputs."""
+    job, step = workflow_step(root, workflow, step_id)
+    runner.mkdir(parents=True, exist_ok=True)
+    output = runner / "github_output"
+    output.write_text("")
+    env = {
+        **environment,
+        "CI": "true",
+        "GITHUB_ACTIONS": "true",
+        "RUNNER_TEMP": str(runner),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(runner / "summary.md"),
+    }
+    for scope in (job.get("env") or {}, step.get("env") or {}):
+        env.update({name: expression(value, context) for name, value in scope.items()})
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", str(step["run"])],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+    return done, outputs
+
+
+def runner_path(folder: Path) -> str:
+    """PATH of a runner whose `uv run --frozen` is this environment: the tests already run in
+    the project's locked environment (`make test`), the one the workflow's setup installs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shim = folder / "uv"
+    shim.write_text('#!/bin/sh\n[ "$1" = run ] && shift\n[ "$1" = --frozen ] && shift\nexec "$@"\n')
+    shim.chmod(0o755)
+    return os.pathsep.join([str(folder), str(Path(sys.executable).parent), os.environ["PATH"]])
+
+
+def prediction_log(model: Any, records: Any, schema: Any, version: str, name: str) -> list[str]:
+    """The lines the serving app logs for `records` answered by `model` (serving/
+    prediction_log.py's format), one request per record."""
+    from mlops_ladder.model import predict
+
+    labels, scores = predict(model, records[schema.feature_names])
+    inputs = records[schema.feature_names].astype(object)
+    inputs = inputs.where(inputs.notna(), None).to_dict("records")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    lines = []
+    for index, record in enumerate(inputs):
+        line: dict[str, Any] = {
+            "timestamp": now,
+            "request_id": f"scheduled-{index}",
+            "record": 0,
+            "model_name": name,
+            "model_version": version,
+            "variant": "champion",
+            "inputs": record,
+            "prediction": labels[index],
+        }
+        if scores is not None:
+            row = scores.iloc[index]
+            line["probability"] = float(row.max())
+            line["probabilities"] = {str(label): float(value) for label, value in row.items()}
+        lines.append(json.dumps(line, default=lambda value: value.item()))
+    return lines
+
+
+@pytest.fixture
+def scheduled_monitor(
+    registered: dict[str, Any],
+    workspace: Path,
+    model: Any,
+    schema: Any,
+    ml_project: project.Identity,
+    tmp_path: Path,
+) -> Callable[[Any], dict[str, Any]]:
+    """monitor(records) -> report: .github/workflows/monitor.yml's monitoring step (id
+    `monitor`), run as the schedule runs it: `records` (with their target) as the prediction
+    log and labels it fetched, the repository's variables and secrets standing for the
+    registry of `registered`. A runner has no registry of its own: what the step is not given,
+    it cannot read."""
+    import pandas as pd
+
+    from mlops_ladder.config import Settings
+
+    registry = os.environ.get("MLFLOW_TRACKING_URI", "")
+
+    def run(records: pd.DataFrame) -> dict[str, Any]:
+        runner = tmp_path / "runner"
+        (runner / "predictions").mkdir(parents=True, exist_ok=True)
+        settings = Settings.load()
+        lines = prediction_log(model, records, schema, registered["version"], settings.model_name)
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        (runner / "predictions" / f"predictions-{day}-runner-1.jsonl").write_text(
+            "\n".join(lines) + "\n"
+        )
+        target = schema.target.name
+        labels = pd.DataFrame(
+            {"request_id": [f"scheduled-{i}" for i in range(len(records))], "record": 0}
+        )
+        labels[target] = records[target].to_numpy()
+        labels.to_csv(runner / "labels.csv", index=False)
+        environment = {
+            name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_")
+        }
+        # The runner's own store: empty, as on a fresh checkout that never registered a model.
+        environment["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'runner-mlflow.db'}"
+        environment["PATH"] = runner_path(tmp_path / "bin")
+        context = {"vars": {"MLFLOW_TRACKING_URI": registry}, "secrets": {}}
+        done, outputs = run_step(
+            ml_project.root, "monitor.yml", "monitor", context, runner, environment
+        )
+        if done.returncode != 0:
+            pytest.fail(
+                f"monitor.yml's step failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
+                f"{done.stderr[-3000:]}"
+            )
+        report_file = settings.reports_dir / "monitoring" / "report.json"
+        report = json.loads(report_file.read_text())
+        report["step_outputs"] = outputs
+        return report
 
     return run

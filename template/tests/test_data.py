@@ -9,7 +9,7 @@ import pytest
 from mlops_ladder.validate import single_feature_scores, validate
 
 
-@pytest.mark.ml_test_score("data-1", "data-3")
+@pytest.mark.ml_test_score("data-1", "monitoring-2")
 def test_the_data_meets_its_contract(dataset, schema) -> None:
     report = validate(dataset, schema)
     assert report.passed, report.summary()
@@ -22,7 +22,6 @@ def test_only_nullable_features_have_missing_values(dataset, schema) -> None:
     assert all(schema.features[name].nullable for name in holes), holes
 
 
-@pytest.mark.ml_test_score("data-1")
 def test_every_class_is_present_and_none_too_rare(dataset, schema) -> None:
     if schema.task != "classification":
         pytest.skip("regression: the target has no classes")
@@ -31,7 +30,7 @@ def test_every_class_is_present_and_none_too_rare(dataset, schema) -> None:
     assert shares.min() >= (schema.target.min_class_share or 0), shares.to_dict()
 
 
-@pytest.mark.ml_test_score("data-2")
+@pytest.mark.ml_test_score("data-4")
 def test_no_single_column_gives_the_target_away(dataset, schema) -> None:
     # A column that alone predicts the target almost exactly is usually leakage: a value
     # recorded after the outcome, or the outcome itself under another name.

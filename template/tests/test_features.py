@@ -21,7 +21,7 @@ def test_each_derived_feature_is_a_number_for_every_row(dataset, schema) -> None
         assert values.notna().mean() >= 0.99, f"{feature.name} is missing where its inputs are not"
 
 
-@pytest.mark.ml_test_score("data-7", "infrastructure-2")
+@pytest.mark.ml_test_score("data-7", "infrastructure-2", "monitoring-3")
 def test_each_derived_feature_is_computed_row_by_row(dataset, schema) -> None:
     # Serving computes one record at a time: a row's value must not depend on the other rows.
     rows = dataset.head(20)
@@ -35,7 +35,7 @@ def test_each_derived_feature_is_computed_row_by_row(dataset, schema) -> None:
             )
 
 
-@pytest.mark.ml_test_score("data-4")
+@pytest.mark.ml_test_score("data-3")
 def test_each_derived_feature_fits_its_budget(dataset, schema, params) -> None:
     costs = feature_costs(dataset, derived_for(schema.feature_names), params.featurize)
     assert not costs["failures"], costs["failures"]

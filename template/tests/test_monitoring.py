@@ -14,7 +14,7 @@ def test_traffic_like_the_test_split_needs_no_retraining(monitor, splits, schema
     assert not report["retrain_needed"], report["reasons"]
 
 
-@pytest.mark.ml_test_score("monitoring-2", "monitoring-3")
+@pytest.mark.ml_test_score("monitoring-2")
 def test_moved_numbers_are_drift_that_names_them(monitor, splits, schema) -> None:
     numbers = [name for name in schema.numeric if splits[1][name].nunique() > 2][:3]
     if not numbers:

@@ -12,12 +12,12 @@ import yaml
 from mlops_ladder.commands import main
 
 
-@pytest.mark.ml_test_score("infrastructure-3", "model-7")
+@pytest.mark.ml_test_score("infrastructure-3")
 def test_the_job_ends_with_a_champion(registered) -> None:
     assert registered["promoted"], registered["reasons"]
 
 
-@pytest.mark.ml_test_score("infrastructure-4")
+@pytest.mark.ml_test_score("infrastructure-4", "monitoring-6")
 def test_the_gate_refuses_a_crippled_model_and_keeps_the_champion(
     registered, workspace, ml_project, tmp_path, monkeypatch
 ) -> None:
@@ -38,3 +38,6 @@ def test_the_gate_refuses_a_crippled_model_and_keeps_the_champion(
     assert not decision["promoted"]
     assert decision["reasons"]
     assert decision["champion_after"] == registered["version"]
+    # And it timed both models on the same records: latency, throughput, size, training time
+    ratios = decision["costs"]["ratios"]
+    assert set(ratios) == {"latency_ms", "rows_per_second", "model_bytes", "training_seconds"}

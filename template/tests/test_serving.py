@@ -28,7 +28,7 @@ def test_the_served_model_answers_as_the_model_predicts(served, model, splits, s
         np.testing.assert_allclose(answer.json()["predictions"], expected, rtol=1e-9)
 
 
-@pytest.mark.ml_test_score("data-1")
+@pytest.mark.ml_test_score("data-1", "monitoring-2")
 def test_a_record_that_breaks_the_contract_is_refused_by_name(served, splits, schema) -> None:
     record = records_of(splits[1], schema, rows=1)[0]
     name = schema.feature_names[0]

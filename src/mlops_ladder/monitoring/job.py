@@ -269,7 +269,8 @@ def monitor(
     outputs_source = sources.open_source(settings.test_split, "reference") if held_out else None
     current_source = sources.open_source(current or settings.prediction_log_dir, "current")
     label_rows = performance.read_labels(labels, schema.target) if labels else None
-    columns = Columns(schema, params, settings.pii_key.get_secret_value())
+    key = settings.pii_key.get_secret_value()
+    columns = Columns(schema, params, key)
     predictor = Predictor(settings, schema)
     notes = [
         f"{name}: tagged pii, logged as a keyed hash: a number is not compared"
