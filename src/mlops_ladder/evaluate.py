@@ -215,24 +215,39 @@ def association(values: pd.Series, target: pd.Series) -> float:
     return float(p) if np.isfinite(p) else 1.0
 
 
-def costs(model: Any, inputs: pd.DataFrame, records: int = 20) -> dict[str, Any]:
-    """What the model costs to serve (monitoring-6): latency of one record (median over
-    `records` records, as serving predicts them), rows per second of a batch (the test split,
-    best of three), and its size pickled (what a server holds in memory, roughly)."""
+def timings(
+    models: list[Any], inputs: pd.DataFrame, records: int = 20, rounds: int = 3
+) -> list[tuple[float, float]]:
+    """(seconds for one record, seconds for the whole batch) of each model, the best of
+    `rounds` x `records` runs: the models take turns, record by record, so that a busy machine
+    slows them alike, and the minimum is the least noisy estimate of the work itself (noise only
+    ever adds time)."""
     rows = inputs.head(records)
-    latencies = []
-    for index in range(len(rows)):
-        started = time.perf_counter()
-        predict(model, rows.iloc[[index]])
-        latencies.append(time.perf_counter() - started)
-    batch = []
-    for _ in range(3):
-        started = time.perf_counter()
-        predict(model, inputs)
-        batch.append(time.perf_counter() - started)
+    single: list[list[float]] = [[] for _ in models]
+    batch: list[list[float]] = [[] for _ in models]
+    for _ in range(rounds):
+        for index in range(len(rows)):
+            for slot, model in enumerate(models):
+                started = time.perf_counter()
+                predict(model, rows.iloc[[index]])
+                single[slot].append(time.perf_counter() - started)
+        for slot, model in enumerate(models):
+            started = time.perf_counter()
+            predict(model, inputs)
+            batch[slot].append(time.perf_counter() - started)
+    return [(min(one), min(whole)) for one, whole in zip(single, batch, strict=True)]
+
+
+def costs(
+    model: Any, inputs: pd.DataFrame, timed: tuple[float, float] | None = None
+) -> dict[str, Any]:
+    """What the model costs to serve (monitoring-6): latency of one record (as serving predicts
+    them), rows per second of a batch (the test split), both the best of several runs
+    (`timings`), and its size pickled (what a server holds in memory, roughly)."""
+    one, whole = timed or timings([model], inputs)[0]
     return {
-        "latency_ms": round(1000 * float(np.median(latencies)), 3),
-        "rows_per_second": round(len(inputs) / max(min(batch), 1e-9), 1),
+        "latency_ms": round(1000 * one, 3),
+        "rows_per_second": round(len(inputs) / max(whole, 1e-9), 1),
         "model_bytes": len(pickle.dumps(model)),
         "training_seconds": None,  # the train stage's (models/metadata.json), added by evaluate
     }
@@ -250,7 +265,8 @@ def cost_comparison(
     here and now on the same records (one machine: no hardware difference), training times as
     each run measured them. A challenger slower or larger than the gate's factors allow is
     refused: `failures`."""
-    challenger, theirs = costs(model, inputs), costs(champion, inputs)
+    ours_timed, theirs_timed = timings([model, champion], inputs)
+    challenger, theirs = costs(model, inputs, ours_timed), costs(champion, inputs, theirs_timed)
     challenger["training_seconds"] = ours.get("training_seconds")
     theirs["training_seconds"] = champion_training_seconds
     bounds = {
