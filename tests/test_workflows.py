@@ -4,16 +4,13 @@ Every level that has workflows (1: ci.yml; 2: cd, ct, monitor, rollback too) mus
 actionlint, zizmor offline (its "auditor" persona: every finding) and GitHub's workflow JSON schema.
 The structural tests add what those tools leave to taste: least privilege per job, timeouts,
 actions pinned to a commit, and no `${{ }}` expression inside any shell script at all.
-The scripts the workflows call are run here against a local stand-in for GitHub's REST API
-(a mock: GitHub itself cannot be reached from the tests); act runs them for real in test_act.py.
+The steps that are code are the runtime's (`python -m mlops_ladder.ci`, tested in process in
+tests/runtime/test_ci.py); act runs them inside the workflows in test_act.py.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 from conftest import BIN, Renderer, run
-from fake_github import TOKEN, FakeGitHub, serve_fake_github
+
+from mlops_ladder.ci.cli import build_parser
 
 # (level, task): the levels with workflows, and the other task at level 2.
 CASES = [("1", "classification"), ("2", "classification"), ("2", "regression")]
@@ -138,125 +136,33 @@ def test_the_project_lints_its_own_workflows(renderer: Renderer) -> None:
     assert "--cache-server-addr 127.0.0.1 --artifact-server-addr 127.0.0.1" in makefile
 
 
-@pytest.fixture
-def fake_github() -> Iterator[tuple[str, type[FakeGitHub]]]:
-    with serve_fake_github() as served:
-        yield served
+CI_COMMAND = re.compile(r"python -m mlops_ladder\.ci ([a-z-]+)")
 
 
-def github_rest(project: Path, api: str, *args: str, token: str = TOKEN) -> Any:
-    environment = {
-        "GITHUB_API_URL": api,
-        "GITHUB_REPOSITORY": "example-org/tabular-model",
-        "GITHUB_TOKEN": token,
-        "PATH": "/usr/bin:/bin",
-    }
-    script = project / ".github" / "scripts" / "github_rest.py"
-    return subprocess.run(
-        [sys.executable, script, *args], env=environment, capture_output=True, text=True
-    )
-
-
-def test_monitoring_opens_one_issue_then_updates_it(
-    renderer: Renderer, tmp_path: Path, fake_github: tuple[str, type[FakeGitHub]]
+@pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
+def test_the_steps_that_are_code_are_the_runtimes(
+    renderer: Renderer, level: str, task: str
 ) -> None:
-    # Given the monitoring workflow's scripts and a report that asks for retraining
-    project = project_for(renderer, "2", "classification")
-    api, github = fake_github
-    report = {
-        "retrain_needed": True,
-        "reasons": ["6 of 30 features drifted"],
-        "model": {"name": "tabular-model"},
-        "current": {"rows": 300},
-        "features": {"mean_radius": {"drift": True}, "mean_area": {"drift": False}},
-    }
-    (tmp_path / "report.json").write_text(json.dumps(report))
-    script = project / ".github" / "scripts" / "monitoring_summary.py"
-    summary = subprocess.run(
-        [sys.executable, script, tmp_path / "report.json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "retraining needed" in summary
-    assert "6 of 30 features drifted" in summary
-    assert "`mean_radius`" in summary
-    assert "mean_area" not in summary
-    (tmp_path / "issue.md").write_text(summary)
-    title = "Model monitoring: retraining needed"
-    issue = ["issue", "--label", "model-monitoring", "--title", title]
-
-    # When it reports twice
-    first = github_rest(project, api, *issue, "--body-file", str(tmp_path / "issue.md"))
-    second = github_rest(project, api, *issue, "--body-file", str(tmp_path / "issue.md"))
-
-    # Then one issue was opened, and updated (with a comment) the second time
-    assert first.returncode == 0, first.stderr
-    assert second.returncode == 0, second.stderr
-    assert first.stdout.strip() == "opened issue #1"
-    assert second.stdout.strip() == "updated issue #1"
-    assert len(github.issues) == 1
-    assert github.issues[0]["labels"] == ["model-monitoring"]
-    assert "6 of 30 features drifted" in github.issues[0]["body"]
-    methods = [(method, path.split("?")[0]) for method, path, _ in github.calls]
-    assert ("PATCH", "/repos/example-org/tabular-model/issues/1") in methods
-    assert ("POST", "/repos/example-org/tabular-model/issues/1/comments") in methods
-
-
-def test_monitoring_starts_continuous_training(
-    renderer: Renderer, fake_github: tuple[str, type[FakeGitHub]]
-) -> None:
-    project = project_for(renderer, "2", "classification")
-    api, github = fake_github
-    done = github_rest(
-        project, api, "dispatch", "ct.yml", "--ref", "refs/heads/main", "--input", "reason=drift"
-    )
-    assert done.returncode == 0, done.stderr
-    assert github.calls == [
-        (
-            "POST",
-            "/repos/example-org/tabular-model/actions/workflows/ct.yml/dispatches",
-            {"ref": "refs/heads/main", "inputs": {"reason": "drift"}},
-        )
-    ]
-
-
-def test_a_refused_token_is_one_clear_error(
-    renderer: Renderer, fake_github: tuple[str, type[FakeGitHub]]
-) -> None:
-    project = project_for(renderer, "2", "classification")
-    api, _ = fake_github
-    done = github_rest(project, api, "dispatch", "ct.yml", "--ref", "main", token="wrong")
-    assert done.returncode == 1
-    assert done.stderr.startswith("error: POST ")
-    assert "HTTP 401" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-def test_a_local_run_without_a_token_prints_what_it_would_send(
-    renderer: Renderer, fake_github: tuple[str, type[FakeGitHub]]
-) -> None:
-    # Under act (ACT=true) with no token: the requests are shown, nothing is sent
-    project = project_for(renderer, "2", "classification")
-    api, github = fake_github
-    script = project / ".github" / "scripts" / "github_rest.py"
-    environment = {"ACT": "true", "GITHUB_API_URL": api, "GITHUB_REPOSITORY": "o/r"}
-    done = subprocess.run(
-        [sys.executable, script, "dispatch", "ct.yml", "--ref", "main", "--input", "reason=drift"],
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "[dry run: no GITHUB_TOKEN] POST" in done.stdout
-    assert github.calls == []
-    # On GitHub (no ACT), a missing token is an error, never a silent dry run
-    del environment["ACT"]
-    done = subprocess.run(
-        [sys.executable, script, "dispatch", "ct.yml", "--ref", "main"],
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 1
-    assert done.stderr == "error: GITHUB_TOKEN is not set\n"
+    # The workflows' Python steps are commands of the runtime (tests/runtime/test_ci.py runs
+    # them): each one a workflow names exists, and every one is called from a job that set up
+    # the locked environment first.
+    project = project_for(renderer, level, task)
+    known = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    called = set()
+    for path in [*workflows(project), *actions(project)]:
+        document = load(path)
+        jobs = list((document.get("jobs") or {}).values()) or [document.get("runs") or {}]
+        for job in jobs:
+            set_up = False
+            for step in job.get("steps") or []:
+                set_up = set_up or step.get("uses") == "./.github/actions/setup"
+                for command in CI_COMMAND.findall(step.get("run", "")):
+                    called.add(command)
+                    assert set_up, f"{path.name}: {step.get('name')} runs before the setup"
+                    assert "uv run --frozen python -m mlops_ladder.ci" in step["run"]
+    assert called <= known, called - known
+    if level == "2":
+        assert called == known  # every command has its workflow
+    assert not (project / ".github" / "scripts").exists() or {
+        file.name for file in (project / ".github" / "scripts").iterdir()
+    } == {"deploy.sh", "service.sh"}
