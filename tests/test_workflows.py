@@ -1,15 +1,18 @@
 """The generated GitHub workflows and actions: valid, secure, and true to the project's rules.
 
 Every level that has workflows (1: ci.yml; 2: cd, ct, monitor, rollback too) must pass
-actionlint, zizmor offline (its "auditor" persona: every finding) and GitHub's workflow JSON schema.
-The structural tests add what those tools leave to taste: least privilege per job, timeouts,
-actions pinned to a commit, and no `${{ }}` expression inside any shell script at all.
+actionlint, zizmor offline (its "pedantic" and "auditor" personas) and GitHub's workflow JSON
+schema. The structural tests add what those tools leave to taste: least privilege per job,
+timeouts, actions pinned to a commit, no `${{ }}` expression inside any shell script at all,
+secrets given to the steps that use them, OIDC where the provider offers it, one uv version,
+images pinned by digest and signed, an SBOM and a dependency audit in CI.
 The steps that are code are the runtime's (`python -m mlops_ladder.ci`, tested in process in
 tests/runtime/test_ci.py); act runs them inside the workflows in test_act.py.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,13 +78,17 @@ def test_zizmor_offline_finds_nothing(
     renderer: Renderer, env: dict[str, str], level: str, task: str
 ) -> None:
     project = project_for(renderer, level, task)
-    # The auditor persona: every finding, pedantic ones included (secrets outside an environment).
-    outcome = run(
-        [BIN / "zizmor", "--offline", "--no-progress", "--persona=auditor", "."], project, env
-    )
-    assert "No findings" in outcome.stdout
-    audited = outcome.stderr.count("completed ")
-    assert audited >= len(workflows(project)) + len(actions(project))
+    # The pedantic persona, then the auditor's: every finding (secrets outside an environment,
+    # ...). zizmor skips a file it cannot parse: each must be counted as audited.
+    for persona in ("pedantic", "auditor"):
+        outcome = run(
+            [BIN / "zizmor", "--offline", "--no-progress", f"--persona={persona}", "."],
+            project,
+            env,
+        )
+        assert "No findings" in outcome.stdout, persona
+        audited = outcome.stderr.count("completed ")
+        assert audited >= len(workflows(project)) + len(actions(project)), persona
 
 
 @pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
@@ -166,3 +173,114 @@ def test_the_steps_that_are_code_are_the_runtimes(
     assert not (project / ".github" / "scripts").exists() or {
         file.name for file in (project / ".github" / "scripts").iterdir()
     } == {"deploy.sh", "service.sh"}
+
+
+def test_ci_is_one_file_at_every_level(renderer: Renderer) -> None:
+    # test_act.py runs ci.yml once, at level 1: the same file as level 2's. And CI's pipeline
+    # keeps a registry of its own: it never names the team's (MLFLOW_TRACKING_URI).
+    level1, level2 = (project_for(renderer, level, "classification") for level in ("1", "2"))
+    ci = (level1 / ".github" / "workflows" / "ci.yml").read_text()
+    assert ci == (level2 / ".github" / "workflows" / "ci.yml").read_text()
+    assert "MLFLOW_TRACKING_URI" not in ci
+
+
+def secret_references(value: Any) -> list[str]:
+    return re.findall(r"secrets\.(\w+)", json.dumps(value))
+
+
+@pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
+def test_secrets_reach_only_the_steps_that_use_them(
+    renderer: Renderer, level: str, task: str
+) -> None:
+    # A job-wide secret reaches every step, dependency installation included (a package's build
+    # script could read it): each secret is given to the steps that use it, in their `env`.
+    project = project_for(renderer, level, task)
+    for path in [*workflows(project), *actions(project)]:
+        document = load(path)
+        for name, job in (document.get("jobs") or {}).items():
+            where = f"{path.name}: job {name}"
+            assert not secret_references(job.get("env")), f"{where}: a secret in the job's env"
+            assert job.get("secrets") != "inherit", where
+            # The workflow's own GITHUB_TOKEN aside, secrets are an environment's.
+            if set(secret_references(job.get("steps"))) - {"GITHUB_TOKEN"}:
+                assert job.get("environment"), f"{where} reads secrets outside an environment"
+        for step in steps_of(document):
+            uses = step.get("uses", "")
+            if uses.startswith("./.github/actions/setup") or "checkout" in uses:
+                assert not secret_references(step), f"{path.name}: {uses} sees a secret"
+            if secret_references(step) and uses.startswith("./.github/actions/deploy"):
+                assert secret_references(step) == ["KUBE_CONFIG"]  # the deploy step's input
+
+
+@pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
+def test_oidc_where_the_providers_offer_it(renderer: Renderer, level: str, task: str) -> None:
+    # id-token: write only where a step logs in through OIDC (AWS) or signs (Sigstore), and an
+    # OIDC login hands its short-lived keys to the steps that name them, not to the whole job.
+    project = project_for(renderer, level, task)
+    for path in workflows(project):
+        for name, job in load(path)["jobs"].items():
+            steps = job.get("steps") or []
+            uses = " ".join(step.get("uses", "") for step in steps)
+            wants_token = job.get("permissions", {}).get("id-token") == "write"
+            logs_in = "configure-aws-credentials" in uses or "cosign-installer" in uses
+            calls_cd = job.get("uses") == "./.github/workflows/cd.yml"
+            assert wants_token == (logs_in or calls_cd), f"{path.name}: job {name}"
+            for step in steps:
+                if "configure-aws-credentials" in step.get("uses", ""):
+                    assert step["with"]["output-env-credentials"] is False
+                    assert step["if"] == "vars.AWS_ROLE_ARN != ''"
+                if "docker login ghcr.io" in step.get("run", ""):  # the workflow's own token
+                    assert secret_references(step) == ["GITHUB_TOKEN"]
+
+
+def test_cd_pushes_signs_and_deploys_by_digest(renderer: Renderer) -> None:
+    cd = load(project_for(renderer, "2", "classification") / ".github" / "workflows" / "cd.yml")
+    build = cd["jobs"]["build"]
+    steps = {step.get("name"): step for step in build["steps"]}
+    push = steps["Push to ghcr.io"]
+    assert "RepoDigests" in push["run"]
+    # What staging and production run is the pushed digest (under act, nothing is pushed)
+    assert build["outputs"]["image"].startswith("${{ steps.push.outputs.image ||")
+    sign = steps["Sign the image and attest its SBOM (keyless, Sigstore)"]
+    assert sign["env"]["IMAGE"] == "${{ steps.push.outputs.image }}"
+    assert "cosign sign --yes" in sign["run"]
+    assert "cosign attest --yes --type cyclonedx" in sign["run"]
+    # Publishing is GitHub's: each of these steps is skipped under act, which says why
+    for name in ("Push to ghcr.io", "Install cosign", sign["name"]):
+        assert steps[name]["if"] == "${{ !env.ACT }}", name
+    assert "neither pushed nor signed" in steps["Not published under act"]["run"]
+
+
+def test_one_uv_version_and_images_pinned_by_digest(renderer: Renderer) -> None:
+    project = project_for(renderer, "2", "classification")
+    setup = load(project / ".github" / "actions" / "setup" / "action.yml")
+    pinned = setup["runs"]["steps"][0]["with"]["version"]
+    makefile = (project / "Makefile").read_text()
+    assert f"UV_VERSION := {pinned}" in makefile
+    assert "pip install --quiet uv==$(UV_VERSION)" in makefile
+    dockerfile = (project / "Dockerfile").read_text()
+    assert f"FROM ghcr.io/astral-sh/uv:{pinned} AS uv" in dockerfile
+    # Every other image by digest: the Dockerfile's Python base, the team platform's services.
+    # (uv's image and MLflow's, deploy/mlflow.Dockerfile, stay pinned by exact version: no
+    # digest of theirs could be read from here, without a registry.)
+    compose = yaml.safe_load((project / "deploy" / "compose.yaml").read_text())
+    images = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    images += [service["image"] for service in compose["services"].values() if "image" in service]
+    unpinned = [image for image in images if not re.search(r"@sha256:[0-9a-f]{64}$", image)]
+    assert unpinned == [f"ghcr.io/astral-sh/uv:{pinned}"]
+    assert "docker-compose" in (project / ".github" / "dependabot.yml").read_text()
+
+
+@pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
+def test_ci_writes_an_sbom_and_audits_the_lock(renderer: Renderer, level: str, task: str) -> None:
+    ci = load(project_for(renderer, level, task) / ".github" / "workflows" / "ci.yml")
+    steps = {
+        step.get("name", step.get("uses")): step for step in ci["jobs"]["dependencies"]["steps"]
+    }
+    sbom = steps["SBOM of what the serving image installs (CycloneDX, read from uv.lock)"]
+    assert "--format cyclonedx1.5" in sbom["run"]
+    audit = steps["Audit the locked dependencies for known vulnerabilities (pip-audit, OSV)"]
+    assert "uv run --frozen pip-audit --vulnerability-service osv" in audit["run"]
+    # Under act, skipped with a warning that says why, unless given a database to reach
+    assert '"${ACT:-}" = "true" ] && [ -z "${PIP_AUDIT_OSV_URL:-}" ]' in audit["run"]
+    assert "::warning title=Dependency audit skipped::" in audit["run"]
