@@ -6,9 +6,11 @@ things swapped in are test-side: remote actions become the stand-ins of tests/ac
 cannot be reached from here) and the shared MLflow registry and DVC remote are folders.
 
 What runs, each workflow once (what other tests already run is not run again here):
-- Level 1: ci.yml, every job, with a generated test broken on purpose: lint and the pipeline
-  job (the pipeline, the gate, the reports kept, the model exported) pass, the test job fails
-  on exactly that test, and `make ci-local` is red. ci.yml is the same file at every level
+- Level 1: ci.yml, every job, with a generated test broken on purpose and a stand-in
+  vulnerability database (tests/fake_osv.py) that knows one advisory: lint and the pipeline job
+  (the pipeline, the gate, the reports kept, the model exported) pass, the dependencies job
+  keeps the SBOM and its audit fails on that advisory, the test job fails on exactly that test,
+  and `make ci-local` is red. ci.yml is the same file at every level
   (test_workflows.py checks it), and `make test` passing is test_level1's.
 - Level 2, with the feature store (its workflows are the plain level 2's plus the store's
   steps): monitor.yml on a drifted prediction log opens the issue and starts ct.yml; ct.yml,
@@ -29,6 +31,7 @@ from pathlib import Path
 import pytest
 from conftest import DEFAULT_PACKAGE, Outcome, Renderer, free_port, run
 from fake_github import TOKEN, serve_fake_github
+from fake_osv import ADVISORY, serve_fake_osv
 
 pytestmark = pytest.mark.slow
 
@@ -217,12 +220,31 @@ class TestLevel1:
         broken = original.replace("pytest.approx(2.0)", "pytest.approx(3.0)", 1)
         assert broken != original
         test_file.write_text(broken)
+        # and a vulnerability database (a stand-in: OSV is on the network) that knows an
+        # advisory against one locked package
         try:
-            # When CI runs locally, every job
-            outcome = level1.ci_local("ci.yml on push (a broken test)", expect_success=False)
+            with serve_fake_osv({"pyyaml"}) as (osv, database):
+                # When CI runs locally, every job
+                outcome = level1.ci_local(
+                    "ci.yml on push (a broken test, an advisory)",
+                    expect_success=False,
+                    extra=("--env", f"PIP_AUDIT_OSV_URL={osv}"),
+                )
         finally:
             test_file.write_text(original)
-        # Then lint and the pipeline job pass, the tests fail on that test alone, and so does make
+        # Then the audit asked about every locked package and failed on the advisory, after the
+        # SBOM of the image's packages was kept
+        assert job_ended(outcome, "CI", "Dependencies (SBOM, audit)", "failed")
+        asked = {name for name, _ in database.queries}
+        assert {"pyyaml", "scikit-learn", "mlflow", "pytest", "pip-audit"} <= asked
+        assert re.search(rf"pyyaml +6\S* +{ADVISORY}", outcome.stdout)
+        assert "Found 1 known vulnerability in 1 package" in outcome.stdout + outcome.stderr
+        sbom = json.loads((level1.artifact("sbom") / "sbom.cdx.json").read_text())
+        assert sbom["bomFormat"] == "CycloneDX"
+        components = {component["name"] for component in sbom["components"]}
+        assert {"mlops-ladder", "scikit-learn", "mlflow"} <= components
+        assert "pytest" not in components  # the image's packages, not the development tools
+        # And lint and the pipeline job pass, the tests fail on that test alone, and so does make
         assert job_ended(outcome, "CI", "Lint", "succeeded")
         assert job_ended(outcome, "CI", "Pipeline and serving image", "succeeded")
         assert job_ended(outcome, "CI", "Tests", "failed")
