@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,50 @@ def test_ci_writes_an_sbom_and_audits_the_lock(renderer: Renderer, level: str, t
     # Under act, skipped with a warning that says why, unless given a database to reach
     assert '"${ACT:-}" = "true" ] && [ -z "${PIP_AUDIT_OSV_URL:-}" ]' in audit["run"]
     assert "::warning title=Dependency audit skipped::" in audit["run"]
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        (
+            "ghcr.io/example-org/tabular-model@sha256:" + "ab" * 32,
+            {"newName": "ghcr.io/example-org/tabular-model", "digest": "sha256:" + "ab" * 32},
+        ),
+        (
+            "ghcr.io/example-org/tabular-model:0123abc",
+            {"newName": "ghcr.io/example-org/tabular-model", "newTag": "0123abc"},
+        ),
+    ],
+    ids=["digest", "tag"],
+)
+def test_deploy_names_the_image_cd_pushed(
+    renderer: Renderer, env: dict[str, str], tmp_path: Path, image: str, expected: dict
+) -> None:
+    # deploy.sh with a stand-in kubectl (no cluster here) that shows the kustomization it is
+    # asked to apply: the deployment runs the pushed digest (CD's), or a tag given by hand.
+    project = project_for(renderer, "2", "classification")
+    work = tmp_path / "project"
+    shutil.copytree(project / "deploy", work / "deploy")
+    shutil.copytree(project / ".github", work / ".github")
+    stub = tmp_path / "bin" / "kubectl"
+    stub.parent.mkdir()
+    stub.write_text('#!/bin/sh\ncase "$*" in *--kustomize*) cat kustomization.yaml ;; esac\n')
+    stub.chmod(0o755)
+    outputs = tmp_path / "outputs"
+    variables = {
+        **env,
+        "PATH": f"{stub.parent}:{env['PATH']}",
+        "IMAGE": image,
+        "ENVIRONMENT": "staging",
+        "NAMESPACE": "staging",
+        "KUBECONFIG_CONTENT": "apiVersion: v1\nkind: Config\n",
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+    }
+    done = run(["bash", ".github/scripts/deploy.sh"], work, variables)
+    kustomization = yaml.safe_load(done.stdout)
+    assert kustomization["images"] == [{"name": "tabular-model", **expected}]
+    assert "deployment.yaml" in kustomization["resources"]
+    assert outputs.read_text() == "deployed=true\n"
+    assert not (tmp_path / "kubeconfig").exists()  # the credentials are removed after use
