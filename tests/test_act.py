@@ -38,7 +38,8 @@ pytestmark = pytest.mark.slow
 STANDINS = Path(__file__).parent / "act_standins"
 REMOTE_ACTION = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
 REPOSITORY = "example-org/tabular-model"
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Terminal colours, and the hyperlinks (OSC 8) pip-audit's table puts around names and IDs.
+ANSI = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\")
 
 # Run with the project's environment: writes predictions for records of the sample data whose
 # numeric features are scaled by 1.6, in the prediction log's format (the serving contract).
