@@ -239,7 +239,7 @@ def test_cd_pushes_signs_and_deploys_by_digest(renderer: Renderer) -> None:
     build = cd["jobs"]["build"]
     steps = {step.get("name"): step for step in build["steps"]}
     push = steps["Push to ghcr.io"]
-    assert "RepoDigests" in push["run"]
+    assert 'echo "image=${IMAGE%:*}@$digest" >> "$GITHUB_OUTPUT"' in push["run"]
     # What staging and production run is the pushed digest (under act, nothing is pushed)
     assert build["outputs"]["image"].startswith("${{ steps.push.outputs.image ||")
     sign = steps["Sign the image and attest its SBOM (keyless, Sigstore)"]
