@@ -27,15 +27,24 @@ $(CURDIR)/.tools/bin/uv:
 	@touch $@
 
 # demo/ gets a git repository of its own, as a generated project has: this one ignores demo/.
-# Its make runs with the machine's PATH, not this one's .tools/: where uv is not installed, the
-# demo's `make setup` installs it into demo/.tools/, so that the commands printed at the end work.
-demo: .venv/synced ## Generate a demo project (the highest level) in demo/ and run its whole job
+# The demo needs copier only (uv runs the version the tests run, in a throwaway environment: not
+# this repository's development tools), then the project's own `make setup all` and a first
+# commit, as the generated README says. Its make runs with the machine's PATH, not this one's
+# .tools/: where uv is not installed, the demo's `make setup` installs it into demo/.tools/, so
+# that the commands printed at the end work.
+COPIER_VERSION := 9.19.1
+demo: | $(UV) ## Generate a demo project (the highest level) in demo/, run its whole job, commit it
 	rm -rf demo
-	uv run copier copy --quiet --defaults --vcs-ref HEAD -d maturity_level=$(DEMO_LEVEL) . demo
+	uv tool run --quiet --from copier==$(COPIER_VERSION) copier copy --quiet --defaults --vcs-ref HEAD \
+	  -d maturity_level=$(DEMO_LEVEL) $(CURDIR) demo
 	git init --quiet --initial-branch=main demo
 	PATH='$(MACHINE_PATH)' $(MAKE) -C demo setup all
+	git -C demo add --all
+	git -C demo -c user.name="$${GIT_AUTHOR_NAME:-mlops-ladder demo}" \
+	  -c user.email="$${GIT_AUTHOR_EMAIL:-demo@example.com}" \
+	  commit --quiet -m "A new project from mlops-ladder"
 	@echo
-	@echo "The demo project (level $(DEMO_LEVEL)) is in demo/, its whole job run. Next:"
+	@echo "The demo project (level $(DEMO_LEVEL)) is in demo/, its whole job run and committed. Next:"
 	@echo
 	@echo "    cd demo && make test   # its own tests"
 	@echo "    cd demo && make lint   # every pre-commit check, as its CI runs them"

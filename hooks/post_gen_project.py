@@ -25,7 +25,8 @@ def excluded(answers: dict) -> list[str]:
     paths = []
     for rule in answers.get("_exclude_by_answers", []):
         rendered = environment.from_string(rule).render(cookiecutter=answers)
-        paths += [line.strip() for line in rendered.splitlines() if line.strip()]
+        # `/docs`: copier's anchor at the project's root, a path under it here.
+        paths += [line.strip().lstrip("/") for line in rendered.splitlines() if line.strip()]
     return paths
 
 

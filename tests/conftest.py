@@ -199,14 +199,17 @@ class Renderer:
     cache: dict[tuple, Path] = field(default_factory=dict)
     count: int = 0
 
-    def fresh(self, engine: str, **answers: str) -> Path:
+    def fresh(self, engine: str, provide: bool = True, **answers: str) -> Path:
+        """A new render; `provide=False` leaves the runtime's wheel for `make setup` to build
+        from the template, as on a new user's machine."""
         self.count += 1
         parent = self.base / f"{engine}-{self.count}"
         parent.mkdir()
         run(engine_command(engine, answers, parent), ROOT, self.env, label=f"render {engine}")
         path = project_dir(engine, parent)
         assert path.is_dir(), f"{engine} wrote no project at {path}"
-        provide_runtime(path, self.wheel)
+        if provide:
+            provide_runtime(path, self.wheel)
         return path
 
     def get(self, engine: str, **answers: str) -> Path:

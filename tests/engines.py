@@ -101,6 +101,9 @@ def build(copier: dict[str, Any]) -> dict[str, Any]:
     result["_jinja2_env_vars"] = {
         key: envops[key] for key in ("lstrip_blocks", "trim_blocks") if key in envops
     }
+    # cookiecutter renders answers given up front as templates: hooks/answers.py keeps them as
+    # typed (copier does), and checks them before the project folder is made.
+    result["_extensions"] = ["hooks.answers.KeepAnswersAsTyped"]
     # copier's answers file is copier's alone: cookiecutter copies it raw, the hook removes it.
     result["_copy_without_render"] = [*plain_files(), "*_copier_conf*"]
     result["_exclude_by_answers"] = conditional_exclusions(copier)

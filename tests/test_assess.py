@@ -513,14 +513,15 @@ def test_binary_huge_and_unreadable_files_are_skipped_with_a_note(
     (repo / "model.pkl").write_bytes(b"\x80\x04\x95\x00\x00binary")
     (repo / "latin1.py").write_bytes("caf\xe9 = 1\n".encode("latin-1"))
     (repo / "big.csv").write_text("a,b\n" + "1,2\n" * 600_000)  # 2.4 MB
-    real = Path.read_bytes
+    real = os.open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "secret.py":
+    def refuse_secret(path: str, flags: int, *args: object, **kwargs: object) -> int:
+        # As root, file modes do not refuse a read: the refusal is made here.
+        if os.path.basename(path) == "secret.py":
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(scan.Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(scan.os, "open", refuse_secret)
     assert cli.main(["assess", str(repo), "--json"]) == 0
     out = capsys.readouterr()
     report = json.loads(out.out)

@@ -1,16 +1,16 @@
 """Monitoring, executed in a rendered level-1 project after `make setup` and `make pipeline`:
-traffic like the test split is clean, shifted traffic is drift naming the shifted features,
-labels of a model gone wrong raise a performance alert; the HTML report renders in headless
-Chromium with its plots; the figures reach a real Prometheus Pushgateway; the project's own
-monitoring tests pass for regression too (test_level1 runs `make test` for classification).
+what only a render shows. Traffic goes over real HTTP to the served champion (`python -m
+tabular_model serve`), which writes the prediction log `make monitor` reads: traffic like the
+test split is clean, shifted traffic is drift naming the shifted features and exit status 3,
+and the HTML report renders in headless Chromium with its plots.
 
-The traffic goes over real HTTP to the served champion (`python -m tabular_model serve`),
-which writes the prediction log the monitoring job reads.
+The monitoring job's behaviour (labels and live performance, offline vs online per version, pii,
+bad input, the Pushgateway, every log format) is tested in process by the runtime's own tests
+(tests/runtime/test_monitoring.py, test_drift.py, test_privacy.py).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import signal
@@ -145,92 +145,6 @@ def test_exit_status_3_says_retrain(project: Path, env: dict[str, str], shifted:
     assert run(command, project, env, check=False).code == 3
 
 
-def test_labels_of_a_model_gone_wrong_raise_a_performance_alert(
-    project: Path, env: dict[str, str], clean: dict
-) -> None:
-    # The clean traffic's labels, shuffled
-    # (the requests it writes again are not sent: the clean log stands)
-    command = ["uv", "run", "--frozen", "python", TRAFFIC, "unused-requests.json",
-               "wrong-labels.csv", "--shuffle-labels"]  # fmt: skip
-    run(command, project, env)
-    args = "--labels wrong-labels.csv --output-dir reports/labelled"
-    run(["make", "monitor", f"ARGS={args}"], project, env)
-    result = report(project, "reports/labelled")
-    assert result["performance"]["rows"] == clean["sent"]
-    assert result["performance"]["alert"] is True
-    assert result["retrain_needed"] is True
-    assert result["dataset"]["drift"] is False  # the inputs did not move: the world did
-    # and the served version's offline score (its run's, from the registry) sits beside its
-    # live one, the gap flagged
-    (version, scores), *others = result["performance"]["versions"].items()
-    assert not others
-    assert version == result["model"]["champion"]["version"]
-    primary = result["performance"]["primary_metric"]
-    assert scores["offline"] == pytest.approx(result["performance"]["champion"][primary])
-    assert scores["gap"] == pytest.approx(abs(scores["live"] - scores["offline"]), abs=1e-6)
-    assert scores["gap"] > scores["max_gap"]
-    assert scores["flagged"] is True
-    assert any(alert.startswith(f"model v{version}: live ") for alert in result["alerts"])
-
-
-def test_bad_input_is_one_clear_line_and_keeps_the_report(
-    project: Path, env: dict[str, str], clean: dict
-) -> None:
-    before = (project / "reports" / "monitoring" / "report.json").read_bytes()
-    first, second, third, *_ = contract(project)["features"]  # a file with two of them
-    with (project / "broken.csv").open("w", newline="") as broken:
-        csv.writer(broken).writerows([[first, second], [1, 2]])
-    outcome = run(["make", "monitor", "ARGS=--current broken.csv"], project, env, check=False)
-    assert outcome.code != 0
-    assert f"error: current: broken.csv lacks columns the schema needs: {third}" in (outcome.stderr)
-    assert "Traceback" not in outcome.stderr
-    assert (project / "reports" / "monitoring" / "report.json").read_bytes() == before
-
-
-def test_a_pii_feature_is_served_and_monitored_without_its_values(
-    project: Path, env: dict[str, str], clean: dict
-) -> None:
-    # Given the contract tagging a feature pii, and this deployment's key
-    schema_file = project / "schema.yaml"
-    kept = schema_file.read_text()
-    tagged = contract(project)
-    name = next(iter(tagged["features"]))
-    tagged["features"][name]["tags"] = ["pii"]
-    keyed = env | {"TABULAR_MODEL_PII_KEY": "a key of this deployment"}
-    try:
-        schema_file.write_text(yaml.safe_dump(tagged, sort_keys=False))
-        # When the test split is served over HTTP, and its log monitored
-        traffic(project, keyed, "pii-log", "pii-labels.csv")
-        args = "--current pii-log --output-dir reports/pii"
-        run(["make", "monitor", f"ARGS={args}"], project, keyed, label="monitoring: pii")
-    finally:
-        schema_file.write_text(kept)
-    # Then the log holds a keyed hash for each value, equal for equal values, never a value
-    requests = json.loads((project / "pii-log-requests.json").read_text())
-    sent = {
-        (request["request_id"], index): record[name]
-        for request in requests
-        for index, record in enumerate(request["records"])
-    }
-    text = "".join(path.read_text() for path in (project / "pii-log").glob("predictions-*.jsonl"))
-    lines = [json.loads(line) for line in text.splitlines()]
-    assert len(lines) == len(sent)
-    hashes: dict[float, str] = {}
-    for line in lines:
-        logged = line["inputs"][name]
-        assert logged.startswith("hmac-sha256:")
-        assert hashes.setdefault(sent[line["request_id"], line["record"]], logged) == logged
-    assert len(set(hashes.values())) == len(hashes)
-    for value in sent.values():
-        assert f"{json.dumps(name)}: {json.dumps(value)}" not in text
-    # and the report leaves the number out of drift, saying why
-    result = report(project, "reports/pii")
-    assert name not in result["features"]
-    assert (
-        f"{name}: tagged pii, logged as a keyed hash: a number is not compared" in result["notes"]
-    )
-
-
 def test_the_html_report_renders_in_chromium_with_its_plots(
     project: Path, env: dict[str, str], shifted: tuple, tmp_path: Path
 ) -> None:
@@ -259,46 +173,3 @@ def test_the_html_report_renders_in_chromium_with_its_plots(
     reference_pixels, current_pixels = (int(value) for value in shown)
     assert reference_pixels > 3000, shown
     assert current_pixels > 3000, shown
-
-
-def test_the_figures_reach_a_real_pushgateway(
-    project: Path, env: dict[str, str], clean: dict, tmp_path: Path
-) -> None:
-    binary = need("prometheus-pushgateway")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    gateway = subprocess.Popen(
-        [binary, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "pushgateway.log").open("w"),
-    )
-    try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        run(["make", "monitor"], project, env | {"TABULAR_MODEL_PUSHGATEWAY_URL": url})
-        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
-            metrics = response.read().decode()
-    finally:
-        gateway.terminate()
-        gateway.wait(timeout=10)
-    group = 'instance="",job="model-monitoring",model="tabular-model"'
-    first = next(iter(contract(project)["features"]))
-    assert f"model_monitoring_retrain_needed{{{group}}} 0" in metrics
-    assert f'model_monitoring_feature_drift{{feature="{first}",{group}}} 0' in metrics
-    assert f"model_monitoring_current_rows{{{group}}} {clean['sent']}" in metrics
-
-
-def test_the_projects_own_monitoring_tests_pass_for_regression(
-    renderer: Renderer, env: dict[str, str]
-) -> None:
-    path = renderer.fresh("copier", maturity_level="2", task="regression")
-    # The environment alone (no byte-compiling, git or hooks): these tests need nothing more.
-    run(["uv", "sync", "--quiet"], path, env, label="monitoring: uv sync (regression)")
-    command = ["uv", "run", "--frozen", "pytest", "-q", "tests/test_monitoring.py",
-               "tests/test_monitoring_stats.py"]  # fmt: skip
-    outcome = run(command, path, env, label="monitoring: project tests (regression)")
-    assert " passed" in outcome.stdout

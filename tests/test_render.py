@@ -150,7 +150,8 @@ def test_custom_names_flow_everywhere(renderer: Renderer, env: dict[str, str], e
     assert (project / "src" / "fraud_scoring_service" / "__main__.py").is_file()
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["name"] == "fraud-scoring-service"
-    assert pyproject["project"]["scripts"] == {"fraud-scoring-service": "mlops_ladder.commands:main"}
+    scripts = {"fraud-scoring-service": "mlops_ladder.commands:main"}
+    assert pyproject["project"]["scripts"] == scripts
     assert pyproject["tool"]["mlops-ladder"]["package"] == "fraud_scoring_service"
     run([BIN / "ruff", "check", "--no-cache", "."], project, env)
     run([BIN / "ruff", "format", "--check", "--no-cache", "."], project, env)

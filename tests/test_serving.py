@@ -1,13 +1,16 @@
-"""Serving, executed: a rendered level-2 project runs its real pipeline (DVC, MLflow, registry
-gate), then its server runs under uvicorn on 127.0.0.1 and answers real HTTP requests.
+"""Serving, executed: what only a render shows. A rendered level-2 project runs its real
+pipeline (DVC, MLflow, registry gate), then its server (`python -m tabular_model serve`, under
+uvicorn) answers real HTTP requests on 127.0.0.1:
 
-- predictions equal the registered model's on the test split; /ready goes 503 -> 200;
-  /metrics counts; after a clean shutdown the prediction log has every request;
-- bad input: schemathesis from the OpenAPI schema plus hand-made cases, no answer >= 500,
-  every 4xx names the problem, /health still answers;
-- champion/challenger at 50%: both serve, each is logged and counted;
+- /ready goes 503 -> 200; predictions equal the registered model's on the test split; /metrics
+  counts; with two workers, after a clean shutdown the prediction log has every request;
+- the rendered Dockerfile and manifests pass their linters;
 - the image (opt-in: MLOPS_LADDER_IMAGE_TESTS=1, which .ci/run sets): built and run with podman
   from locally made base images, /health and /predict answered by the container.
+
+The app's behaviour (every endpoint, bad requests, schemathesis, champion/challenger, privacy,
+model loading, both tasks, odd column names) is tested in process by the runtime's own tests
+(tests/runtime/test_serving.py, test_inference.py).
 """
 
 from __future__ import annotations
@@ -152,11 +155,11 @@ import json, sys
 import mlflow
 import numpy as np
 import pandas as pd
-from tabular_model.config import Settings
-from tabular_model.model import predict
-from tabular_model.schema import load_schema
+from mlops_ladder.config import Settings
+from mlops_ladder.model import predict
+from mlops_ladder.schema import load_schema
 
-settings = Settings()
+settings = Settings.load()
 schema = load_schema(settings.schema_file)
 mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
 model = mlflow.sklearn.load_model("models:/tabular-model@champion")
@@ -200,20 +203,6 @@ json.dump(
 """
 
 # A second registered version of the champion's model, aliased `challenger`.
-CHALLENGER = """
-import mlflow
-from mlflow import MlflowClient
-from tabular_model.config import Settings
-
-mlflow.set_tracking_uri(Settings().mlflow_tracking_uri)
-client = MlflowClient()
-champion = client.get_model_version_by_alias("tabular-model", "champion")
-copy = client.create_model_version("tabular-model", champion.source, run_id=champion.run_id)
-client.set_registered_model_alias("tabular-model", "challenger", copy.version)
-print(copy.version)
-"""
-
-
 @pytest.fixture(scope="module")
 def project(renderer: Renderer, env: dict[str, str]) -> Path:
     path = renderer.fresh("copier", maturity_level="2")
@@ -268,23 +257,6 @@ def test_predictions_equal_the_registered_models(server: Server, expected: Any) 
         assert one["probabilities"] == [expected["probabilities"][index]], index
 
 
-def test_the_model_endpoint_describes_the_champion(server: Server, expected: Any) -> None:
-    status, _, body = request(server.url("/model"))
-    described = json.loads(body)["champion"]
-    assert status == 200
-    assert (described["name"], described["version"], described["alias"]) == (
-        MODEL_NAME,
-        "1",
-        "champion",
-    )
-    assert described["run_id"]
-    primary = expected["primary_metric"]
-    assert described["metrics"][f"test_{primary}"] == pytest.approx(
-        expected["test_metrics"][primary]
-    )
-    assert any("Forest" in step and "compiled" in step for step in described["inference"])
-
-
 def metric(text: str, prefix: str) -> float:
     """The sum of the samples of one series (all label sets that start with `prefix`)."""
     return sum(
@@ -314,119 +286,6 @@ def test_metrics_count_requests_predictions_and_name_the_model(
         'model_info{alias="champion",model_name="tabular-model",model_version="1",'
         'variant="champion"} 1.0' in after
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# Bad input
-# ----------------------------------------------------------------------------------------------
-def field_problems(good: dict[str, Any], expected: Any) -> list[tuple[str, bytes, str]]:
-    """(case, body, the field the answer must name: `records[0].<column name>`), one for each
-    kind of column the contract has, whatever the columns are called."""
-    first = expected["features"][0]
-    cases = [
-        ("unknown field", good | {"no such column (x/y)": 1}, "no such column (x/y)"),
-        ("missing field", {k: v for k, v in good.items() if k != first}, first),
-    ]
-    for name in expected["numeric"][:1]:
-        cases.append(("text for a number", good | {name: "rough"}, name))
-    for name, minimum in list(expected["minimums"].items())[:1]:
-        cases.append(("below the minimum", good | {name: minimum - abs(minimum) - 1}, name))
-    for name, allowed in list(expected["categories"].items())[:1]:
-        cases.append(("unknown category", good | {name: "not-a-category"}, name))
-        if all(isinstance(value, str) for value in allowed):
-            cases.append(("number for a category", good | {name: 1}, name))
-    for name in expected["booleans"][:1]:
-        cases.append(("text for a boolean", good | {name: "yes"}, name))
-        cases.append(("number for a boolean", good | {name: 1}, name))
-    bodies = [
-        (case, json.dumps({"records": [record]}).encode(), name) for case, record, name in cases
-    ]
-    for name in expected["floats"][:1]:
-        for token in ("NaN", "Infinity", "-Infinity"):
-            body = json.dumps({"records": [good | {name: 1.5}]}).replace("1.5", token, 1)
-            bodies.append((token, body.encode(), name))
-    return [(case, body, f"records[0].{name}") for case, body, name in bodies]
-
-
-def bad_requests(
-    good: dict[str, Any], expected: Any
-) -> list[tuple[str, bytes, dict[str, str], str]]:
-    """(case, body, headers, a word the answer must contain to name the problem)."""
-    as_json = {"Content-Type": "application/json"}
-    fields = [(case, body, as_json, name) for case, body, name in field_problems(good, expected)]
-    return [
-        *fields,
-        ("empty list", b'{"records": []}', as_json, "records"),
-        ("no records key", b'{"rows": []}', as_json, "records"),
-        ("a list, not an object", b"[1, 2]", as_json, "body"),
-        ("empty body", b"", as_json, "body"),
-        ("10 MB body", b" " * 10_000_000, as_json, "larger than"),
-        ("wrong content type", b"a=1", {"Content-Type": "text/plain"}, "Content-Type"),
-        ("no content type", json.dumps({"records": [good]}).encode(), {}, "Content-Type"),
-        ("malformed JSON", b'{"records": [', as_json, "not valid JSON"),
-        ("not UTF-8", b'{"records": "\xff\xfe"}', as_json, "body"),
-        (
-            "too many records",
-            json.dumps({"records": [good] * 1001}).encode(),
-            as_json,
-            "records",
-        ),
-        (
-            "bad request id",
-            json.dumps({"records": [good]}).encode(),
-            {**as_json, "X-Request-ID": "x" * 500},
-            "x-request-id",
-        ),
-    ]
-
-
-def test_bad_requests_are_4xx_that_name_the_problem(server: Server, expected: Any) -> None:
-    good = expected["records"][0]
-    failures = []
-    for case, body, headers, word in bad_requests(good, expected):
-        status, _, answer = request(server.url("/predict"), body, headers, "POST")
-        text = answer.decode(errors="replace")
-        if not 400 <= status < 500 or word.lower() not in text.lower():
-            failures.append(f"{case}: {status} {text[:300]}")
-    assert not failures, "\n".join(failures)
-    # And the server is still well
-    assert request(server.url("/health"))[0] == 200
-    assert post_json(server.url("/predict"), {"records": [good]})[0] == 200
-
-
-def test_unknown_paths_and_methods_are_4xx(server: Server) -> None:
-    assert request(server.url("/nope"))[0] == 404
-    assert request(server.url("/predict"))[0] == 405
-    status, _, _ = request(
-        server.url("/health"), b"{}", {"Content-Type": "application/json"}, "POST"
-    )
-    assert status == 405
-
-
-def test_schemathesis_finds_no_server_error(
-    server: Server, env: dict[str, str], tmp_path: Path
-) -> None:
-    # Given the API's own OpenAPI schema, fuzzed (valid and invalid requests) by schemathesis
-    report = tmp_path / "schemathesis.json"
-    outcome = run(
-        [
-            BIN / "schemathesis", "run", server.url("/openapi.json"),
-            "--checks", "all",
-            # Values inside schema.yaml's ranges can still be unusable for the model (a tiny
-            # mean_radius makes the radius ratio overflow float32): those are 422s by design.
-            "--exclude-checks", "positive_data_acceptance",
-            "--max-examples", "40", "--seed", "20261126", "--workers", "1",
-            "--report", "json", "--report-json-path", report,
-        ],
-        tmp_path,
-        env,
-        label="serving: schemathesis",
-        check=False,
-    )  # fmt: skip
-    # Then nothing it sent made the server fail or break its own schema
-    assert outcome.code == 0, outcome.tail(80)
-    # And the server still answers
-    assert request(server.url("/health"))[0] == 200
 
 
 # ----------------------------------------------------------------------------------------------
@@ -478,194 +337,6 @@ def test_the_prediction_log_has_every_request_after_a_clean_shutdown(
         "champion",
     )
     assert first["timestamp"].endswith("+00:00")
-
-
-# ----------------------------------------------------------------------------------------------
-# Champion/challenger (level 2)
-# ----------------------------------------------------------------------------------------------
-def test_a_challenger_at_half_the_traffic_serves_and_is_logged_and_counted(
-    project: Path, env: dict[str, str], expected: Any, tmp_path: Path
-) -> None:
-    # Given a second registered version aliased challenger, and half the traffic for it
-    python = project / ".venv" / "bin" / "python"
-    version = run([python, "-c", CHALLENGER], project, env).stdout.strip().splitlines()[-1]
-    logs = tmp_path / "predictions"
-    split = Server(
-        project,
-        env,
-        tmp_path / "server.log",
-        **{LOG_DIR_VARIABLE: str(logs), f"{DEFAULT_PACKAGE.upper()}_CHALLENGER_SHARE": "0.5"},
-    )
-    try:
-        split.wait_until_ready()
-        # When 40 users send a request each (the routing key is the user)
-        answers = [
-            post_json(
-                split.url("/predict"),
-                {"records": expected["records"][:2]},
-                {"X-Routing-Key": f"user-{number}"},
-            )[1]
-            for number in range(40)
-        ]
-        again = post_json(
-            split.url("/predict"), {"records": expected["records"][:2]}, {"X-Routing-Key": "user-0"}
-        )[1]
-        described = json.loads(request(split.url("/model"))[2])
-        text = request(split.url("/metrics"))[2].decode()
-    finally:
-        split.stop()
-    # Then both variants answered, each under its own version, the same user twice alike
-    by_variant = {answer["variant"]: answer["model_version"] for answer in answers}
-    assert by_variant == {"champion": "1", "challenger": version}
-    share = sum(answer["variant"] == "challenger" for answer in answers) / len(answers)
-    assert 0.2 <= share <= 0.8, share
-    assert again["variant"] == answers[0]["variant"]
-    assert described["challenger"]["version"] == version
-    assert described["challenger_share"] == 0.5
-    # And /metrics and the prediction log count each variant
-    for variant, model_version in by_variant.items():
-        series = f'predict_requests_total{{model_version="{model_version}",variant="{variant}"}}'
-        assert metric(text, series) == sum(a["variant"] == variant for a in answers) + (
-            again["variant"] == variant
-        )
-    logged = [json.loads(line) for path in logs.glob("*.jsonl") for line in path.open()]
-    assert {line["variant"] for line in logged} == {"champion", "challenger"}
-    assert len(logged) == 2 * 41
-
-
-# ----------------------------------------------------------------------------------------------
-# Own data with odd column names: multiclass, integer labels, a boolean, a category, holes
-# ----------------------------------------------------------------------------------------------
-# scikit-learn's iris, as a user's table: names with spaces, parentheses and slashes, integer
-# classes 0-2, a text category and a boolean with odd names too, missing values.
-ODD_DATA = """
-import sys
-import numpy as np
-from sklearn.datasets import load_iris
-
-frame = load_iris(as_frame=True).frame.rename(columns={"target": "species (code)"})
-rng = np.random.default_rng(0)
-frame["colour / shade"] = rng.choice(["pale", "dark (ish)", "mid"], len(frame))
-frame["wide petal?"] = frame["petal width (cm)"] > 1.0 + rng.normal(0, 0.5, len(frame))
-frame.loc[::17, "sepal width (cm)"] = np.nan
-frame.loc[::23, "colour / shade"] = None
-frame.to_csv(sys.argv[1], index=False)
-"""
-
-
-@pytest.fixture(scope="module")
-def odd_project(renderer: Renderer, env: dict[str, str]) -> Path:
-    """A level-1 project trained on the odd table: drafted contract, pipeline run."""
-    path = renderer.fresh("copier", maturity_level="1")
-    run(["make", "setup"], path, env, label="serving own data: make setup")
-    python = path / ".venv" / "bin" / "python"
-    run([python, "-c", ODD_DATA, path / "data" / "iris-odd.csv"], path, env)
-    draft = ["make", "schema", "FILE=data/iris-odd.csv", "TARGET=species (code)", "FORCE=1"]
-    run(draft, path, env, label="serving own data: make schema")
-    params = path / "params.yaml"
-    text = params.read_text()
-    sample = next(line for line in text.splitlines() if line.startswith("  source: "))
-    params.write_text(text.replace(sample, '  source: "data/iris-odd.csv"'))
-    run(["make", "pipeline"], path, env, label="serving own data: make pipeline")
-    return path
-
-
-@pytest.fixture(scope="module")
-def odd_expected(
-    odd_project: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Any:
-    out = tmp_path_factory.mktemp("odd-expected") / "expected.json"
-    run([odd_project / ".venv" / "bin" / "python", "-c", EXPECTED, out], odd_project, env)
-    expected = json.loads(out.read_text())
-    # The contract has each kind of column these tests are about
-    assert expected["categories"]
-    assert expected["booleans"]
-    assert expected["floats"]
-    assert expected["classes"] == [0, 1, 2]
-    assert any(" (" in name for name in expected["features"])
-    return expected
-
-
-def test_own_data_with_odd_names_is_served_logged_and_monitored(
-    odd_project: Path, env: dict[str, str], odd_expected: Any, tmp_path: Path
-) -> None:
-    expected = odd_expected
-    logs = tmp_path / "predictions"
-    server = Server(odd_project, env, tmp_path / "server.log", **{LOG_DIR_VARIABLE: str(logs)})
-    records = expected["records"]
-    try:
-        server.wait_until_ready()
-        # Given the test split in requests of 3 records, by their real column names
-        answers = []
-        for start in range(0, len(records), 3):
-            headers = {"X-Request-ID": f"req-{start // 3}"}
-            batch = {"records": records[start : start + 3]}
-            status, body = post_json(server.url("/predict"), batch, headers)
-            assert status == 200, body
-            answers.append(body)
-        # Then labels (integers) and every class's probability are the model's, exactly
-        assert [label for body in answers for label in body["predictions"]] == expected[
-            "predictions"
-        ]
-        assert [row for body in answers for row in body["probabilities"]] == expected[
-            "probabilities"
-        ]
-        assert {tuple(body["classes"]) for body in answers} == {(0, 1, 2)}
-        # And each bad field is a 422 naming its column, never a 5xx; the server stays up
-        failures = []
-        for case, body, field in field_problems(records[0], expected):
-            status, _, answer = request(
-                server.url("/predict"), body, {"Content-Type": "application/json"}, "POST"
-            )
-            message = json.loads(answer).get("message", "") if status == 422 else ""
-            if status != 422 or field not in message:
-                failures.append(f"{case}: {status} {answer[:300]!r}")
-        assert not failures, "\n".join(failures)
-        assert request(server.url("/health"))[0] == 200
-        assert post_json(server.url("/predict"), {"records": records[:1]})[0] == 200
-        metrics = request(server.url("/metrics"))[2].decode()
-        inference = json.loads(request(server.url("/model"))[2])["champion"]["inference"]
-    finally:
-        server.stop()
-    # (answered by the compiled model: a boolean, a text category and holes compile too)
-    assert any("ColumnTransformer: compiled" in step for step in inference), inference
-    assert any("Forest" in step and "compiled" in step for step in inference), inference
-    counted = [line for line in metrics.splitlines() if line.startswith("predictions_total")]
-    assert {
-        label for label in ("0", "1", "2") if any(f'label="{label}"' in c for c in counted)
-    } == {str(label) for label in expected["predictions"]}
-    # The log keeps the real column names and the predicted class's probability
-    lines = [json.loads(line) for path in logs.glob("predictions-*.jsonl") for line in path.open()]
-    assert len(lines) == len(records) + 1
-    by_key = {(line["request_id"], line["record"]): line for line in lines}
-    first = by_key[("req-0", 0)]
-    assert first["inputs"] == records[0]
-    assert first["probability"] == max(expected["probabilities"][0])
-    assert first["probabilities"] == dict(
-        zip(["0", "1", "2"], expected["probabilities"][0], strict=True)
-    )
-    # When the log is monitored with the true labels of the requests
-    labels = tmp_path / "labels.csv"
-    rows = ["request_id,record,species (code)"] + [
-        f"req-{row // 3},{row % 3},{label}" for row, label in enumerate(expected["labels"])
-    ]
-    labels.write_text("\n".join(rows) + "\n")
-    args = f"--current {logs} --labels {labels} --output-dir {tmp_path / 'report'}"
-    run(["make", "monitor", f"ARGS={args}"], odd_project, env, label="serving own data: monitor")
-    result = json.loads((tmp_path / "report" / "report.json").read_text())
-    # Then live performance is the test split's (ROC AUC from every class's probability), and
-    # every column is monitored under its own name, the boolean and category as categories
-    primary = expected["primary_metric"]
-    performance = result["performance"]
-    assert performance["rows"] == len(records)
-    assert performance["metrics"][primary] == pytest.approx(expected["test_metrics"][primary])
-    assert performance["metrics"]["roc_auc"] == pytest.approx(expected["test_metrics"]["roc_auc"])
-    assert set(result["features"]) == set(expected["features"])
-    for name in [*expected["categories"], *expected["booleans"]]:
-        assert result["features"][name]["type"] == "categorical", name
-    assert result["predictions"]["prediction"]["type"] == "categorical"
-    html = (tmp_path / "report" / "report.html").read_text()
-    assert "colour / shade" in html
 
 
 # ----------------------------------------------------------------------------------------------

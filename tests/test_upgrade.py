@@ -29,8 +29,10 @@ DOC = ROOT / "docs" / "upgrading.md"
 TESTED_BLOCK = re.compile(r"<!-- tested: (?P<name>[\w-]+) -->\n```bash\n(?P<body>.*?)\n```", re.S)
 CONFLICT_MARKER = re.compile(r"^(<{7}|>{7}|={7})( |$)", re.MULTILINE)
 # Files a project has that no template renders: the lock files its tools write, and the outputs
-# of its pipeline (with the .gitignore files DVC writes beside them).
+# of its pipeline (with the .gitignore files DVC writes beside them). .tools/ is the machine's:
+# uv's bootstrap, where the runtime came from, and the runtime's wheel `make setup` builds.
 TOOL_FILES = {"uv.lock", "dvc.lock"}
+TOOL_DIR = ".tools/"
 # Pipeline outputs; data/sample/ (and a user's own files in data/) are inputs the template or
 # the user wrote.
 OUTPUT_DIRS = ("data/raw/", "data/processed/", "data/features/", "models/", "reports/")
@@ -67,6 +69,7 @@ class Edit:
 
 FEATURES = "src/{package}/features.py"
 # A derived feature added the documented way: one entry in features.py's DERIVED.
+FEATURES_START = "DERIVED: list[Derived] = [\n"
 NEW_FEATURE = """\
 DERIVED: list[Derived] = [
     # Ours: area per unit of radius, how much cell each unit of radius holds.
@@ -75,13 +78,13 @@ DERIVED: list[Derived] = [
         ("mean_area", "mean_radius"),
         lambda frame: frame["mean_area"] / frame["mean_radius"].replace(0, np.nan),
     ),
-]
 """
 NEW_FEATURE_TEST = """
 
 def test_area_per_radius_is_mean_area_over_mean_radius() -> None:
     frame = pd.DataFrame({"worst_radius": [5.0], "mean_radius": [4.0], "mean_area": [50.0]})
-    assert add_derived_features(frame)["area_per_radius"].iloc[0] == pytest.approx(12.5)
+    out = add_derived_features(frame, derived_for(frame.columns))
+    assert out["area_per_radius"].iloc[0] == pytest.approx(12.5)
 """
 # The issue's list: a feature transform with its test, a hyperparameter, a test file, the README.
 PARAMS_EDIT = Edit("params.yaml", anchor="    n_estimators: 100\n", text="    n_estimators: 150\n")
@@ -91,7 +94,7 @@ README_EDIT = Edit(
     text="\nScores tissue samples for the clinic's triage team, from data to production.\n",
 )
 CORE_EDITS = [
-    Edit(FEATURES, anchor="DERIVED: list[Derived] = []\n", text=NEW_FEATURE),
+    Edit(FEATURES, anchor=FEATURES_START, text=NEW_FEATURE),
     Edit("tests/test_features.py", text=NEW_FEATURE_TEST),
     PARAMS_EDIT,
     Edit(
@@ -99,10 +102,11 @@ CORE_EDITS = [
         create=True,
         text=(
             '"""Our own checks on the data we train on."""\n\n'
-            "import pandas as pd\n\n"
-            f"from {DEFAULT_PACKAGE}.features import add_derived_features\n\n\n"
+            "import pandas as pd\n"
+            "from mlops_ladder.features import add_derived_features, derived_for\n\n\n"
             "def test_every_record_has_a_positive_area_per_radius(dataset: pd.DataFrame) -> None:\n"
-            '    assert (add_derived_features(dataset)["area_per_radius"] > 0).all()\n'
+            "    derived = add_derived_features(dataset, derived_for(dataset.columns))\n"
+            '    assert (derived["area_per_radius"] > 0).all()\n'
         ),
     ),
     README_EDIT,
@@ -137,8 +141,11 @@ APPENDED_EDITS = [
     Edit("Makefile", text="\nreport: ## Show the test metrics\n\tcat reports/metrics.json\n"),
     Edit(
         "pyproject.toml",
-        anchor='    "scikit-learn>=1.6",\n]\n',
-        text='    "scikit-learn>=1.6",\n    "tqdm>=4.66",\n]\n',
+        anchor="    # Your own dependencies go below (`uv add` puts them there).\n]\n",
+        text=(
+            "    # Your own dependencies go below (`uv add` puts them there).\n"
+            '    "tqdm>=4.66",\n]\n'
+        ),
     ),
     Edit(
         ".pre-commit-config.yaml",
@@ -204,7 +211,7 @@ def project_files(project: Path) -> dict[str, Path]:
         name: project / name
         for name in sorted(set(filter(None, names.split("\0"))))
         if name not in TOOL_FILES
-        and not name.startswith(OUTPUT_DIRS)
+        and not name.startswith((*OUTPUT_DIRS, TOOL_DIR))
         and (project / name).is_file()
     }
 
@@ -225,7 +232,9 @@ def assert_same_tree(actual: Path, expected: Path, ignore: frozenset[str] = froz
     theirs = {
         path.relative_to(expected).as_posix(): path
         for path in sorted(expected.rglob("*"))
-        if path.is_file() and ".git" not in path.relative_to(expected).parts
+        if path.is_file()
+        and ".git" not in path.relative_to(expected).parts
+        and not path.relative_to(expected).as_posix().startswith(TOOL_DIR)
     }
     theirs = {name: path for name, path in theirs.items() if name not in ignore}
     assert set(mine) == set(theirs), {
@@ -277,11 +286,17 @@ def assert_climbed(project: Path, level: int, repo: TemplateRepo, tmp: Path, env
     assert answers["maturity_level_floor"] == level
     assert answers["_commit"] == f"v{repo.current}"
     files = set(project_files(project))
-    assert files == expected_files(level, DEFAULT_PACKAGE, "copier") | USER_FILES
+    assert files == rendered_files(level) | USER_FILES
     expected = fresh_with_edits(
         copier_render(repo, tmp / f"expected-{level}", level), tmp, env, ALL_EDITS
     )
     assert_same_tree(project, expected)
+
+
+def rendered_files(level: int, engine: str = "copier", **options: str) -> set[str]:
+    """The files a render at `level` has, but for the machine's .tools/ (project_files)."""
+    files = expected_files(level, DEFAULT_PACKAGE, engine, **options)
+    return {name for name in files if not name.startswith(TOOL_DIR)}
 
 
 def lint_workflows(project: Path, env: dict[str, str]) -> list[str]:
@@ -530,7 +545,7 @@ def test_a_level_2_project_adds_the_feature_store_keeping_its_users_work(
     assert not missing, f"user edits lost: {missing}"
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["feature_store"] == "feast"
-    expected_set = expected_files(2, DEFAULT_PACKAGE, "copier", feature_store="feast")
+    expected_set = rendered_files(2, feature_store="feast")
     assert set(project_files(project)) == expected_set | USER_FILES
     fresh = copier_render(repo, tmp_path / "expected", 2, None, "-d", "feature_store=feast")
     assert_same_tree(project, fresh_with_edits(fresh, tmp_path, user_env, ALL_EDITS))

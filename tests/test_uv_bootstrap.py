@@ -1,5 +1,7 @@
 """First contact on a machine with python3, git and make and nothing else: the generated
-Makefile installs uv into the project's .tools/ (git-ignored) when uv is not on PATH."""
+Makefile installs uv into the project's .tools/ (git-ignored) when uv is not on PATH, and builds
+the runtime's wheel from the template the project came from (it is not on the package index
+yet) into .tools/wheels/, committed with the project."""
 
 from __future__ import annotations
 
@@ -8,12 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Renderer, run
+from conftest import ROOT, Renderer, run
 
 pytestmark = pytest.mark.slow
 
 # What the generated Makefile and the tools it starts call, besides python3 (and uv).
-PROGRAMS = ("bash", "sh", "make", "git", "awk", "rm", "xargs")
+PROGRAMS = ("bash", "sh", "make", "git", "awk", "rm", "xargs", "mkdir", "head", "ls", "grep")
+
+
+def version() -> str:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def path_without_uv(folder: Path) -> str:
@@ -35,23 +43,28 @@ def path_without_uv(folder: Path) -> str:
 def test_make_setup_installs_uv_into_tools_when_the_machine_has_none(
     renderer: Renderer, env: dict[str, str], tmp_path: Path
 ) -> None:
-    # Given a fresh level-0 project on a machine whose PATH has no uv
-    project = renderer.fresh("copier", maturity_level="0")
+    # Given a fresh level-0 project (no runtime wheel: a new user's) on a machine without uv
+    project = renderer.fresh("copier", provide=False, maturity_level="0")
     bare = {**env, "PATH": path_without_uv(tmp_path / "bin")}
     # Then `make help` works, and needs no uv
     shown = run(["make", "help"], project, bare)
     assert "setup" in shown.stdout
-    assert not (project / ".tools").exists()
+    assert not (project / ".tools" / "bin").exists()
+    assert (project / ".tools" / "template-source").read_text().strip() == str(ROOT)
     # When `make setup` runs
     setup = run(["make", "setup"], project, bare, label="L0: make setup, uv bootstrapped")
     # Then it installed uv into .tools/ and used it for the environment and the hook
     assert "-m venv .tools" in setup.stdout
+    # and built the runtime from the template it was generated from
+    assert f"building mlops-ladder {version()} from {ROOT}" in setup.stdout
+    assert list((project / ".tools" / "wheels").glob(f"mlops_ladder-{version()}-*.whl"))
     assert (project / ".tools" / "bin" / "uv").is_file()
     assert (project / ".venv" / "bin" / "python").exists()
     assert (project / ".git" / "hooks" / "pre-commit").is_file()
-    # And .tools/ stays out of git
+    # And of .tools/ only the runtime's wheel goes into git (uv.lock points at it)
     status = run(["git", "status", "--porcelain", "--untracked-files=all"], project, bare).stdout
-    assert not [line for line in status.splitlines() if ".tools/" in line]
+    tracked = [line.split()[-1] for line in status.splitlines() if ".tools/" in line]
+    assert tracked == [f".tools/wheels/mlops_ladder-{version()}-py3-none-any.whl"], tracked
     # And the next commands find that uv (format runs ruff through it), help still works
     formatted = run(["make", "format"], project, bare)
     assert "uv run --frozen ruff format ." in formatted.stdout

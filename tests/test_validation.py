@@ -1,5 +1,6 @@
 """Bad answers stop generation before anything is written, with one line that names the field
-and the rule. Every rule, through both engines' command lines."""
+and the rule. Every rule, through both engines' command lines (tests/test_answers.py: hostile
+values, and the two engines' rules compared on each)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ RULES = [
     ("package_name", "bad name", "must not contain spaces"),
     ("package_name", "Bad_name", "must not contain capitals"),
     ("package_name", "9lives", "must be a Python identifier"),
+    ("package_name", "_private", "starting with a letter"),
+    ("package_name", "a" * 64, "at most 63 characters"),
     ("package_name", "class", "'class' is a Python keyword"),
     ("package_name", "json", "'json' is the name of a standard-library module"),
-    ("author_email", "not-an-email", "'not-an-email' is not an email address"),
+    ("package_name", "mlops_ladder", "'mlops_ladder' is the name of the runtime"),
+    ("project_slug", "a" * 64, "at most 63 characters"),
+    ("description", "d" * 513, "at most 512 characters (PyPI's limit for a summary)"),
+    ("author_email", "not-an-email", "must be an email address: name@domain.tld"),
     ("github_owner", "-org-", "use letters, digits and single hyphens"),
 ]
 # Unknown choices are refused by each engine's own choice check, in its own words.
@@ -36,7 +42,9 @@ ASKED_WITH = {"feature_store": {"maturity_level": "2"}}
 
 def assert_refused(outcome, parent: Path, field: str, words: str) -> None:
     assert outcome.code != 0, outcome.tail()
-    lines = [line for line in outcome.stderr.splitlines() if field in line and words in line]
+    # cookiecutter prints on stdout what its extension refuses, on stderr what its hook does.
+    output = outcome.stdout + outcome.stderr
+    lines = [line for line in output.splitlines() if field in line and words in line]
     assert lines, f"no line names {field!r} and {words!r}:\n{outcome.tail()}"
     assert not any(parent.iterdir()), f"something was written: {list(parent.iterdir())}"
 
@@ -51,7 +59,7 @@ def test_bad_answer_stops_generation(
     answers = {field: value, **({"project_slug": "ok"} if field == "project_name" else {})}
     outcome = run(engine_command(engine, answers, tmp_path), ROOT, env, check=False)
     assert_refused(outcome, tmp_path, field, words)
-    assert f"Validation error for question '{field}': " in outcome.stderr
+    assert f"Validation error for question '{field}': " in outcome.stdout + outcome.stderr
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -73,4 +81,4 @@ def test_a_name_that_cannot_make_a_slug_stops_generation(
     outcome = run(engine_command(engine, answers, tmp_path), ROOT, env, check=False)
     # Then the derived slug meets the slug rule, in its usual words, and nothing is written
     assert_refused(outcome, tmp_path, "project_slug", "starting with a letter")
-    assert "Validation error for question 'project_slug': " in outcome.stderr
+    assert "Validation error for question 'project_slug': " in outcome.stdout + outcome.stderr

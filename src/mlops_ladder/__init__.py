@@ -1,5 +1,11 @@
-"""mlops-ladder's own command: `mlops-ladder assess PATH` finds where an existing repository
-stands on the MLOps maturity ladder, from its files alone, and prints the copier command that
-adopts the next level there."""
+"""mlops-ladder: the runtime of the projects the template generates (their command line, data
+contract, training, evaluation, registry gate, serving, monitoring and readiness card), and
+`mlops-ladder assess`, which finds where an existing repository stands on the MLOps maturity
+ladder and prints the copier command that adopts the next level there."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("mlops-ladder")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "unknown"

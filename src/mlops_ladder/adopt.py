@@ -11,15 +11,39 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from mlops_ladder.checks import Findings, S, code, find, first_per_file
-from mlops_ladder.scan import Repository
+from mlops_ladder.checks import Findings, S, code, compiled, find, first_per_file, matching_lines
+from mlops_ladder.scan import Repository, printable, read_inside
 
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+# A Python version in a file: 3.N, N of 3 digits at most (int() of thousands of digits raises).
+PYTHON_VERSION = r"(3\.[0-9]{1,3})(?![0-9])"
+PYTHON_VERSION_FILES = (
+    ("runtime.txt", r"python-" + PYTHON_VERSION),
+    ("environment.yml", r"\bpython[ \t]*[=>]=?[ \t]*" + PYTHON_VERSION),
+    ("setup.py", r"python_requires[ \t]*=[ \t]*['\"]>=[ \t]*" + PYTHON_VERSION),
+    ("Dockerfile", r"^FROM[ \t]+\S*python:" + PYTHON_VERSION),
+)
+NAME_FILES = (
+    ("setup.cfg", r"^name[ \t]*=[ \t]*(\S+)"),
+    ("setup.py", r"name[ \t]*=[ \t]*['\"]([^'\"\n]+)['\"]"),
+)
 LEVEL_NAMES = {0: "manual", 1: "pipeline automation", 2: "CI/CD/CT"}
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PACKAGE = re.compile(r"^[a-z_][a-z0-9_]*$")
-EMAIL = re.compile(r"^[^@ ]+@[^@ ]+[.][A-Za-z]{2,}$")
+EMAIL = re.compile(r"^[^@ \n]+@[^@ \n]+[.][A-Za-z]{2,}$")  # tried on 254 characters at most
 OWNER = re.compile(r"^[A-Za-z0-9](-?[A-Za-z0-9])*$")
+# `url = ...github.com:OWNER/` in .git/config; GitHub owners have 39 characters at most.
+REMOTE = re.compile(r"^[ \t]*\w*url[ \t]*=[ \t]*\S*github\.com[:/]([^/ \t\n]{1,39})/")
+MAX_ANSWER = 1_000  # characters of an answer read from a file: it goes into a shell command
+MAX_GIT_CONFIG_BYTES = 1_000_000
+MAX_TOML_BYTES = 256_000  # a pyproject.toml is parsed whole (tomllib): bound its cost
+MAX_TOML_KEY_PARTS = 32
+# A dotted key of MAX_TOML_KEY_PARTS parts or more: tomllib's memory grows with the square of a
+# key's parts (100,000 parts: gigabytes). It starts only where a part can start, so it is linear.
+DEEP_TOML_KEY = re.compile(
+    r"(?<![\w\"'-])(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')"
+    rf"(?:[ \t]*\.[ \t]*(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')){{{MAX_TOML_KEY_PARTS - 1}}}"
+)
 # Files of a generated project that repositories often have already (a subset of what the
 # template writes; tests/test_assess.py checks each is still rendered at its level). copier is
 # told to skip every file that exists, so these are the ones to merge by hand.
@@ -112,23 +136,56 @@ class Adoption:
         }
 
 
-def _line_of(repo: Repository, path: str, pattern: str) -> str:
+def _first_match(repo: Repository, path: str, pattern: str) -> tuple[re.Match[str], str] | None:
+    """The first match of pattern in a line of the file at path, and where (path:line)."""
     f = repo.file(path)
-    if f:
-        for line in f.lines:
-            if re.search(pattern, line.text):
-                return f"{path}:{line.number}"
-    return path
+    regex = compiled(pattern)
+    for line in matching_lines(repo, f, regex) if f else ():
+        match = regex.search(line.text)
+        if match:
+            return match, f"{path}:{line.number}"
+    return None
+
+
+def _line_of(repo: Repository, path: str, pattern: str) -> str:
+    found = _first_match(repo, path, pattern)
+    return found[1] if found else path
 
 
 def _pyproject(repo: Repository) -> dict:
+    """pyproject.toml's tables, when it can be parsed at a bounded cost; else {}, and a note."""
     f = repo.file("pyproject.toml")
     if not f:
         return {}
-    try:
-        return tomllib.loads((repo.root / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return {}
+    why = None
+    if len(f.text) > MAX_TOML_BYTES:
+        why = f"over {MAX_TOML_BYTES // 1000} KB"
+    elif DEEP_TOML_KEY.search(f.text):
+        why = f"a key of {MAX_TOML_KEY_PARTS} dotted parts or more"
+    else:
+        try:
+            return tomllib.loads(f.text)
+        except tomllib.TOMLDecodeError:
+            return {}
+        except RecursionError:
+            why = "values nested too deep to parse"
+    repo.limit(f"pyproject.toml not parsed ({why}): the answers come from other files")
+    return {}
+
+
+def _usable(value: object, what: str, notes: list[str]) -> str | None:
+    """A value read from a file, stripped, if it can go into a command and a report as it is;
+    else None, and a note on `what` (say, "pyproject.toml's description") when it was text."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    if printable(value) != value:
+        notes.append(f"{what} has control characters: not used")
+    elif len(value) > MAX_ANSWER:
+        notes.append(f"{what} is over {MAX_ANSWER} characters: not used")
+    else:
+        return value
+    return None
 
 
 def slugify(name: str) -> str:
@@ -151,24 +208,21 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
     answers: dict[str, Answer] = {}
     notes: list[str] = []
     project = _pyproject(repo).get("project", {})
-    name, source = None, None
-    if isinstance(project.get("name"), str) and project["name"].strip():
-        name, source = project["name"].strip(), _line_of(repo, "pyproject.toml", r"^name\s*=")
+    project = project if isinstance(project, dict) else {}
+    name, source = _usable(project.get("name"), "pyproject.toml's name", notes), None
+    if name:
+        source = _line_of(repo, "pyproject.toml", r"^name[ \t]*=")
     else:
-        for path, pattern in (
-            ("setup.cfg", r"^name\s*=\s*(\S+)"),
-            ("setup.py", r"name\s*=\s*['\"]([^'\"]+)['\"]"),
-        ):
-            f = repo.file(path)
-            for line in f.lines if f else []:
-                match = re.search(pattern, line.text)
-                if match:
-                    name, source = match[1], f"{path}:{line.number}"
-                    break
-            if name:
+        for path, pattern in NAME_FILES:
+            found = _first_match(repo, path, pattern)
+            name = _usable(found[0][1], f"{path}'s name", notes) if found else None
+            if name and found:
+                source = found[1]
                 break
     if not name:
-        name, source = repo.root.name, "the folder's name"
+        name, source = _usable(repo.root.name, "the folder's name", notes), "the folder's name"
+    if not name:
+        name, source = "ml-project", "a default"
     answers["project_name"] = Answer(name, source)
     slug = slugify(name)
     answers["project_slug"] = Answer(slug, f"from the project name ({source})")
@@ -226,17 +280,20 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
     else:
         notes.append("no model code that tells the task: copier's default (classification)")
 
-    if isinstance(project.get("description"), str) and project["description"].strip():
+    description = _usable(project.get("description"), "pyproject.toml's description", notes)
+    if description:
         answers["description"] = Answer(
-            project["description"].strip(), _line_of(repo, "pyproject.toml", r"^description\s*=")
+            description, _line_of(repo, "pyproject.toml", r"^description[ \t]*=")
         )
     authors = project.get("authors")
     if isinstance(authors, list) and authors and isinstance(authors[0], dict):
-        where = _line_of(repo, "pyproject.toml", r"^authors\s*=")
-        if isinstance(authors[0].get("name"), str):
-            answers["author_name"] = Answer(authors[0]["name"], where)
-        if isinstance(authors[0].get("email"), str) and EMAIL.match(authors[0]["email"]):
-            answers["author_email"] = Answer(authors[0]["email"], where)
+        where = _line_of(repo, "pyproject.toml", r"^authors[ \t]*=")
+        author = _usable(authors[0].get("name"), "pyproject.toml's author", notes)
+        if author:
+            answers["author_name"] = Answer(author, where)
+        email = _usable(authors[0].get("email"), "pyproject.toml's author e-mail", notes)
+        if email and len(email) <= 254 and EMAIL.match(email):
+            answers["author_email"] = Answer(email, where)
     owner = _github_owner(repo)
     if owner:
         answers["github_owner"] = owner
@@ -245,39 +302,30 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
 
 def _python_version(repo: Repository, project: dict) -> tuple[str, str] | None:
     f = repo.file(".python-version")
-    if f and f.lines:
-        match = re.match(r"\s*(?:python-?)?(3\.\d+)", f.lines[0].text)
+    first = next(f.iter_lines(), None) if f else None
+    if first:
+        match = re.match(r"[ \t]*(?:python-?)?" + PYTHON_VERSION, first.text)
         if match:
-            return match[1], f".python-version:{f.lines[0].number}"
+            return match[1], f".python-version:{first.number}"
     requires = project.get("requires-python")
     if isinstance(requires, str):
-        match = re.search(r"(?:>=|~=|==)\s*(3\.\d+)", requires)
+        match = re.search(r"(?:>=|~=|==)[ \t]*" + PYTHON_VERSION, requires)
         if match:
             return match[1], _line_of(repo, "pyproject.toml", r"^requires-python")
-    candidates = [
-        ("runtime.txt", r"python-(3\.\d+)"),
-        ("environment.yml", r"\bpython\s*[=>]=?\s*(3\.\d+)"),
-        ("setup.py", r"python_requires\s*=\s*['\"]>=\s*(3\.\d+)"),
-        ("Dockerfile", r"^FROM\s+\S*python:(3\.\d+)"),
-    ]
-    for path, pattern in candidates:
-        f = repo.file(path)
-        for line in f.lines if f else []:
-            match = re.search(pattern, line.text)
-            if match:
-                return match[1], f"{path}:{line.number}"
+    for path, pattern in PYTHON_VERSION_FILES:
+        found = _first_match(repo, path, pattern)
+        if found:
+            return found[0][1], found[1]
     return None
 
 
 def _github_owner(repo: Repository) -> Answer | None:
-    config = repo.root / ".git" / "config"
-    try:
-        text = config.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = re.search(r"url\s*=\s*\S*github\.com[:/]([^/\s]+)/", line)
-        if match and OWNER.match(match[1]) and len(match[1]) <= 39:
+    """The owner in the git remote's URL: .git/config read only if it is a regular file inside
+    the repository (no link followed, no FIFO waited on), and of a sane size."""
+    text = read_inside(repo, ".git/config", MAX_GIT_CONFIG_BYTES)
+    for number, line in enumerate((text or "").split("\n"), start=1):
+        match = REMOTE.search(line)
+        if match and OWNER.match(match[1]):
             return Answer(match[1], f".git/config:{number}")
     return None
 
@@ -294,7 +342,7 @@ def plan(
     level = findings.level + 1
     answers, notes = infer_answers(repo)
     adoption = Adoption(level, answers, notes=notes)
-    if (repo.root / ".copier-answers.yml").is_file():
+    if ".copier-answers.yml" in repo.all_paths:
         # Generated by this template: copier update climbs it with its own recorded answers.
         adoption.answers = {}
         adoption.notes.append(
@@ -305,7 +353,7 @@ def plan(
         parts = ["copier", "update", "--defaults"]
         parts += ["--vcs-ref", vcs_ref] if vcs_ref else []
         parts += ["--data", f"maturity_level={level}"]
-        adoption.command = shlex.join([*parts, destination])
+        adoption.command = shlex.join([*parts, printable(destination)])
         adoption.by_hand = [
             "resolve any conflict copier reports (`git status`), then "
             "`make setup && make all && make test`, and commit"
@@ -322,7 +370,7 @@ def plan(
         parts += ["--data", f"maturity_level={level}"]
         for key, answer in answers.items():
             parts += ["--data", f"{key}={answer.value}"]
-        parts += [template, destination]
+        parts += [printable(template), printable(destination)]
         adoption.command = shlex.join(parts)
     adoption.by_hand = _by_hand(repo, findings, level, answers["package_name"].value)
     return adoption

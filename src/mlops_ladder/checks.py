@@ -1,22 +1,47 @@
-"""What the files show: tools recognised, the maturity checklist, the ML Test Score tests that
+r"""What the files show: tools recognised, the maturity checklist, the ML Test Score tests that
 files can judge, and the level reached.
 
 Every finding is a line of a file (path:line) matched by a pattern below; nothing is guessed
 from names alone except where a file's name is the evidence (a notebook, a Dockerfile, a
 dvc.yaml). Whole-line comments never count.
+
+The files are anyone's, so matching them is bounded. Every pattern stays within one line: no
+class that matches "\n" (a blank within a line is `[ \t]`, a negated class lists `\n`). No
+repetition costs the square of a line: none that a match could start inside again is unbounded
+(`\S{0,64}`, a lookahead, or an atomic group that commits to the first start), and no two runs
+of blanks stand side by side without a possessive `*+`. A pattern is tried only on the lines
+that hold one of its keywords (the literal strings each of its matches contains), each search
+bounded to its line. The time spent is capped too, per file and in all: past a cap the report
+is partial and says so. tests/test_assess_hostile.py checks each of these on every pattern.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import PurePosixPath
 
-from mlops_ladder.scan import Repository, SourceFile
+from mlops_ladder.scan import Line, Repository, SourceFile
+
+try:  # the standard library's own regex parser: where it is missing, matching is only slower
+    from re import _parser as regex_parser
+except ImportError:  # pragma: no cover
+    regex_parser = None  # type: ignore[assignment]
+_REPEATS = {
+    getattr(regex_parser, name, None) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+} - {None}
 
 MAX_EVIDENCE = 6
+MAX_MATCHES = 100  # lines of one file kept as evidence of one pattern (reports show 6)
+# Time matching patterns: in one file, 10 s and 10 s per MB of its text; in all, 5 minutes. A
+# backstop: 2 MB of nothing but the patterns' own words takes some 1.5 s on a loaded machine.
+MAX_FILE_SECONDS = 10.0
+MAX_FILE_SECONDS_PER_MB = 10.0
+MAX_MATCH_SECONDS = 300.0
+MIN_KEYWORD = 3  # characters: a shorter literal is in most files and skips none
 
 
 @dataclass(frozen=True)
@@ -92,6 +117,50 @@ def compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.MULTILINE)
 
 
+@cache
+def keywords(pattern: str) -> tuple[str, ...] | None:
+    """Strings one of which every match of pattern contains (its keywords): the regex is tried
+    only on the lines that hold one, found with str.find, some ten times faster than the regex
+    engine trying every position of a file. None when the pattern has none worth it."""
+    if regex_parser is None:
+        return None
+    parsed = regex_parser.parse(pattern, re.MULTILINE)
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    found = _required(parsed)
+    if not found or min(map(len, found)) < MIN_KEYWORD:
+        return None
+    # "mlflow" is found wherever "mlflow." is: only the shortest need be searched.
+    return tuple(sorted(k for k in found if not any(o != k and o in k for o in found)))
+
+
+def _required(items: Iterable[tuple]) -> frozenset[str] | None:
+    """Of a parsed sequence, the best set of strings one of which a match must contain: a run of
+    literals, or the set of a part that must match (a group, a branch's alternatives together, a
+    repetition of at least once). Classes, anchors, lookarounds and optional parts add none."""
+    options: list[frozenset[str]] = []
+    run = ""
+    for op, arg in items:
+        if op is regex_parser.LITERAL:
+            run += chr(arg)
+            continue
+        options.append(frozenset([run]) if run else frozenset())
+        run = ""
+        if op is regex_parser.SUBPATTERN:
+            options.append(_required(arg[-1]) or frozenset())
+        elif op is regex_parser.ATOMIC_GROUP:
+            options.append(_required(arg) or frozenset())
+        elif op is regex_parser.BRANCH:
+            alternatives = [_required(alternative) for alternative in arg[1]]
+            if all(alternatives):
+                options.append(frozenset().union(*alternatives))  # type: ignore[arg-type]
+        elif op in _REPEATS and arg[0] >= 1:
+            options.append(_required(arg[2]) or frozenset())
+    options.append(frozenset([run]) if run else frozenset())
+    usable = [option for option in options if option]
+    return max(usable, key=lambda option: min(map(len, option)), default=None)
+
+
 @dataclass(frozen=True)
 class Signal:
     tool: str
@@ -107,16 +176,99 @@ class Signal:
         for f in repo.files:
             if (path and not path.search(f.path)) or not self.files(f):
                 continue
-            if requires and not requires.search(f.text):
+            if requires and next(matching_lines(repo, f, requires), None) is None:
                 continue
             if regex is None:
                 yield Evidence(f.path, 1, self.tool, f.path)
                 continue
-            if not regex.search(f.text):  # one search of the whole file before line by line
-                continue
-            for line in f.lines:
-                if regex.search(line.text):
-                    yield Evidence(f.path, line.number, self.tool, line.text.strip()[:120])
+            for count, line in enumerate(matching_lines(repo, f, regex)):
+                if count == MAX_MATCHES:  # a file of a million matching lines costs no more
+                    break
+                yield Evidence(f.path, line.number, self.tool, line.text.strip()[:120])
+
+
+def matching_lines(repo: Repository, f: SourceFile, regex: re.Pattern[str]) -> Iterator[Line]:
+    """The lines of f that regex matches (whole-line comments aside), each once, in order.
+
+    A pattern with keywords is tried only on the lines that hold one, each search bounded to its
+    line: the cost follows the keywords, not the file's size, and no match can leave its line.
+    One without is searched over the whole text, once per match (its classes stay within a
+    line). Never a Python loop over every line. The time is charged to the file and the run.
+    """
+    keys = keywords(regex.pattern)
+    spans = _keyword_lines(f, keys) if keys else _matching_spans(f.text, regex)
+    counted, index = 0, 0
+    while _may_match(repo, f):
+        started = time.perf_counter()
+        span = next(spans, None)
+        found = span is not None and (not keys or regex.search(f.text, *span) is not None)
+        _charge(repo, f, time.perf_counter() - started)
+        if span is None:
+            return
+        start, end = span
+        index += f.text.count("\n", counted, start)
+        counted = start
+        line = f.text[start:end]
+        if found and not f.is_comment(line):
+            yield Line(f.number(index), line)
+
+
+def _line_around(text: str, at: int) -> tuple[int, int]:
+    end = text.find("\n", at)
+    return text.rfind("\n", 0, at) + 1, len(text) if end < 0 else end
+
+
+def _keyword_lines(f: SourceFile, keys: tuple[str, ...]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line that holds one of keys, in order: each key's next place is
+    kept, and looked for again only once passed, so the text is scanned once per key."""
+    text = f.text
+    places = {key: f.find(key) for key in keys}
+    while True:
+        first = min((at for at in places.values() if at >= 0), default=-1)
+        if first < 0:
+            return
+        start, end = _line_around(text, first)
+        yield start, end
+        for key, at in places.items():
+            if 0 <= at <= end:
+                places[key] = text.find(key, end + 1)
+
+
+def _matching_spans(text: str, regex: re.Pattern[str]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line the regex matches, one search of the rest of the text each."""
+    pos = 0
+    while pos <= len(text):
+        match = regex.search(text, pos)
+        if match is None:
+            return
+        start, end = _line_around(text, match.start())
+        yield max(start, pos), end
+        pos = end + 1
+
+
+def _may_match(repo: Repository, f: SourceFile) -> bool:
+    if repo.match_seconds > MAX_MATCH_SECONDS:
+        repo.limit(
+            f"stopped matching patterns after {MAX_MATCH_SECONDS:.0f} s in all (the limit for "
+            "one repository): the checks after that saw no file"
+        )
+        return False
+    return not f.stopped
+
+
+def file_seconds(f: SourceFile) -> float:
+    return MAX_FILE_SECONDS + MAX_FILE_SECONDS_PER_MB * len(f.text) / 1e6
+
+
+def _charge(repo: Repository, f: SourceFile, seconds: float) -> None:
+    f.seconds += seconds
+    repo.match_seconds += seconds
+    if not f.stopped and f.seconds > file_seconds(f):
+        f.stopped = True
+        repo.limit(
+            f"stopped matching patterns in {f.path} after {file_seconds(f):.0f} s (the limit "
+            "for a file of its size): the checks after that did not look at it"
+        )
 
 
 def S(
@@ -125,7 +277,7 @@ def S(
     return Signal(tool, files, pattern, path, requires)
 
 
-IMPORT = r"^\s*(import|from)\s+"
+IMPORT = r"^[ \t]*(import|from)[ \t]+"
 
 
 def imports(module: str) -> str:
@@ -149,10 +301,10 @@ TRAINING_CODE = [
     S("training code", r"\.fit\(|\bdef train\w*\("),
 ]
 PIPELINES = [
-    S("DVC pipeline", r"^stages:\s*$", yaml, r"(^|/)dvc\.ya?ml$"),
+    S("DVC pipeline", r"^stages:[ \t]*$", yaml, r"(^|/)dvc\.ya?ml$"),
     S("Airflow", imports(r"airflow")),
     S("Kubeflow Pipelines", imports(r"kfp") + r"|@dsl\.pipeline"),
-    S("Prefect", imports(r"prefect") + r"|^\s*@flow\b"),
+    S("Prefect", imports(r"prefect") + r"|^[ \t]*@flow\b"),
     S("Dagster", imports(r"dagster")),
     S("ZenML", imports(r"zenml")),
     S("Kedro", imports(r"kedro\.pipeline")),
@@ -183,11 +335,16 @@ REGISTRY = [
     S("Vertex AI model registry", r"aiplatform\.Model\.upload\("),
     S("Azure ML model registry", r"\.models\.create_or_update\("),
     S("ClearML model registry", r"\bOutputModel\("),
-    S("GTO / DVC model registry", r"^\s*type:\s*model\s*$", yaml, r"(^|/)(dvc|artifacts)\.ya?ml$"),
+    S(
+        "GTO / DVC model registry",
+        r"^[ \t]*type:[ \t]*model[ \t]*$",
+        yaml,
+        r"(^|/)(dvc|artifacts)\.ya?ml$",
+    ),
     # Last: its registered_model_name= is also W&B's keyword.
     S(
         "MLflow model registry",
-        r"\bregister_model\(|registered_model_name\s*=|set_registered_model_alias\("
+        r"\bregister_model\(|registered_model_name[ \t]*=|set_registered_model_alias\("
         r"|transition_model_version_stage\(|create_registered_model\(|['\"]models:/",
     ),
 ]
@@ -203,16 +360,16 @@ SERVING = [
     ),
     S(
         "Kubernetes manifest",
-        r"^kind:\s*(Deployment|StatefulSet|Service|Ingress|CronJob|Job|"
-        r"HorizontalPodAutoscaler)\s*$",
+        r"^kind:[ \t]*(Deployment|StatefulSet|Service|Ingress|CronJob|Job|"
+        r"HorizontalPodAutoscaler)[ \t]*$",
         yaml,
     ),
     S("FastAPI", imports(r"fastapi")),
     S("Flask", imports(r"flask")),
     S("BentoML", imports(r"bentoml")),
     S("BentoML", None, lambda f: f.name == "bentofile.yaml"),
-    S("Seldon", r"^kind:\s*SeldonDeployment|" + imports(r"seldon_core"), everywhere),
-    S("KServe", r"^kind:\s*InferenceService", yaml),
+    S("Seldon", r"^kind:[ \t]*SeldonDeployment|" + imports(r"seldon_core"), everywhere),
+    S("KServe", r"^kind:[ \t]*InferenceService", yaml),
     S("MLflow serving", r"mlflow models serve|mlflow\.pyfunc\.serve", everywhere),
     S("Ray Serve", imports(r"ray\.serve") + r"|@serve\.deployment"),
     S("TorchServe", r"torch-model-archiver|torchserve\b", everywhere),
@@ -221,76 +378,94 @@ CI = [S("CI pipeline", None, is_ci)]
 CI_RUNS = [
     S(
         "CI runs tests or the pipeline",
-        r"\b(pytest|tox|nox|make\s+(test|check|all|pipeline|train)|dvc\s+repro|"
-        r"python\s+-m\s+pytest|kedro\s+run)\b",
+        r"\b(pytest|tox|nox|make[ \t]+(test|check|all|pipeline|train)|dvc[ \t]+repro|"
+        r"python[ \t]+-m[ \t]+pytest|kedro[ \t]+run)\b",
         is_ci,
     ),
 ]
 DEPLOY = [
     S(
         "deployment step",
-        r"\b(kubectl\s+(apply|set\s+image|rollout)|helm\s+(upgrade|install)|(docker|podman)\s+push|"
-        r"gcloud\s+(run|app|functions|ai\s+endpoints)\s+deploy|aws\s+(ecs\s+update-service|lambda\s+"
-        r"update-function-code|sagemaker\s+(create|update)-endpoint)|az\s+(webapp|containerapp|ml)\b.*"
-        r"(deploy|create|update)|fly\s+deploy|serverless\s+deploy|bentoml\s+deploy|skaffold\s+run|"
-        r"kustomize\s+build|mlflow\s+deployments\s+create)",
+        r"\b(kubectl[ \t]+(apply|set[ \t]+image|rollout)|helm[ \t]+(upgrade|install)"
+        r"|(docker|podman)[ \t]+push|gcloud[ \t]+(run|app|functions|ai[ \t]+endpoints)[ \t]+deploy"
+        r"|aws[ \t]+(ecs[ \t]+update-service|lambda[ \t]+update-function-code"
+        r"|sagemaker[ \t]+(create|update)-endpoint)|fly[ \t]+deploy|serverless[ \t]+deploy"
+        r"|bentoml[ \t]+deploy|skaffold[ \t]+run|kustomize[ \t]+build"
+        r"|mlflow[ \t]+deployments[ \t]+create)"
+        # the first `az webapp|containerapp|ml` of the line, then deploy|create|update after it
+        r"|^(?>.*?\baz[ \t]+(webapp|containerapp|ml)\b).*(deploy|create|update)",
         automation,
     ),
-    S("deployment step", r"^\s*push:\s*true\s*$", is_ci),
+    S("deployment step", r"^[ \t]*push:[ \t]*true[ \t]*$", is_ci),
     # Cloud Build: entrypoint gcloud, args [run, deploy, ...]
-    S("deployment step", r"\[\s*['\"]?(run|app|functions)['\"]?\s*,\s*['\"]?deploy\b", is_ci),
-    S("deployment environment", r"^\s+environment:\s*\S", is_ci),
+    S(
+        "deployment step",
+        r"\[[ \t]*['\"]?(run|app|functions)['\"]?[ \t]*,[ \t]*['\"]?deploy\b",
+        is_ci,
+    ),
+    S("deployment environment", r"^[ \t]+environment:[ \t]*\S", is_ci),
     S(
         "GitOps (Argo CD / Flux)",
-        r"^apiVersion:\s*(argoproj\.io|kustomize\.toolkit\.fluxcd\.io)",
+        r"^apiVersion:[ \t]*(argoproj\.io|kustomize\.toolkit\.fluxcd\.io)",
         yaml,
     ),
 ]
 SCHEDULES = [
-    S("schedule", r"^\s*(schedule:\s*$|-?\s*cron:\s*\S)", is_ci),
-    S("schedule", r"\bcron\(\s*['\"]", is_ci),  # Jenkins: triggers { cron('H 3 * * 1') }
-    S("schedule", r"CI_PIPELINE_SOURCE\s*==\s*['\"]schedule|^\s*-\s*schedules\s*$", is_ci),
-    S("data trigger", r"^\s*paths:.*\.dvc|^\s*-\s*['\"]?[^'\"]*\.dvc['\"]?\s*$", is_ci),
-    S("Kubernetes CronJob", r"^kind:\s*CronJob\s*$", yaml),
+    # [ \t]*+: two runs of blanks side by side would split a line of blanks every way (n²).
+    S("schedule", r"^[ \t]*+(schedule:[ \t]*$|-?[ \t]*cron:[ \t]*\S)", is_ci),
+    S("schedule", r"\bcron\([ \t]*['\"]", is_ci),  # Jenkins: triggers { cron('H 3 * * 1') }
+    S(
+        "schedule",
+        r"CI_PIPELINE_SOURCE[ \t]*==[ \t]*['\"]schedule|^[ \t]*-[ \t]*schedules[ \t]*$",
+        is_ci,
+    ),
+    S(
+        "data trigger",
+        r"^[ \t]*paths:.*\.dvc|^[ \t]*-[ \t]*+['\"]?[^'\"\n]*\.dvc['\"]?[ \t]*$",
+        is_ci,
+    ),
+    S("Kubernetes CronJob", r"^kind:[ \t]*CronJob[ \t]*$", yaml),
     # Only in files of that orchestrator: `schedule = ...` is also a learning-rate schedule.
     S(
         "Airflow schedule",
-        r"\bschedule(_interval)?\s*=\s*(?!None)\S",
+        r"\bschedule(_interval)?[ \t]*=[ \t]*(?!None)\S",
         code,
         requires=imports("airflow"),
     ),
     S(
         "Prefect schedule",
-        r"\b(cron|interval|rrule)\s*=|CronSchedule\(|IntervalSchedule\(",
+        r"\b(cron|interval|rrule)[ \t]*=|CronSchedule\(|IntervalSchedule\(",
         code,
         requires=imports("prefect"),
     ),
-    S("Prefect schedule", r"^\s*-?\s*cron:\s*\S", yaml, r"(^|/)prefect\.ya?ml$"),
+    S("Prefect schedule", r"^[ \t]*+-?[ \t]*cron:[ \t]*\S", yaml, r"(^|/)prefect\.ya?ml$"),
     S(
         "Dagster schedule",
         r"ScheduleDefinition\(|@schedule\b|@sensor\b|build_schedule_from",
         requires=imports("dagster"),
     ),
     S("Kubeflow recurring run", r"create_recurring_run\("),
-    S("ZenML schedule", r"\bSchedule\(\s*cron_expression"),
+    S("ZenML schedule", r"\bSchedule\([ \t]*cron_expression"),
     S(
         "cloud scheduler",
-        r"ScheduleExpression|PipelineJobSchedule|create_schedule\(|gcloud\s+scheduler",
+        r"ScheduleExpression|PipelineJobSchedule|create_schedule\(|gcloud[ \t]+scheduler",
         everywhere,
     ),
     S(
         "crontab",
-        r"^\s*[\d*/,-]+\s+[\d*/,-]+\s+[\d*/,-]+\s+[\d*/,-]+\s+[\d*/,-]+\s+\S",
+        r"^[ \t]*[\d*/,-]+[ \t]+[\d*/,-]+[ \t]+[\d*/,-]+[ \t]+[\d*/,-]+[ \t]+[\d*/,-]+[ \t]+\S",
         lambda f: f.name in {"crontab", "cron"} or f.suffix == ".cron",
     ),
 ]
 RETRAIN_COMMANDS = [
     S(
         "retraining",
-        r"(dvc\s+repro(\s+--?[\w-]+)*\s*$|dvc\s+repro\b.*\btrain|dvc\s+exp\s+run|python\S*\s+\S*train\w*\.py"
-        r"|python\S*\s+-m\s+\S+\s+train\b|\bmake\s+(train|retrain|pipeline)\b|kedro\s+run|mlflow\s+run"
-        r"|zenml\s+pipeline\s+run|\b\w+\s+train\s*$"
-        r"|[\[,]\s*['\"]?train['\"]?\s*\])",
+        r"(dvc[ \t]+repro(?:[ \t]+-[\w-]++)*+[ \t]*$|^(?>.*?dvc[ \t]+repro\b).*\btrain"
+        r"|dvc[ \t]+exp[ \t]+run|python\S{0,64}[ \t]+\S{0,200}?train\w{0,100}\.py"
+        r"|python\S{0,64}[ \t]+-m[ \t]+\S{1,200}[ \t]+train\b"
+        r"|\bmake[ \t]+(train|retrain|pipeline)\b|kedro[ \t]+run|mlflow[ \t]+run"
+        r"|zenml[ \t]+pipeline[ \t]+run|\b\w+[ \t]+train[ \t]*$"
+        r"|[\[,][ \t]*['\"]?train['\"]?[ \t]*\])",
         automation,
     ),
     S("retraining", r"\.fit\(|\btrain\w*\(", code),
@@ -298,8 +473,8 @@ RETRAIN_COMMANDS = [
 DATA_TESTS = [
     S(
         "pytest data test",
-        r"^\s*def test_\w*(data|schema|column|null|nan|missing|range|leak|duplicat|"
-        r"valid|contract|dtype|label|split)\w*\(",
+        r"^[ \t]*def test_(?=\w*(data|schema|column|null|nan|missing|range|leak|duplicat|"
+        r"valid|contract|dtype|label|split))\w*+\(",
         tests,
     ),
     S("Great Expectations", imports(r"great_expectations") + r"|\bexpect_column_\w+\(", any_code),
@@ -311,8 +486,8 @@ DATA_TESTS = [
 MODEL_TESTS = [
     S(
         "pytest model test",
-        r"^\s*def test_\w*(model|predict|accuracy|metric|score|baseline|auc|rmse|"
-        r"quality|slice|invarian|reproduc|overfit|train)\w*\(",
+        r"^[ \t]*def test_(?=\w*(model|predict|accuracy|metric|score|baseline|auc|rmse|"
+        r"quality|slice|invarian|reproduc|overfit|train))\w*+\(",
         tests,
     ),
     S("Deepchecks model checks", r"model_evaluation\(|\bfull_suite\(", any_code),
@@ -326,8 +501,11 @@ MONITORING = [
     S("Datadog", imports(r"ddtrace|datadog")),
     S("OpenTelemetry", imports(r"opentelemetry")),
     S("CloudWatch metrics", r"put_metric_data\("),
-    S("Grafana dashboard", r'"panels"\s*:', lambda f: f.suffix == ".json"),
-    S("prediction logging", r"\bdef \w*(log_prediction|prediction_log)\w*\(|\bPredictionLog\w*\("),
+    S("Grafana dashboard", r'"panels"[ \t]*:', lambda f: f.suffix == ".json"),
+    S(
+        "prediction logging",
+        r"\bdef (?=\w*(log_prediction|prediction_log))\w*+\(|\bPredictionLog\w*\(",
+    ),
 ]
 DRIFT = [
     S(
@@ -342,7 +520,7 @@ DRIFT = [
     S(
         "hand-written drift check",
         r"\bks_2samp\(|\bwasserstein_distance\(|\bjensenshannon\(|"
-        r"\bdef \w*(drift|psi|wasserstein|population_stability)\w*\(",
+        r"\bdef (?=\w*(drift|psi|wasserstein|population_stability))\w*+\(",
     ),
 ]
 ALERTS = [
@@ -356,12 +534,12 @@ ALERTS = [
     S("e-mail alert", imports(r"smtplib") + r"|\bsend_mail\(|sendgrid"),
     S(
         "issue opened on drift",
-        r"\bgh\s+issue\s+(create|edit|comment|reopen)\b|issues\.create\(|"
-        r"^\s*issues:\s*write",
+        r"\bgh[ \t]+issue[ \t]+(create|edit|comment|reopen)\b|issues\.create\(|"
+        r"^[ \t]*issues:[ \t]*write",
         is_ci,
     ),
-    S("Prometheus alert rule", r"^\s*-\s*alert:\s*\S", yaml),
-    S("Alertmanager", r"^\s*receivers:\s*$|alertmanager", yaml),
+    S("Prometheus alert rule", r"^[ \t]*-[ \t]*alert:[ \t]*\S", yaml),
+    S("Alertmanager", r"^[ \t]*receivers:[ \t]*$|alertmanager", yaml),
     S("CloudWatch alarm", r"put_metric_alarm\(|AWS::CloudWatch::Alarm", everywhere),
     S("WhyLabs monitor", r"\bMonitorSetup\(|whylabs_toolkit\.monitor"),
 ]
@@ -371,10 +549,10 @@ AB_TESTING = [
         r"\b(challenger_share|traffic_split|split_traffic|ab_test\w*|"
         r"canary_(share|weight|fraction))\b",
     ),
-    S("traffic split (Istio)", r"^kind:\s*VirtualService", yaml),
+    S("traffic split (Istio)", r"^kind:[ \t]*VirtualService", yaml),
     S("traffic split (KServe canary)", r"canaryTrafficPercent", yaml),
-    S("traffic split (Argo Rollouts)", r"^\s*-\s*setWeight:", yaml),
-    S("traffic split (Seldon)", r"^\s*traffic:\s*\d+", yaml),
+    S("traffic split (Argo Rollouts)", r"^[ \t]*-[ \t]*setWeight:", yaml),
+    S("traffic split (Seldon)", r"^[ \t]*traffic:[ \t]*\d+", yaml),
     S("traffic split (SageMaker variants)", r"InitialVariantWeight|ProductionVariants"),
 ]
 FEATURE_STORE = [
@@ -397,8 +575,8 @@ SCHEMA = [
 FEATURE_TESTS = [
     S(
         "feature code test",
-        r"^\s*(from\s+\S*features?\S*\s+import|import\s+\S*features?\b)|"
-        r"^\s*def test_\w*feature",
+        r"^[ \t]*(from[ \t]+(?=\S*feature)\S*+[ \t]+import|import[ \t]+\S*features?\b)|"
+        r"^[ \t]*def test_\w*feature",
         tests,
     ),
 ]
@@ -431,8 +609,8 @@ FAIRNESS = [
 SEEDS = [
     S(
         "fixed seed",
-        r"\brandom_state\s*[=:]\s*\d|\b(np\.)?random\.seed\(|manual_seed\(|"
-        r"seed_everything\(|^\s*(random_)?seed:\s*\d",
+        r"\brandom_state[ \t]*[=:][ \t]*\d|\b(np\.)?random\.seed\(|manual_seed\(|"
+        r"seed_everything\(|^[ \t]*(random_)?seed:[ \t]*\d",
         lambda f: not is_test(f) and f.suffix != ".md",
     ),
 ]
@@ -461,8 +639,12 @@ LOCKS = [
     ),
 ]
 PIPELINE_TESTS = [
-    S("pipeline test", r"^\s*def test_\w*(pipeline|end_to_end|e2e|integration|repro)\w*\(", tests),
-    S("pipeline run in CI", r"\b(dvc\s+repro|make\s+(pipeline|all)|kedro\s+run)\b", is_ci),
+    S(
+        "pipeline test",
+        r"^[ \t]*def test_(?=\w*(pipeline|end_to_end|e2e|integration|repro))\w*+\(",
+        tests,
+    ),
+    S("pipeline run in CI", r"\b(dvc[ \t]+repro|make[ \t]+(pipeline|all)|kedro[ \t]+run)\b", is_ci),
 ]
 QUALITY_GATE = [
     S(
@@ -479,7 +661,7 @@ CANARY = [
 ROLLBACK = [
     S(
         "rollback",
-        r"\broll(_|\s)?back\w*\b|rollout\s+undo",
+        r"\broll(_|[ \t])?back\w*\b|rollout[ \t]+undo",
         lambda f: everywhere(f) and f.suffix != ".json",
     ),
 ]

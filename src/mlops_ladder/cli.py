@@ -10,7 +10,7 @@ from collections.abc import Callable
 from mlops_ladder import __version__, report
 from mlops_ladder.adopt import plan, template_source
 from mlops_ladder.checks import Findings, assess
-from mlops_ladder.scan import AssessError, read_repository
+from mlops_ladder.scan import AssessError, printable, read_repository
 
 DEPLOYMENT = {
     "m": ("by hand", True),
@@ -102,25 +102,36 @@ def run_assess(args: argparse.Namespace) -> int:
     answers = interview(findings, sys.stdin.readline) if args.interactive else {}
     template = template_source(args.template)
     adoption = plan(repo, findings, template, args.path, args.vcs_ref)
-    notes = repo.notes
+    notes, limits = repo.notes, repo.limits
     if args.json:
-        output = report.dumps(report.as_json(findings, adoption, args.path, notes, answers))
+        output = report.dumps(report.as_json(findings, adoption, args.path, notes, answers, limits))
     elif args.html:
-        output = report.page(findings, adoption, args.path, notes)
+        output = report.page(findings, adoption, args.path, notes, limits)
     else:
-        output = report.text(findings, adoption, args.path, notes)
+        output = report.text(findings, adoption, args.path, notes, limits)
     if args.output:
         try:
-            with open(args.output, "w", encoding="utf-8") as handle:
+            with open(args.output, "w", encoding="utf-8", errors="backslashreplace") as handle:
                 handle.write(output)
         except OSError as error:
             raise AssessError(
                 f"{args.output}: cannot write the report ({error.strerror})"
             ) from error
-        print(f"level {findings.level}: report written to {args.output}", file=sys.stderr)
+        print(
+            f"level {findings.level}: report written to {printable(args.output)}", file=sys.stderr
+        )
     else:
-        sys.stdout.write(output)
+        write(output)
     return 0
+
+
+def write(output: str) -> None:
+    """The report on standard output, whatever its encoding (a latin-1 terminal, say)."""
+    try:
+        sys.stdout.write(output)
+    except UnicodeEncodeError:
+        encoding = sys.stdout.encoding or "utf-8"
+        sys.stdout.write(output.encode(encoding, "backslashreplace").decode(encoding))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_assess(args)
     except AssessError as error:
-        print(f"mlops-ladder: error: {error}", file=sys.stderr)
+        print(f"mlops-ladder: error: {printable(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mlops-ladder: interrupted", file=sys.stderr)
@@ -137,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MLOPS_LADDER_DEBUG"):
             raise
         print(
-            f"mlops-ladder: error: {type(error).__name__}: {error} (MLOPS_LADDER_DEBUG=1 shows "
-            "the traceback)",
+            f"mlops-ladder: error: {type(error).__name__}: {printable(str(error))} "
+            "(MLOPS_LADDER_DEBUG=1 shows the traceback)",
             file=sys.stderr,
         )
         return 1

@@ -200,6 +200,7 @@ def cmd_schema_draft(project: Project, args: argparse.Namespace) -> int:
         str(args.path),
         params.task,
         feature_store=params.feature_store is not None,
+        test_size=params.split.test_size,
     )
     output.write_text(result.to_yaml())
     load_schema(output)  # what was written reads back as a valid contract
@@ -277,7 +278,8 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
         run = tracking.read_metadata(settings.metadata_file)["mlflow"]
         tracking.log_evaluation(settings, run["run_id"], report)
     primary = params.quality.primary_metric
-    log.info("test %s = %.4f -> %s", primary, report["test"][primary], settings.metrics_file)
+    # undefined on a test split that lacks a class: the quality bar says so below
+    log.info("test %s = %s -> %s", primary, report["test"].get(primary), settings.metrics_file)
     stale = report["staleness"]
     by_age = ", ".join(f"{age}: {value:.4f}" for age, value in stale["score_by_age"].items())
     log.info(
@@ -522,12 +524,14 @@ def build_parser(identity: projects.Identity) -> argparse.ArgumentParser:
         "Score the project on the ML Test Score from its last `make test` and pipeline run; "
         "write reports/readiness.json.",
     )
-    add(
+    eject_cmd = add(
         "eject",
         cmd_eject,
         "Copy a runtime module into this project (src/<package>/ejected/) and use the copy in its "
         "place: for the rare change the runtime's settings cannot make.",
-    ).add_argument("module", help="the module, e.g. monitoring.drift (--list: every one)")
+    )
+    eject_cmd.add_argument("module", nargs="?", help="the module, e.g. monitoring.drift")
+    eject_cmd.add_argument("--list", action="store_true", help="name every module to eject")
     if identity.level < 1:
         return parser
     add(
@@ -596,9 +600,11 @@ def build_parser(identity: projects.Identity) -> argparse.ArgumentParser:
 def cmd_eject(project: Project, args: argparse.Namespace) -> int:
     from mlops_ladder import eject
 
-    if args.module == "--list":
+    if args.list:
         print("\n".join(eject.modules()))
         return 0
+    if args.module is None:
+        raise ConfigError("name the module to eject (`eject --list` names them)")
     written = eject.eject(project.identity, args.module)
     print(
         f"{args.module} ejected to {written}: the project now runs that copy in place of the "

@@ -123,12 +123,16 @@ class Settings(BaseSettings):
     @field_validator("mlflow_tracking_uri")
     @classmethod
     def _absolute_sqlite(cls, uri: str) -> str:
-        """A relative sqlite store made absolute: MLflow caches a store by its URI, so one process
-        working in two projects (tests, notebooks) would otherwise write to the first one's."""
+        """A relative sqlite store (the default `sqlite:///mlflow.db`) made absolute: MLflow
+        keeps one store per URI for the life of the process, so a relative one would stay bound
+        to the folder it was first opened in (one process working in two projects: tests,
+        notebooks), and the URI MLflow exports to the environment would name another file in a
+        subprocess started elsewhere."""
         prefix = "sqlite:///"
-        if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-            return prefix + str(Path(uri.removeprefix(prefix)).resolve())
-        return uri
+        path = uri.removeprefix(prefix)
+        if not uri.startswith(prefix) or path.startswith(("/", ":memory:")):
+            return uri
+        return prefix + str(Path(path).resolve())
 
     @classmethod
     def load(cls) -> Settings:

@@ -23,6 +23,8 @@ from mlops_ladder.schema import Schema
 MAX_CATEGORIES = 50  # more distinct texts than this (or than half the rows): free text
 MAX_CLASSES = 20  # a whole-number target with more distinct values is a quantity, not classes
 MAX_SLICE_CATEGORIES = 10
+# Fewer labelled rows than this leave too little to learn from and to test on.
+MIN_ROWS = 20
 HEADER = """\
 # The data contract, drafted by `schema draft` from {source} ({rows} rows). Read it and edit
 # it: `validate` checks every rule before training; batch prediction and serving check each
@@ -119,15 +121,27 @@ class Draft:
 
 
 def draft(
-    frame: pd.DataFrame, target: str, source: str, task: str, feature_store: bool = False
+    frame: pd.DataFrame,
+    target: str,
+    source: str,
+    task: str,
+    feature_store: bool = False,
+    test_size: float = 0.2,
 ) -> Draft:
     """The contract for `frame`, predicting `target`, for the project's task (params.yaml);
-    with a `feature_store`, its entity key and event time where the data has them."""
+    with a `feature_store`, its entity key and event time where the data has them. A table too
+    small to learn from and test on (params.yaml split.test_size) is one clear error."""
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns))
         raise DataError(f"{source} has no column '{target}' (its columns: {columns})")
     labels = frame[target]
-    result = Draft(source, len(frame), task, draft_target(labels, target, source, task))
+    labelled_rows = int(labels.notna().sum())
+    if 0 < labelled_rows < MIN_ROWS:
+        raise DataError(
+            f"{source}: {labelled_rows} labelled rows, too few to learn from and test on "
+            f"(at least {MIN_ROWS})"
+        )
+    result = Draft(source, len(frame), task, draft_target(labels, target, source, task, test_size))
     result.unlabelled = int(labels.isna().sum())
     for name in frame.columns:
         if name == target:
@@ -169,7 +183,9 @@ def draft(
     return result
 
 
-def draft_target(labels: pd.Series, name: str, source: str, task: str) -> dict[str, Any]:
+def draft_target(
+    labels: pd.Series, name: str, source: str, task: str, test_size: float = 0.2
+) -> dict[str, Any]:
     present = labels.dropna()
     if present.empty:
         raise DataError(f"{source}: target '{name}' has no values")
@@ -193,6 +209,17 @@ def draft_target(labels: pd.Series, name: str, source: str, task: str) -> dict[s
                 f"classifier (at most {MAX_CATEGORIES})"
             )
         spec["dtype"] = "bool" if _is_bool(present) else "int" if whole else "category"
+        # The split is stratified: each class needs enough rows for the test split to hold one.
+        counts = present.value_counts()
+        needed = math.ceil(round(1 / test_size, 6))
+        if int(counts.min()) < needed:
+            label = _plain(counts.idxmin())
+            raise DataError(
+                f"target '{name}': class {label!r} has {int(counts.min())} labelled rows; each "
+                f"class needs at least {needed} so that the test split (params.yaml "
+                f"split.test_size {test_size:g}) holds one: gather more rows of it, or drop "
+                "or merge it"
+            )
         spec["allowed"] = sorted(_plain(value) for value in distinct)
         shares = present.value_counts(normalize=True)
         # The class-share floor: half the rarest class's share, so today's data passes and a

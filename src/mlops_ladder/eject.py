@@ -18,8 +18,11 @@ from pathlib import Path
 from mlops_ladder import project
 from mlops_ladder.errors import ConfigError
 
-# Modules a project may not eject: the wiring itself, and the template's own command.
+# Modules a project may not eject: the wiring itself, the template's own command, and what is
+# imported before the project is read (by the command line, or pytest's plugin): a copy of those
+# would never be loaded.
 KEPT = {"project", "eject", "errors", "cli", "__main__", "__init__"}
+KEPT |= {"commands", "config", "schema", "testing"}  # loaded before the project is known
 ASSESS = {"adopt", "checks", "report", "scan"}
 
 

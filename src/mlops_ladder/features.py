@@ -132,7 +132,21 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         missing = [name for name in self.names_ if name not in known]
         if missing:
             raise ConfigError(f"features.py no longer defines {', '.join(missing)}: retrain")
-        return add_derived_features(frame, [known[name] for name in self.names_])
+        return add_derived_features(missing_as_nan(frame), [known[name] for name in self.names_])
+
+
+def missing_as_nan(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing text values as NaN, whatever wrote them (Parquet and databases give None): the
+    imputers take NaN only, so a None would be learnt as a category of its own in training and
+    imputed when serving sends NaN."""
+    texts = [name for name, dtype in frame.dtypes.items() if dtype.kind == "O"]
+    holes = [name for name in texts if any(value is None for value in frame[name])]
+    if not holes:
+        return frame
+    frame = frame.copy()
+    for name in holes:
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), float("nan"))
+    return frame
 
 
 def make_preprocessor(

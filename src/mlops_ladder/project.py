@@ -90,7 +90,7 @@ def read_identity(root: Path) -> Identity:
     if not isinstance(package, str) or not package.isidentifier():
         raise ConfigError(f"{path} [tool.{TABLE}] package: give the import name of the package")
     level = table.get("level", 0)
-    if level not in (0, 1, 2):
+    if isinstance(level, bool) or level not in (0, 1, 2):  # true == 1 to Python, not to TOML
         raise ConfigError(f"{path} [tool.{TABLE}] level: 0, 1 or 2, not {level!r}")
     hooks = {name: table[name] for name in HOOKS if name in table}
     for name, reference in hooks.items():

@@ -1,4 +1,10 @@
-"""The report, three ways: a table for the terminal, a self-contained HTML page, JSON."""
+"""The report, three ways: a table for the terminal, a self-contained HTML page, JSON.
+
+What a repository says (paths, answers read from its files) may hold control characters: text
+and HTML write each field through printable(), and the whole text once more, so that nothing
+reaches a terminal raw; JSON escapes them itself. A report whose reading hit a limit says it
+is partial, before the checklist, in all three forms.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,11 @@ import html
 import json
 import shutil
 import textwrap
+from collections.abc import Sequence
 
 from mlops_ladder.adopt import LEVEL_NAMES, Adoption
 from mlops_ladder.checks import MAX_EVIDENCE, Findings, Item
+from mlops_ladder.scan import printable, printable_lines
 
 MARK = {True: "[x]", False: "[ ]", None: "[?]"}
 WORD = {True: "met", False: "missing", None: "not visible in files"}
@@ -21,11 +29,25 @@ def missing_for_next(findings: Findings) -> list[Item]:
     return [i for i in findings.items if i.core and 1 <= i.level <= target and not i.met]
 
 
+def partial(limits: Sequence[str]) -> str:
+    return (
+        f"Partial report: {len(limits)} limit(s) reached while reading the repository; "
+        "what they left out is in the notes."
+    )
+
+
 def as_json(
-    findings: Findings, adoption: Adoption, path: str, notes: list[str], answers: dict[str, str]
+    findings: Findings,
+    adoption: Adoption,
+    path: str,
+    notes: list[str],
+    answers: dict[str, str],
+    limits: Sequence[str] = (),
 ) -> dict:
     return {
-        "path": path,
+        "path": printable(path),
+        "partial": bool(limits),
+        "limits": list(limits),
         "level": findings.level,
         "items": [i.as_json() for i in findings.items],
         "missing_for_next": [i.item for i in missing_for_next(findings)],
@@ -50,10 +72,18 @@ def _wrap(text: str, indent: int, width: int) -> list[str]:
     ) or [""]
 
 
-def text(findings: Findings, adoption: Adoption, path: str, notes: list[str]) -> str:
+def text(
+    findings: Findings,
+    adoption: Adoption,
+    path: str,
+    notes: list[str],
+    limits: Sequence[str] = (),
+) -> str:
     width = min(shutil.get_terminal_size((100, 24)).columns, 110)
-    out = [f"mlops-ladder assess {path}", ""]
+    out = [f"mlops-ladder assess {printable(path)}", ""]
     out.append(f"Level reached: {findings.level} ({LEVEL_NAMES[findings.level]})")
+    if limits:
+        out += _wrap(partial(limits), 0, width)
     out.append("")
     for level in (0, 1, 2):
         out.append(f"Level {level}: {LEVEL_NAMES[level]}")
@@ -94,14 +124,14 @@ def text(findings: Findings, adoption: Adoption, path: str, notes: list[str]) ->
             out += ["", "  " + adoption.command, ""]
         out.append("  Answers read from the repository:")
         for key, answer in adoption.answers.items():
-            out += _wrap(f"{key} = {answer.value}   ({answer.source})", 4, width)
+            out += _wrap(f"{key} = {printable(answer.value)}   ({answer.source})", 4, width)
         out.append("  Then by hand:")
         for step in adoption.by_hand:
             out += _wrap(f"- {step}", 4, width)
         out.append("")
     for note in adoption.notes + notes:
-        out += _wrap(f"note: {note}", 0, width)
-    return "\n".join(out).rstrip() + "\n"
+        out += _wrap(f"note: {printable(note)}", 0, width)
+    return printable_lines("\n".join(out).rstrip() + "\n")
 
 
 CSS = """
@@ -124,11 +154,21 @@ def _flag(item: Item) -> str:
 
 
 def _refs(evidence: list) -> str:
-    return "<br>".join(f"<code>{html.escape(x.ref)}</code>" for x in evidence)
+    return "<br>".join(f"<code>{_e(x.ref)}</code>" for x in evidence)
 
 
-def page(findings: Findings, adoption: Adoption, path: str, notes: list[str]) -> str:
-    e = html.escape
+def _e(value: str) -> str:
+    return html.escape(printable(value))
+
+
+def page(
+    findings: Findings,
+    adoption: Adoption,
+    path: str,
+    notes: list[str],
+    limits: Sequence[str] = (),
+) -> str:
+    e = _e
     rows = "".join(
         f"<tr><td>{i.level}</td><td>{e(i.item)}{_flag(i)}</td>"
         f"<td class='{_cls(i.met)}'>{WORD[i.met]}</td><td>{e(i.note)}</td>"
@@ -159,11 +199,16 @@ def page(findings: Findings, adoption: Adoption, path: str, notes: list[str]) ->
         f"<li>{e(tool)}: {', '.join(f'<code>{e(x.ref)}</code>' for x in ev[:3])}</li>"
         for tool, ev in findings.tools.items()
     )
-    return f"""<!DOCTYPE html>
+    reached = (
+        f'<p>Level reached: <span class="level">{findings.level}</span> '
+        f"({e(LEVEL_NAMES[findings.level])})</p>"
+    )
+    warning = f"<p class='missing'>{e(partial(limits))}</p>" if limits else ""
+    return printable_lines(f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mlops-ladder assess: {e(path)}</title>
 <style>{CSS}</style></head><body>
 <h1>mlops-ladder assess <code>{e(path)}</code></h1>
-<p>Level reached: <span class="level">{findings.level}</span> ({e(LEVEL_NAMES[findings.level])})</p>
+{reached}{warning}
 {f"<h2>Missing for level {findings.level + 1}</h2><ul>{missing}</ul>" if missing else ""}
 <h2>The maturity checklist</h2>
 <table><tr><th>level</th><th>item</th><th>status</th><th>what was found</th><th>evidence</th></tr>
@@ -174,7 +219,7 @@ def page(findings: Findings, adoption: Adoption, path: str, notes: list[str]) ->
 {adopt}
 {f"<h2>Notes</h2><ul>{all_notes}</ul>" if all_notes else ""}
 </body></html>
-"""
+""")
 
 
 def dumps(data: dict) -> str:

@@ -276,10 +276,10 @@ def spark_session() -> Any:
 
 
 def score_spark(schema: Schema, files: list[str], output: str, uri: str) -> Scored:
+    spark = spark_session()  # first: without PySpark, the error says how to install it
     import mlflow
     from pyspark.sql import functions as F
 
-    spark = spark_session()
     source = files[0] if len(files) == 1 else str(Path(files[0]).parent)
     # A folder URI (no suffix) is read as Parquet, Spark's own format.
     if suffix(files[0]) == ".csv":

@@ -141,9 +141,7 @@ def report(
     return evaluate(model, splits[1], train_features, schema, params)
 
 
-def point_outputs_at(
-    root: Path, folder: Path, prefix: str, patch: pytest.MonkeyPatch
-) -> None:
+def point_outputs_at(root: Path, folder: Path, prefix: str, patch: pytest.MonkeyPatch) -> None:
     """Read params and contract from the project; write every output under `folder`."""
     patch.setenv(f"{prefix}PARAMS_FILE", str(root / "params.yaml"))
     patch.setenv(f"{prefix}SCHEMA_FILE", str(root / "schema.yaml"))

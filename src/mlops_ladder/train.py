@@ -21,7 +21,7 @@ from mlops_ladder import metrics, project
 from mlops_ladder.config import Params
 from mlops_ladder.data import file_md5, read_table
 from mlops_ladder.errors import ConfigError, DataError
-from mlops_ladder.features import DerivedFeatures, make_preprocessor
+from mlops_ladder.features import DerivedFeatures, make_preprocessor, missing_as_nan
 from mlops_ladder.model import make_estimator, predict
 from mlops_ladder.schema import Schema
 
@@ -37,6 +37,7 @@ def fit(train_features: pd.DataFrame, schema: Schema, estimator: BaseEstimator) 
     target = schema.target.name
     if target not in train_features.columns:
         raise DataError(f"training data has no target column '{target}'")
+    train_features = missing_as_nan(train_features)  # as the model's first step makes them
     derived = DerivedFeatures().fit(train_features[schema.feature_names])
     inputs = [*schema.feature_names, *derived.names_]
     missing = [name for name in inputs if name not in train_features.columns]

@@ -100,10 +100,13 @@ def column_checks(name: str, values: pd.Series, spec: Feature | Target) -> list[
     checks.append(Check(f"{name}.dtype", numeric, f"expected {spec.dtype}, found {values.dtype}"))
     if not numeric:
         return checks
-    infinite = int(np.isinf(present.to_numpy(dtype="float64")).sum())
-    checks.append(Check(f"{name}.finite", infinite == 0, f"{infinite} infinite values"))
+    infinite = np.isinf(present.to_numpy(dtype="float64"))
+    checks.append(
+        Check(f"{name}.finite", not infinite.any(), f"{int(infinite.sum())} infinite values")
+    )
     if spec.dtype == "int":
-        fractional = int((present % 1 != 0).sum())
+        # an infinite value is reported once, as not finite, not again as a fraction
+        fractional = int((present[~infinite] % 1 != 0).sum())
         checks.append(Check(f"{name}.integer", fractional == 0, f"{fractional} non-integer values"))
     if spec.min is not None:
         below = int((present < spec.min).sum())
@@ -158,40 +161,79 @@ def table_checks(labelled: pd.DataFrame, schema: Schema) -> list[Check]:
 def single_feature_scores(labelled: pd.DataFrame, schema: Schema) -> dict[str, float]:
     """How well each feature alone predicts the target, from 0 (not at all) to 1 (exactly).
 
-    Classification: how much knowing the feature's value (numbers cut into 20 quantile bins)
-    lowers the error of always guessing the majority class, so 1 means the feature decides the
-    class alone. Regression: the share of the target's variance explained by the feature's
-    groups (bins or categories), or for a number its squared rank correlation with the target
-    if higher. A copy of the target scores 1; a strong honest feature stays clearly below it.
+    Each row's target is predicted from the other rows of its group (the rows with the same
+    value of the feature; numbers cut into 20 quantile bins): leave-one-out, so that a group of
+    one row, which tells nothing about another row, scores nothing (a small table's honest
+    features would otherwise "predict" each row from itself). A row alone in its group gets the
+    table's prediction instead. Classification: how much these predictions lower the error of
+    always guessing the majority class. Regression: the share of the target's variance they
+    explain, or for a number its squared rank correlation with the target if higher. A copy of
+    the target scores 1; a strong honest feature stays clearly below it.
     """
     target = labelled[schema.target.name]
     if target.nunique() < 2:
         return {}
+    regression = schema.target.values is None
     scores = {}
     for name in schema.feature_names:
         groups = _groups(labelled[name])
-        if schema.target.dtype in ("float", "int") and schema.target.values is None:
+        if regression:
             numbers = target.astype("float64")
-            means = numbers.groupby(groups).transform("mean")
-            total = float(((numbers - numbers.mean()) ** 2).sum())
-            score = 1 - float(((numbers - means) ** 2).sum()) / total if total else 0.0
+            score = _explained_variance(numbers, groups)
             # A monotone copy of the target ranks exactly like it.
             if pd.api.types.is_numeric_dtype(labelled[name]):
-                score = max(score, float(labelled[name].corr(numbers, method="spearman")) ** 2)
+                correlation = labelled[name].corr(numbers, method="spearman")
+                if np.isfinite(correlation):
+                    score = max(score, float(correlation) ** 2)
         else:
-            base_error = 1 - float(target.value_counts(normalize=True).max())
-            hits = target.groupby(groups).agg(lambda part: part.value_counts().max()).sum()
-            error = 1 - float(hits) / len(target)
-            score = 1 - error / base_error if base_error else 0.0
-        scores[name] = round(max(score, 0.0), 6)
+            score = _error_reduction(target, groups)
+        scores[name] = round(max(float(score), 0.0), 6)
     return scores
+
+
+def _explained_variance(numbers: pd.Series, groups: pd.Series) -> float:
+    """1 - the squared error of each value's leave-one-out group mean over the variance."""
+    total = float(((numbers - numbers.mean()) ** 2).sum())
+    if not total:
+        return 0.0
+    by_group = numbers.groupby(groups)
+    sums, sizes = by_group.transform("sum"), by_group.transform("size")
+    others = (sizes - 1).to_numpy()
+    fallback = (numbers.sum() - numbers) / max(len(numbers) - 1, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loo = np.where(others > 0, (sums - numbers) / others, fallback)
+    return 1 - float(((numbers - loo) ** 2).sum()) / total
+
+
+def _error_reduction(target: pd.Series, groups: pd.Series) -> float:
+    """How much the leave-one-out majority of each row's group lowers the error of always
+    guessing the table's majority class (ties and lone rows: the table's majority)."""
+    group, _ = pd.factorize(groups)
+    label, classes = pd.factorize(target)
+    width = len(classes)
+    counts = np.bincount(group * width + label, minlength=(group.max() + 1) * width)
+    counts = counts.reshape(-1, width)  # rows: groups, columns: classes
+    totals = counts.sum(axis=0)
+    base_error = 1 - float(totals.max()) / len(label)
+    if not base_error:
+        return 0.0
+    rows = np.arange(len(label))
+    mine = counts[group, label] - 1  # the other rows of the group with the row's class
+    others = counts[group]
+    others[rows, label] = -1
+    best_other = others.max(axis=1)  # the most frequent other class in the group
+    decided = mine > best_other  # the group's other rows point to the row's class
+    undecided = mine == best_other  # a lone row, or a tie: the table's majority decides
+    hits = decided | (undecided & (label == totals.argmax()))
+    return 1 - (1 - float(hits.mean())) / base_error
 
 
 def _groups(values: pd.Series) -> pd.Series:
     """The feature's values as group labels: numbers in quantile bins, missing as its own."""
     number = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if number and values.nunique() > 20:
-        values = pd.qcut(values, 20, labels=False, duplicates="drop")
+        finite = values.where(np.isfinite(values.astype("float64")))  # the finite check's to flag
+        values = pd.qcut(finite, 20, labels=False, duplicates="drop")
     return values.astype("string").fillna("<missing>")
 
 

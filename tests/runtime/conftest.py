@@ -142,6 +142,9 @@ def inside(root: Path) -> Iterator[project.Identity]:
     its package importable."""
     before = Path.cwd()
     source = str(root / "src")
+    # mlflow.set_tracking_uri exports the URI to the environment: the next project would read
+    # this one's store as its own setting.
+    tracking = os.environ.get("MLFLOW_TRACKING_URI")
     sys.path.insert(0, source)
     os.chdir(root)
     try:
@@ -150,6 +153,10 @@ def inside(root: Path) -> Iterator[project.Identity]:
     finally:
         os.chdir(before)
         sys.path.remove(source)
+        if tracking is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = tracking
 
 
 def run(root: Path, *commands: str) -> None:

@@ -43,6 +43,7 @@ from sklearn.ensemble import (
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils import get_tags
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +63,34 @@ class CompiledModel:
     `description` says what was compiled, for /model and the logs.
     """
 
-    def __init__(self, steps: list[Transform], estimator: Any, description: list[str]) -> None:
+    def __init__(
+        self, steps: list[Transform], estimator: Any, description: list[str], tags: Any = None
+    ) -> None:
         self.steps = steps
         self.estimator = estimator
         self.description = description
-        if hasattr(estimator, "classes_"):
+        self._tags = tags
+        if getattr(estimator, "classes_", None) is not None:
             self.classes_ = estimator.classes_
+
+    def __sklearn_tags__(self) -> Any:
+        """The pipeline's tags: `is_classifier` (model.predict) tells the tasks apart by them."""
+        if self._tags is None:
+            raise AttributeError("__sklearn_tags__")
+        return self._tags
 
     def _transform(self, frame: pd.DataFrame) -> Any:
         for step in self.steps:
             frame = step(frame)
         return frame
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.estimator.predict_proba(self._transform(frame))
+    @property
+    def predict_proba(self) -> Callable[[pd.DataFrame], np.ndarray]:
+        """A classifier's probabilities; a regressor has none (`hasattr` says so, as it does of
+        the pipeline: serving answers values, not probabilities, by it)."""
+        if not hasattr(self.estimator, "predict_proba"):
+            raise AttributeError("predict_proba: a regressor has no class probabilities")
+        return lambda frame: self.estimator.predict_proba(self._transform(frame))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return self.estimator.predict(self._transform(frame))
@@ -104,7 +119,7 @@ def compile_model(pipeline: Any, example: pd.DataFrame | None = None) -> Any:
     except CannotCompile as reason:
         final = estimator
         description.append(as_is(estimator, reason))
-    compiled = CompiledModel(steps, final, description)
+    compiled = CompiledModel(steps, final, description, get_tags(pipeline))
     if example is not None and not same_predictions(pipeline, compiled, example):
         log.warning("the compiled model disagrees with the pipeline: serving the pipeline as is")
         return pipeline
@@ -339,8 +354,11 @@ class CompiledForest:
         # Summed tree after tree (cumulative sum), exactly like the forest's accumulation.
         return np.cumsum(per_tree, axis=1)[:, -1, :] / self.n_trees
 
-    def predict_proba(self, features: Any) -> np.ndarray:
-        return self._average(features)
+    @property
+    def predict_proba(self) -> Callable[[Any], np.ndarray]:
+        if not hasattr(self, "classes_"):
+            raise AttributeError("predict_proba: a regressor has no class probabilities")
+        return self._average
 
     def predict(self, features: Any) -> np.ndarray:
         average = self._average(features)
@@ -406,10 +424,16 @@ class CompiledBoosting:
         # baseline + tree 1 + tree 2 ..., added in scikit-learn's order
         return np.cumsum(np.concatenate([start, leaves], axis=1), axis=1)[:, -1, :]
 
-    def predict_proba(self, features: Any) -> np.ndarray:
+    @property
+    def predict_proba(self) -> Callable[[Any], np.ndarray]:
+        if self.classes_ is None:
+            raise AttributeError("predict_proba: a regressor has no class probabilities")
+        return self._probabilities
+
+    def _probabilities(self, features: Any) -> np.ndarray:
         return self.loss.predict_proba(np.asfortranarray(self.raw(features)))
 
     def predict(self, features: Any) -> np.ndarray:
         if self.classes_ is not None:
-            return self.classes_[self.predict_proba(features).argmax(axis=1)]
+            return self.classes_[self._probabilities(features).argmax(axis=1)]
         return self.loss.link.inverse(self.raw(features).ravel())

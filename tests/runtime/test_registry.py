@@ -1,0 +1,410 @@
+"""Tracking and the registry gate: what a run records, the gate promoting a good model and
+refusing a bad one (the champion stays), promote and rollback, a model of a new contract.
+
+The projects ran their stages once (trained.py): the stages' own champion is only read here;
+every test that registers does it under a model name of its own, in the project's MLflow store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from trained import MODEL_NAME, Trained, own_tracking_uri, shared
+
+from mlops_ladder import features, metrics, registry, tracking
+from mlops_ladder.commands import main, report_decision
+from mlops_ladder.config import Settings
+from mlops_ladder.evaluate import evaluate
+from mlops_ladder.model import make_baselines
+from mlops_ladder.schema import Schema
+from mlops_ladder.train import describe, fit
+
+ENV = "TABULAR_MODEL_"
+
+
+@pytest.fixture(autouse=True)
+def _tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    own_tracking_uri(monkeypatch)
+
+
+# Both samples where the gate depends on the task (its metrics, its baselines: `job`); the
+# classification sample alone for the rest (`sample`).
+@pytest.fixture(scope="module", params=["classification", "regression"])
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    return shared(request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def job(built: Trained, monkeypatch: pytest.MonkeyPatch) -> Iterator[Trained]:
+    """A sample project of each task, the test running in it (outside a workflow: where the
+    commit rule applies, the test says so)."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    with built.inside():
+        yield built
+
+
+@pytest.fixture
+def sample(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The classification sample only: for what does not depend on the task."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    found = shared("classification", tmp_path_factory)
+    with found.inside():
+        yield found
+
+
+def client_of(settings: Settings) -> MlflowClient:
+    return registry.client_for(settings)
+
+
+def aliases(settings: Settings) -> dict[str, str]:
+    found = client_of(settings).get_registered_model(settings.model_name).aliases
+    return {alias: str(version) for alias, version in found.items()}
+
+
+def track(
+    job: Trained, settings: Settings, model: Any, schema: Schema | None = None
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Log a training run as the train stage does: its run, and the model's metadata."""
+    schema = schema or job.schema
+    metadata = describe(model, *job.data_files, schema, job.params)
+    run = tracking.log_training(settings, model, metadata, job.train_features, schema, job.params)
+    return run, metadata
+
+
+def gate(
+    job: Trained,
+    settings: Settings,
+    model: Any,
+    report: dict[str, Any],
+    schema: Schema | None = None,
+    metadata_changes: dict[str, Any] | None = None,
+) -> registry.Decision:
+    """Track `model` and take it through the gate, as the train and register stages do."""
+    run, metadata = track(job, settings, model, schema)
+    metadata = {**metadata, **(metadata_changes or {})}
+    return registry.register(
+        settings, job.params, schema or job.schema, run, report, job.test_split, metadata
+    )
+
+
+def register_champion(job: Trained) -> tuple[Settings, registry.Decision]:
+    """The project's model under a new name, through the gate: its first champion."""
+    settings = job.settings_for()
+    decision = gate(job, settings, job.model, job.report)
+    assert decision.promoted, decision.reasons
+    return settings, decision
+
+
+# ----------------------------------------------------------------------------------------------
+# What the stages tracked
+# ----------------------------------------------------------------------------------------------
+def test_the_stages_track_the_run_and_register_a_champion(job: Trained) -> None:
+    decision = json.loads(job.settings.registration_report.read_text())
+    assert decision["promoted"], decision["reasons"]
+    client = client_of(job.settings)
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert str(champion.version) == decision["version"] == "1"
+    assert champion.run_id == job.metadata["mlflow"]["run_id"]
+    run = client.get_run(champion.run_id)
+    # The run records what it needs to be reproduced and explained: data versions, seed, params
+    assert run.data.tags["data.raw_md5"] == job.metadata["data"]["raw"]["md5"]
+    assert run.data.tags["data.train_md5"] == job.metadata["data"]["train"]["md5"]
+    assert run.data.tags["git.commit"] == "none"  # a project folder outside git
+    assert run.data.params["seed"] == str(job.params.seed)
+    assert run.data.params["task"] == job.task
+    assert run.data.params["train.estimator"] == job.params.train.estimator
+    # the training and the test scores (evaluate's, added to the same run)
+    primary = job.params.quality.primary_metric
+    assert run.data.metrics[f"train_{primary}"] == pytest.approx(
+        job.metadata["metrics"]["train"][primary]
+    )
+    assert run.data.metrics[f"test_{primary}"] == pytest.approx(job.report["test"][primary])
+    assert run.data.tags["quality.passed"] == "True"
+    # and the artifacts: the evaluation, the model's metadata, the contract, the model
+    evaluation = {item.path for item in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert "evaluation/metrics.json" in evaluation
+    top = {item.path for item in client.list_artifacts(run.info.run_id)}
+    assert {"metadata.json", "schema.yaml"} <= top
+    assert tracking.read_metadata_of_run(run.info.run_id)["inputs"] == job.schema.feature_names
+    # The registered version is the model the stages trained
+    import mlflow.sklearn
+
+    served = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@champion")
+    records = job.test_records
+    assert served.predict(records).tolist() == job.model.predict(records).tolist()
+
+
+def test_the_study_is_tracked_in_one_run_with_its_trials(sample: Trained) -> None:
+    # Given the tune stage's report, which names its MLflow run
+    report = json.loads(sample.settings.tuning_report.read_text())
+    client = client_of(sample.settings)
+    study = client.get_run(report["mlflow"]["run_id"])
+    metric = report["metric"]
+    # Then the run holds the best and the configured scores and the best hyperparameters
+    assert study.data.metrics[f"best_cv_{metric}"] == report["best_score"]
+    assert study.data.metrics[f"configured_cv_{metric}"] == report["configured_score"]
+    for name, value in report["best_params"].items():
+        assert study.data.params[f"best.{name}"] == str(value)
+    # and every trial: its score as the curve's step, its hyperparameters in the trials table
+    assert len(report["trials"]) == sample.params.tune.n_trials == 3
+    curve = client.get_metric_history(study.info.run_id, f"cv_{metric}")
+    assert sorted((point.step, point.value) for point in curve) == sorted(
+        (trial["number"], trial["score"]) for trial in report["trials"]
+    )
+    table = client.load_table(study.info.experiment_id, "trials.json", [study.info.run_id])
+    reported = [
+        {"trial": trial["number"], **trial["params"], f"cv_{metric}": trial["score"]}
+        for trial in report["trials"]
+    ]
+    tracked = table.to_dict(orient="records")
+    assert sorted(map(_canonical, tracked)) == sorted(map(_canonical, reported))
+    # and no nested runs: the study is one run
+    nested = client.search_runs(
+        [study.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{study.info.run_id}'",
+    )
+    assert nested == []
+
+
+def _canonical(row: dict[str, Any]) -> str:
+    """A row as text, alike whether a value went through a table (numpy scalars, ints as floats
+    beside a missing value, which is NaN there, floats to 10 digits) or not."""
+
+    def plain(value: object) -> object:
+        value = value.item() if hasattr(value, "item") else value  # numpy scalar -> Python
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return round(float(value), 9)  # pandas writes the table's floats to 10 digits
+        return value
+
+    return json.dumps({key: plain(value) for key, value in row.items()}, sort_keys=True)
+
+
+def test_bad_data_stops_at_validate_naming_each_problem(
+    sample: Trained,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a copy of the data with text in a number column and a shifted range
+    monkeypatch.setenv(f"{ENV}REPORTS_DIR", str(tmp_path / "reports"))  # the project's untouched
+    schema = sample.schema
+    frame = pd.read_parquet(sample.settings.raw_data)
+    bounded = [name for name in schema.numeric if schema.features[name].max is not None]
+    first, second = schema.numeric[0], bounded[-1]
+    frame[first] = "unknown"
+    frame[second] = frame[second].astype("float64") + 1e9
+    frame.to_csv(tmp_path / "corrupt.csv", index=False)
+    champion = aliases(sample.settings)["champion"]
+    # When it is validated
+    code = main(["validate", "--input", str(tmp_path / "corrupt.csv")])
+    # Then validation fails and names every problem; the champion is untouched
+    error = capsys.readouterr().err
+    assert code == 1
+    for check in (f"{first}.dtype", f"{second}.max"):
+        assert check in error
+    written = json.loads((tmp_path / "reports" / "validation.json").read_text())
+    assert written["passed"] is False
+    assert aliases(sample.settings)["champion"] == champion
+
+
+@pytest.mark.parametrize(("on_fail", "code"), [("error", 1), ("warn", 0)])
+def test_a_refusal_fails_the_stage_unless_params_say_warn(
+    tmp_path: Path,
+    on_fail: str,
+    code: int,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a model the gate refused
+    refused = registry.Decision(
+        "model", "2", False, "1", "1", ["test roc_auc 0.7 misses the bar 0.95"]
+    )
+    # When the decision is reported
+    result = report_decision(refused, tmp_path / "registration.json", on_fail)
+    # Then the stage fails (error) or only reports it (warn), and the decision is on disk
+    assert result == code
+    assert json.loads((tmp_path / "registration.json").read_text())["promoted"] is False
+    assert "misses the bar" in capsys.readouterr().err + caplog.text
+
+
+# ----------------------------------------------------------------------------------------------
+# The gate
+# ----------------------------------------------------------------------------------------------
+def test_a_model_that_passes_the_gate_becomes_champion(sample: Trained) -> None:
+    settings, decision = register_champion(sample)
+    assert decision.champion_before is None
+    assert decision.champion_after == decision.version == "1"
+    assert aliases(settings) == {"champion": "1", "challenger": "1"}
+    version = client_of(settings).get_model_version(settings.model_name, "1")
+    assert version.tags["gate"] == "passed"
+    assert version.tags["promoted_by"] == "gate"
+
+
+def test_the_gate_refuses_a_crippled_model_and_keeps_the_champion(job: Trained) -> None:
+    settings, champion = register_champion(job)
+    # Given a model that only ever predicts the class prior (or the mean)
+    dummy = make_baselines(job.params.seed, job.task)["dummy"]
+    crippled = fit(job.train_features, job.schema, dummy)
+    crippled_report = evaluate(crippled, job.test_split, job.train_features, job.schema, job.params)
+    # When it goes through the gate
+    decision = gate(job, settings, crippled, crippled_report)
+    # Then it is registered as challenger, refused, and the champion stays
+    assert not decision.promoted
+    assert any("does not beat the dummy baseline" in reason for reason in decision.reasons)
+    assert aliases(settings) == {"champion": champion.version, "challenger": decision.version}
+    assert decision.champion_after == champion.version
+    refused = client_of(settings).get_model_version(settings.model_name, decision.version)
+    assert refused.tags["gate"] == "refused"
+    assert "does not beat the dummy baseline" in refused.tags["gate.reasons"]
+    assert f"refused by the gate (v{champion.version} stays)" in decision.summary()
+
+
+def test_the_gate_refuses_a_model_clearly_worse_than_the_champion(sample: Trained) -> None:
+    settings, champion = register_champion(sample)
+    # Given a challenger that clears every bar but scores below the champion by more than the
+    # allowed drop on the same test data
+    primary = sample.params.quality.primary_metric
+    step = sample.params.gate.max_drop_vs_champion + 0.01
+    lower = step if metrics.higher_is_better(primary) else -step
+    report = sample.report
+    worse = {**report, "test": {**report["test"], primary: report["test"][primary] - lower}}
+    # When it goes through the gate
+    decision = gate(sample, settings, sample.model, worse)
+    # Then it is refused for being worse than the champion, which stays
+    assert not decision.promoted
+    assert "worse than the champion" in " ".join(decision.reasons)
+    assert aliases(settings)["champion"] == champion.version
+    # and a challenger within the allowed drop is promoted
+    close = {**report, "test": {**report["test"], primary: report["test"][primary]}}
+    again = gate(sample, settings, sample.model, close)
+    assert again.promoted, again.reasons
+    assert aliases(settings)["champion"] == again.version != champion.version
+
+
+def test_a_champion_of_another_contract_is_not_compared_with(sample: Trained) -> None:
+    settings, champion = register_champion(sample)
+    # Given a model trained on other columns than the champion (here: one feature fewer), as
+    # when a project moves from the sample to its own data
+    needed = {column for feature in features.declared() for column in feature.inputs}
+    schema = sample.schema
+    dropped = next(name for name in reversed(schema.feature_names) if name not in needed)
+    kept = {name: spec for name, spec in schema.features.items() if name != dropped}
+    fewer = schema.model_copy(update={"features": kept})
+    linear = make_baselines(sample.params.seed, sample.task)["linear"]
+    other = fit(sample.train_features, fewer, linear)
+    other_report = evaluate(other, sample.test_split, sample.train_features, fewer, sample.params)
+    # When it goes through the gate
+    decision = gate(sample, settings, other, other_report, schema=fewer)
+    # Then it is judged as the first of its contract: no crash, the change is recorded
+    assert decision.champion_before == champion.version
+    assert decision.new_contract == "inputs: 1 gone, 0 new"
+    assert decision.promoted == other_report["quality"]["passed"]
+    assert decision.to_dict()["new_contract"] == decision.new_contract
+    tags = client_of(settings).get_model_version(settings.model_name, decision.version).tags
+    assert tags["gate.new_contract"] == decision.new_contract
+
+
+@pytest.mark.parametrize(
+    ("git", "refusal"),
+    [
+        ({"commit": "0" * 40, "dirty": True, "changed": ["params.yaml"]}, "(params.yaml)"),
+        ({"commit": None, "dirty": None, "changed": []}, "outside a git commit"),
+    ],
+)
+def test_in_a_workflow_the_gate_refuses_a_model_of_uncommitted_code(
+    sample: Trained, monkeypatch: pytest.MonkeyPatch, git: dict[str, Any], refusal: str
+) -> None:
+    settings, champion = register_champion(sample)
+    # When a good model trained from uncommitted changes, or outside any commit, goes through
+    # the gate in a GitHub workflow (params.yaml require_committed: ci)
+    assert sample.params.gate.require_committed == "ci"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    decision = gate(sample, settings, sample.model, sample.report, metadata_changes={"git": git})
+    # Then it is refused, saying why, and the champion stays
+    assert not decision.promoted
+    assert any(refusal in reason for reason in decision.reasons), decision.reasons
+    assert aliases(settings)["champion"] == champion.version
+    # And `never` switches the rule off; `ci` applies in a workflow only
+    lax = sample.params.model_copy(
+        update={"gate": sample.params.gate.model_copy(update={"require_committed": "never"})}
+    )
+    assert registry.provenance_problems({"git": git}, lax) == []
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    assert registry.provenance_problems({"git": git}, sample.params) == []
+
+
+def test_registering_the_same_run_again_adds_no_version(sample: Trained) -> None:
+    settings, champion = register_champion(sample)
+    # Given the champion's own run, registered a second time
+    client = client_of(settings)
+    first = client.get_model_version(settings.model_name, champion.version)
+    again = registry.register(
+        settings,
+        sample.params,
+        sample.schema,
+        {"run_id": first.run_id, "model_uri": first.source},
+        sample.report,
+        sample.test_split,
+        tracking.read_metadata_of_run(first.run_id),
+    )
+    # Then it is the same version, nothing new is registered, nothing refused
+    assert again.version == champion.version
+    assert again.reasons == []
+    assert not again.promoted
+    assert "already the champion" in again.summary()
+    assert len(client.search_model_versions(f"name = '{settings.model_name}'")) == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# promote and rollback (the commands)
+# ----------------------------------------------------------------------------------------------
+def test_promote_and_rollback_move_the_champion(
+    sample: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, champion = register_champion(sample)
+    monkeypatch.setenv(f"{ENV}MODEL_NAME", settings.model_name)  # what the commands read
+    # Given a second version, promoted by hand
+    run, _ = track(sample, settings, sample.model)
+    second = client_of(settings).create_model_version(settings.model_name, run["model_uri"])
+    assert main(["promote", str(second.version)]) == 0
+    assert aliases(settings)["champion"] == str(second.version)
+    promoted = client_of(settings).get_model_version(settings.model_name, str(second.version))
+    assert promoted.tags["promoted_by"] == "promote"
+    # When the champion is rolled back
+    assert main(["rollback"]) == 0
+    # Then the first champion serves again, and the rolled back version says when it was
+    assert aliases(settings)["champion"] == champion.version
+    back = client_of(settings).get_model_version(settings.model_name, str(second.version))
+    assert "rolled_back_at" in back.tags
+    # and promoting the champion again changes nothing
+    assert not registry.promote(settings, champion.version).promoted
+
+
+def test_rollback_with_no_earlier_champion_is_a_clear_error(
+    sample: Trained, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, _ = register_champion(sample)
+    monkeypatch.setenv(f"{ENV}MODEL_NAME", settings.model_name)
+    assert main(["rollback"]) == 1
+    assert "has no earlier champion to roll back to" in capsys.readouterr().err
+    with pytest.raises(registry.RegistryError, match="no registered model named nothing-here"):
+        registry.rollback(sample.settings_for("nothing-here"))
+
+
+def test_promoting_an_unknown_version_is_a_clear_error(
+    sample: Trained, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, _ = register_champion(sample)
+    monkeypatch.setenv(f"{ENV}MODEL_NAME", settings.model_name)
+    assert main(["promote", "99"]) == 1
+    assert f"{settings.model_name} has no version 99" in capsys.readouterr().err
+    assert aliases(settings)["champion"] == "1"
