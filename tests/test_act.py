@@ -5,13 +5,19 @@ things swapped in are test-side: remote actions become the stand-ins of tests/ac
 (act's --local-repository), and at level 2 GitHub's REST API becomes tests/fake_github.py (it
 cannot be reached from here) and the shared MLflow registry and DVC remote are folders.
 
-Level 1: ci.yml end to end on push; a test broken on purpose turns `make ci-local` red.
-Level 2: ci.yml end to end on push; monitor.yml on a drifted prediction log opens the issue
-and starts ct.yml; ct.yml, started with that dispatch's inputs, retrains, gates, promotes and
-delivers through cd.yml; rollback.yml moves the champion back and delivers it again.
-Level 2 with feature_store=feast: ci.yml's pipeline job runs the Feast stages (apply, point-in-time
-retrieval, materialize) and exports the feature store for the image; ct.yml retrains, promotes,
-materializes the online store, and cd.yml smoke-tests the champion by entity key.
+What runs, each workflow once (what other tests already run is not run again here):
+- Level 1: ci.yml, every job, with a generated test broken on purpose and a stand-in
+  vulnerability database (tests/fake_osv.py) that knows one advisory: lint and the pipeline job
+  (the pipeline, the gate, the reports kept, the model exported) pass, the dependencies job
+  keeps the SBOM and its audit fails on that advisory, the test job fails on exactly that test,
+  and `make ci-local` is red. ci.yml is the same file at every level
+  (test_workflows.py checks it), and `make test` passing is test_level1's.
+- Level 2, with the feature store (its workflows are the plain level 2's plus the store's
+  steps): monitor.yml on a drifted prediction log opens the issue and starts ct.yml; ct.yml,
+  started with that dispatch's inputs, retrains, gates, promotes, materializes the online store
+  and delivers through cd.yml, whose smoke test predicts from records and for an entity key;
+  rollback.yml's job moves the champion back (its redelivery is the same cd.yml call as CT's).
+  The Feast pipeline stages and the exported store are test_feature_store.py's.
 """
 
 from __future__ import annotations
@@ -25,13 +31,15 @@ from pathlib import Path
 import pytest
 from conftest import DEFAULT_PACKAGE, Outcome, Renderer, free_port, run
 from fake_github import TOKEN, serve_fake_github
+from fake_osv import ADVISORY, serve_fake_osv
 
 pytestmark = pytest.mark.slow
 
 STANDINS = Path(__file__).parent / "act_standins"
 REMOTE_ACTION = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
 REPOSITORY = "example-org/tabular-model"
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Terminal colours, and the hyperlinks (OSC 8) pip-audit's table puts around names and IDs.
+ANSI = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\")
 
 # Run with the project's environment: writes predictions for records of the sample data whose
 # numeric features are scaled by 1.6, in the prediction log's format (the serving contract).
@@ -40,10 +48,10 @@ import json, sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from {package}.data import ingest
-from {package}.model import predict
-from {package}.schema import load_schema
-from {package}.train import load
+from mlops_ladder.data import ingest
+from mlops_ladder.model import predict
+from mlops_ladder.schema import load_schema
+from mlops_ladder.train import load
 
 schema = load_schema(Path("schema.yaml"))
 records = ingest("data/sample/breast_cancer.csv")[schema.feature_names].head(300).copy()
@@ -55,12 +63,12 @@ with open(sys.argv[1], "w") as log:
     for index, (inputs, label, share) in enumerate(
         zip(records.to_dict("records"), labels, shares)
     ):
-        line = {{
-            "timestamp": now, "request_id": f"drift-{{index // 10}}", "record": index % 10,
+        line = {
+            "timestamp": now, "request_id": f"drift-{index // 10}", "record": index % 10,
             "model_name": "tabular-model", "model_version": "1", "variant": "champion",
             "inputs": inputs, "prediction": int(label), "probability": max(share.values()),
-            "probabilities": {{str(key): value for key, value in share.items()}},
-        }}
+            "probabilities": {str(key): value for key, value in share.items()},
+        }
         log.write(json.dumps(line) + "\\n")
 """
 
@@ -204,42 +212,61 @@ def level1(
 class TestLevel1:
     """ci.yml at level 1 (a class: pytest-xdist runs each level on its own worker)."""
 
-    def test_level1_ci_runs_green_end_to_end(self, level1: ActProject) -> None:
-        outcome = level1.ci_local("ci.yml on push")
-        for job in ("Lint", "Tests", "Pipeline and serving image"):
-            assert job_ended(outcome, "CI", job, "succeeded"), job
-        assert "passed the gate" in outcome.stdout
-        metrics = json.loads((level1.artifact("reports") / "metrics.json").read_text())
-        assert metrics["quality"]["passed"] is True
-
-    def test_a_broken_test_turns_ci_local_red(self, level1: ActProject) -> None:
-        # Given a generated test broken on purpose (the project's tests are copied as they are)
+    def test_level1_ci_lints_runs_the_pipeline_and_fails_on_a_broken_test(
+        self, level1: ActProject
+    ) -> None:
+        # Given a generated test broken on purpose (act copies the work tree as it is)
         test_file = level1.path / "tests" / "test_features.py"
         original = test_file.read_text()
         broken = original.replace("pytest.approx(2.0)", "pytest.approx(3.0)", 1)
         assert broken != original
         test_file.write_text(broken)
+        # and a vulnerability database (a stand-in: OSV is on the network) that knows an
+        # advisory against one locked package
         try:
-            # When CI's test job runs locally
-            outcome = level1.ci_local("broken test (red)", job="test", expect_success=False)
+            with serve_fake_osv({"pyyaml"}) as (osv, database):
+                # When CI runs locally, every job
+                outcome = level1.ci_local(
+                    "ci.yml on push (a broken test, an advisory)",
+                    expect_success=False,
+                    extra=("--env", f"PIP_AUDIT_OSV_URL={osv}"),
+                )
         finally:
             test_file.write_text(original)
-        # Then the job fails on that test, and so does make
-        assert "FAILED tests/test_features.py::test_radius_ratio_is_worst_over_mean_radius" in (
-            outcome.stdout
-        )
+        # Then the audit asked about every locked package and failed on the advisory, after the
+        # SBOM of the image's packages was kept
+        assert job_ended(outcome, "CI", "Dependencies (SBOM, audit)", "failed")
+        asked = {name for name, _ in database.queries}
+        assert {"pyyaml", "scikit-learn", "mlflow", "pytest", "pip-audit"} <= asked
+        assert re.search(rf"pyyaml +6\S* +{ADVISORY}", outcome.stdout)
+        assert "Found 1 known vulnerability in 1 package" in outcome.stdout + outcome.stderr
+        sbom = json.loads((level1.artifact("sbom") / "sbom.cdx.json").read_text())
+        assert sbom["bomFormat"] == "CycloneDX"
+        components = {component["name"] for component in sbom["components"]}
+        assert {"mlops-ladder", "scikit-learn", "mlflow"} <= components
+        assert "pytest" not in components  # the image's packages, not the development tools
+        # And lint and the pipeline job pass, the tests fail on that test alone, and so does make
+        assert job_ended(outcome, "CI", "Lint", "succeeded")
+        assert job_ended(outcome, "CI", "Pipeline and serving image", "succeeded")
         assert job_ended(outcome, "CI", "Tests", "failed")
+        failed = "FAILED tests/test_features.py::test_the_sample_features_compute_their_formulas"
+        assert failed in outcome.stdout
+        assert re.search(r"\b1 failed, \d+ passed", outcome.stdout)
         assert "make: *** [Makefile" in outcome.stderr
+        assert "passed the gate" in outcome.stdout
+        metrics = json.loads((level1.artifact("reports") / "metrics.json").read_text())
+        assert metrics["quality"]["passed"] is True
 
 
-# --- level 2 ----------------------------------------------------------------------------------
+# --- level 2, with the feature store -----------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def level2(
     renderer: Renderer, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> ActProject:
-    return prepare(renderer, env, tmp_path_factory.mktemp("act-l2"), "2", registry=True)
+    state = tmp_path_factory.mktemp("act-l2")
+    return prepare(renderer, env, state, "2", registry=True, feature_store="feast")
 
 
 def registry_vars(project: ActProject) -> tuple[str, ...]:
@@ -251,23 +278,16 @@ DISPATCHES: list[dict] = []  # what monitor.yml asked GitHub to start, for the C
 
 @pytest.mark.long
 class TestLevel2:
-    """Level 2, in order: CI, monitoring, continuous training, rollback (one registry)."""
-
-    def test_level2_ci_runs_green_end_to_end(self, level2: ActProject) -> None:
-        outcome = level2.ci_local("ci.yml on push")
-        for job in ("Lint", "Tests", "Pipeline and serving image"):
-            assert job_ended(outcome, "CI", job, "succeeded"), job
-        # CI's pipeline used a registry of its own: the team's champion did not move.
-        assert champion(level2) == "1"
+    """Level 2 with the feature store, in order: monitoring, continuous training and delivery,
+    rollback (one registry)."""
 
     def test_monitor_detects_drift_opens_the_issue_and_starts_ct(self, level2: ActProject) -> None:
         # Given a prediction log whose inputs drifted far from the training data
         logs = level2.state / "prediction-log"
         logs.mkdir()
-        script = DRIFTED_LOG.format(package=DEFAULT_PACKAGE)
         log_file = logs / "predictions-20260101.jsonl"
         run(
-            [level2.path / ".venv" / "bin" / "python", "-c", script, log_file],
+            [level2.path / ".venv" / "bin" / "python", "-c", DRIFTED_LOG, log_file],
             level2.path,
             level2.env,
         )
@@ -288,6 +308,7 @@ class TestLevel2:
         report = json.loads((level2.artifact("monitoring-report") / "report.json").read_text())
         assert report["retrain_needed"] is True
         assert (level2.artifact("monitoring-report") / "report.html").is_file()
+        assert "## Monitoring: retraining needed" in outcome.stdout  # the job summary
         assert "started ct.yml" in outcome.stdout
         assert len(github.issues) == 1
         assert github.issues[0]["labels"] == ["model-monitoring"]
@@ -298,7 +319,9 @@ class TestLevel2:
         assert dispatches == [{"ref": "refs/heads/main", "inputs": {"reason": "drift"}}]
         DISPATCHES.extend(dispatches)
 
-    def test_ct_retrains_gates_promotes_and_delivers(self, level2: ActProject) -> None:
+    def test_ct_retrains_promotes_materializes_and_cd_serves_records_and_entities(
+        self, level2: ActProject
+    ) -> None:
         # Given the dispatch monitor.yml sent (or, run alone, the same one)
         dispatch = DISPATCHES[0] if DISPATCHES else {"inputs": {"reason": "drift"}}
         # The sample data never change, so nothing would be retrained: force it, as the workflow's
@@ -312,76 +335,33 @@ class TestLevel2:
             event="workflow_dispatch",
             extra=(*level2.event("ct", {"inputs": inputs}), *registry_vars(level2)),
         )
-        # Then a new model passed the gate, became champion, and CD smoke-tested it
+        # Then a new model passed the gate and became champion
         assert champion(level2) == "2"
-        assert "passed the gate: it is the champion now" in outcome.stdout
-        assert "smoke test passed" in outcome.stdout
-        assert "staging: not deployed (no KUBE_CONFIG secret)" in outcome.stdout
+        train = outcome.stdout.split("passed the gate: it is the champion now", 1)
+        assert len(train) == 2, "no new champion in CT"
         registration = json.loads((level2.artifact("ct-reports") / "registration.json").read_text())
         assert registration["promoted"] is True
+        # The online store was loaded after the promotion, in CT's own pipeline run
+        assert "materialized the latest feature values into the online store" in train[1]
+        # And CD smoke-tested the served champion, from records and for an entity by key
+        assert "entity-key prediction ok" in outcome.stdout
+        assert "smoke test passed" in outcome.stdout
+        assert "and model version 2 predicted" in outcome.stdout
+        assert "staging: not deployed (no KUBE_CONFIG secret)" in outcome.stdout
 
-    def test_rollback_moves_the_champion_back_and_redelivers(self, level2: ActProject) -> None:
+    def test_rollback_moves_the_champion_back(self, level2: ActProject) -> None:
         before = champion(level2)
         assert before != "1", "run after the CT test: it makes a second champion"
-        outcome = level2.ci_local(
-            "rollback.yml (+ cd.yml)",
+        # The rollback job alone: the redeploy job that follows it is the same cd.yml call
+        # that CT's test ran.
+        level2.ci_local(
+            "rollback.yml, rollback job",
             workflow="rollback",
             event="workflow_dispatch",
+            job="rollback",
             extra=(
                 *level2.event("rollback", {"inputs": {"reason": "test"}}),
                 *registry_vars(level2),
             ),
         )
         assert champion(level2) == "1"
-        assert "smoke test passed" in outcome.stdout
-
-
-# --- level 2 with the feature store -----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def feast(
-    renderer: Renderer, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> ActProject:
-    state = tmp_path_factory.mktemp("act-feast")
-    return prepare(renderer, env, state, "2", registry=True, feature_store="feast")
-
-
-@pytest.mark.long
-class TestFeast:
-    """feature_store=feast: only the jobs the store changes (the lint and test jobs are the
-    non-feast project's, and the project's own feature-store tests run in test_feature_store)."""
-
-    def test_ci_pipeline_job_runs_the_feast_stages_and_exports_the_store(
-        self, feast: ActProject
-    ) -> None:
-        outcome = feast.ci_local("feast: ci.yml pipeline job", job="pipeline")
-        assert job_ended(outcome, "CI", "Pipeline and serving image", "succeeded")
-        for stage in ("feature-table", "feast-apply", "split", "register", "materialize"):
-            assert f"Running stage '{stage}'" in outcome.stdout, stage
-        assert "from the feature store (point in time)" in outcome.stdout
-        assert "materialized the latest feature values into the online store" in outcome.stdout
-        # What the serving image carries (the job exported it; the build needs an engine)
-        assert "cp data/feast/registry.db build/feast/" in outcome.stdout
-
-    def test_ct_materializes_after_a_new_champion_and_cd_serves_entities(
-        self, feast: ActProject
-    ) -> None:
-        assert champion(feast) == "1"
-        outcome = feast.ci_local(
-            "feast: ct.yml dispatch (+ cd.yml)",
-            workflow="ct",
-            event="workflow_dispatch",
-            extra=(
-                *feast.event("ct", {"inputs": {"reason": "test", "force": "true"}}),
-                *registry_vars(feast),
-            ),
-        )
-        assert champion(feast) == "2"
-        train = outcome.stdout.split("passed the gate: it is the champion now", 1)
-        assert len(train) == 2, "no new champion in CT"
-        # The online store was loaded after the promotion, in CT's own pipeline run
-        assert "materialized the latest feature values into the online store" in train[1]
-        # And CD's smoke test asked the served champion for an entity by key
-        assert "entity-key prediction ok" in outcome.stdout
-        assert "smoke test passed" in outcome.stdout

@@ -1,19 +1,20 @@
 """The generated GitHub workflows and actions: valid, secure, and true to the project's rules.
 
 Every level that has workflows (1: ci.yml; 2: cd, ct, monitor, rollback too) must pass
-actionlint, zizmor offline (its "auditor" persona: every finding) and GitHub's workflow JSON schema.
-The structural tests add what those tools leave to taste: least privilege per job, timeouts,
-actions pinned to a commit, and no `${{ }}` expression inside any shell script at all.
-The scripts the workflows call are run here against a local stand-in for GitHub's REST API
-(a mock: GitHub itself cannot be reached from the tests); act runs them for real in test_act.py.
+actionlint, zizmor offline (its "pedantic" and "auditor" personas) and GitHub's workflow JSON
+schema. The structural tests add what those tools leave to taste: least privilege per job,
+timeouts, actions pinned to a commit, no `${{ }}` expression inside any shell script at all,
+secrets given to the steps that use them, OIDC where the provider offers it, one uv version,
+images pinned by digest and signed, an SBOM and a dependency audit in CI.
+The steps that are code are the runtime's (`python -m mlops_ladder.ci`, tested in process in
+tests/runtime/test_ci.py); act runs them inside the workflows in test_act.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from typing import Any
 import pytest
 import yaml
 from conftest import BIN, Renderer, run
-from fake_github import TOKEN, FakeGitHub, serve_fake_github
+
+from mlops_ladder.ci.cli import build_parser
 
 # (level, task): the levels with workflows, and the other task at level 2.
 CASES = [("1", "classification"), ("2", "classification"), ("2", "regression")]
@@ -77,13 +79,17 @@ def test_zizmor_offline_finds_nothing(
     renderer: Renderer, env: dict[str, str], level: str, task: str
 ) -> None:
     project = project_for(renderer, level, task)
-    # The auditor persona: every finding, pedantic ones included (secrets outside an environment).
-    outcome = run(
-        [BIN / "zizmor", "--offline", "--no-progress", "--persona=auditor", "."], project, env
-    )
-    assert "No findings" in outcome.stdout
-    audited = outcome.stderr.count("completed ")
-    assert audited >= len(workflows(project)) + len(actions(project))
+    # The pedantic persona, then the auditor's: every finding (secrets outside an environment,
+    # ...). zizmor skips a file it cannot parse: each must be counted as audited.
+    for persona in ("pedantic", "auditor"):
+        outcome = run(
+            [BIN / "zizmor", "--offline", "--no-progress", f"--persona={persona}", "."],
+            project,
+            env,
+        )
+        assert "No findings" in outcome.stdout, persona
+        audited = outcome.stderr.count("completed ")
+        assert audited >= len(workflows(project)) + len(actions(project)), persona
 
 
 @pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
@@ -138,125 +144,191 @@ def test_the_project_lints_its_own_workflows(renderer: Renderer) -> None:
     assert "--cache-server-addr 127.0.0.1 --artifact-server-addr 127.0.0.1" in makefile
 
 
-@pytest.fixture
-def fake_github() -> Iterator[tuple[str, type[FakeGitHub]]]:
-    with serve_fake_github() as served:
-        yield served
+CI_COMMAND = re.compile(r"python -m mlops_ladder\.ci ([a-z-]+)")
 
 
-def github_rest(project: Path, api: str, *args: str, token: str = TOKEN) -> Any:
-    environment = {
-        "GITHUB_API_URL": api,
-        "GITHUB_REPOSITORY": "example-org/tabular-model",
-        "GITHUB_TOKEN": token,
-        "PATH": "/usr/bin:/bin",
-    }
-    script = project / ".github" / "scripts" / "github_rest.py"
-    return subprocess.run(
-        [sys.executable, script, *args], env=environment, capture_output=True, text=True
-    )
-
-
-def test_monitoring_opens_one_issue_then_updates_it(
-    renderer: Renderer, tmp_path: Path, fake_github: tuple[str, type[FakeGitHub]]
+@pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
+def test_the_steps_that_are_code_are_the_runtimes(
+    renderer: Renderer, level: str, task: str
 ) -> None:
-    # Given the monitoring workflow's scripts and a report that asks for retraining
-    project = project_for(renderer, "2", "classification")
-    api, github = fake_github
-    report = {
-        "retrain_needed": True,
-        "reasons": ["6 of 30 features drifted"],
-        "model": {"name": "tabular-model"},
-        "current": {"rows": 300},
-        "features": {"mean_radius": {"drift": True}, "mean_area": {"drift": False}},
-    }
-    (tmp_path / "report.json").write_text(json.dumps(report))
-    script = project / ".github" / "scripts" / "monitoring_summary.py"
-    summary = subprocess.run(
-        [sys.executable, script, tmp_path / "report.json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "retraining needed" in summary
-    assert "6 of 30 features drifted" in summary
-    assert "`mean_radius`" in summary
-    assert "mean_area" not in summary
-    (tmp_path / "issue.md").write_text(summary)
-    title = "Model monitoring: retraining needed"
-    issue = ["issue", "--label", "model-monitoring", "--title", title]
-
-    # When it reports twice
-    first = github_rest(project, api, *issue, "--body-file", str(tmp_path / "issue.md"))
-    second = github_rest(project, api, *issue, "--body-file", str(tmp_path / "issue.md"))
-
-    # Then one issue was opened, and updated (with a comment) the second time
-    assert first.returncode == 0, first.stderr
-    assert second.returncode == 0, second.stderr
-    assert first.stdout.strip() == "opened issue #1"
-    assert second.stdout.strip() == "updated issue #1"
-    assert len(github.issues) == 1
-    assert github.issues[0]["labels"] == ["model-monitoring"]
-    assert "6 of 30 features drifted" in github.issues[0]["body"]
-    methods = [(method, path.split("?")[0]) for method, path, _ in github.calls]
-    assert ("PATCH", "/repos/example-org/tabular-model/issues/1") in methods
-    assert ("POST", "/repos/example-org/tabular-model/issues/1/comments") in methods
+    # The workflows' Python steps are commands of the runtime (tests/runtime/test_ci.py runs
+    # them): each one a workflow names exists, and every one is called from a job that set up
+    # the locked environment first.
+    project = project_for(renderer, level, task)
+    known = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    called = set()
+    for path in [*workflows(project), *actions(project)]:
+        document = load(path)
+        jobs = list((document.get("jobs") or {}).values()) or [document.get("runs") or {}]
+        for job in jobs:
+            set_up = False
+            for step in job.get("steps") or []:
+                set_up = set_up or step.get("uses") == "./.github/actions/setup"
+                for command in CI_COMMAND.findall(step.get("run", "")):
+                    called.add(command)
+                    assert set_up, f"{path.name}: {step.get('name')} runs before the setup"
+                    assert "uv run --frozen python -m mlops_ladder.ci" in step["run"]
+    assert called <= known, called - known
+    if level == "2":
+        assert called == known  # every command has its workflow
+    assert not (project / ".github" / "scripts").exists() or {
+        file.name for file in (project / ".github" / "scripts").iterdir()
+    } == {"deploy.sh", "service.sh"}
 
 
-def test_monitoring_starts_continuous_training(
-    renderer: Renderer, fake_github: tuple[str, type[FakeGitHub]]
+def test_ci_is_one_file_at_every_level(renderer: Renderer) -> None:
+    # test_act.py runs ci.yml once, at level 1: the same file as level 2's. And CI's pipeline
+    # keeps a registry of its own: it never names the team's (MLFLOW_TRACKING_URI).
+    level1, level2 = (project_for(renderer, level, "classification") for level in ("1", "2"))
+    ci = (level1 / ".github" / "workflows" / "ci.yml").read_text()
+    assert ci == (level2 / ".github" / "workflows" / "ci.yml").read_text()
+    assert "MLFLOW_TRACKING_URI" not in ci
+
+
+def secret_references(value: Any) -> list[str]:
+    return re.findall(r"secrets\.(\w+)", json.dumps(value))
+
+
+@pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
+def test_secrets_reach_only_the_steps_that_use_them(
+    renderer: Renderer, level: str, task: str
 ) -> None:
+    # A job-wide secret reaches every step, dependency installation included (a package's build
+    # script could read it): each secret is given to the steps that use it, in their `env`.
+    project = project_for(renderer, level, task)
+    for path in [*workflows(project), *actions(project)]:
+        document = load(path)
+        for name, job in (document.get("jobs") or {}).items():
+            where = f"{path.name}: job {name}"
+            assert not secret_references(job.get("env")), f"{where}: a secret in the job's env"
+            assert job.get("secrets") != "inherit", where
+            # The workflow's own GITHUB_TOKEN aside, secrets are an environment's.
+            if set(secret_references(job.get("steps"))) - {"GITHUB_TOKEN"}:
+                assert job.get("environment"), f"{where} reads secrets outside an environment"
+        for step in steps_of(document):
+            uses = step.get("uses", "")
+            if uses.startswith("./.github/actions/setup") or "checkout" in uses:
+                assert not secret_references(step), f"{path.name}: {uses} sees a secret"
+            if secret_references(step) and uses.startswith("./.github/actions/deploy"):
+                assert secret_references(step) == ["KUBE_CONFIG"]  # the deploy step's input
+
+
+@pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
+def test_oidc_where_the_providers_offer_it(renderer: Renderer, level: str, task: str) -> None:
+    # id-token: write only where a step logs in through OIDC (AWS) or signs (Sigstore), and an
+    # OIDC login hands its short-lived keys to the steps that name them, not to the whole job.
+    project = project_for(renderer, level, task)
+    for path in workflows(project):
+        for name, job in load(path)["jobs"].items():
+            steps = job.get("steps") or []
+            uses = " ".join(step.get("uses", "") for step in steps)
+            wants_token = job.get("permissions", {}).get("id-token") == "write"
+            logs_in = "configure-aws-credentials" in uses or "cosign-installer" in uses
+            calls_cd = job.get("uses") == "./.github/workflows/cd.yml"
+            assert wants_token == (logs_in or calls_cd), f"{path.name}: job {name}"
+            for step in steps:
+                if "configure-aws-credentials" in step.get("uses", ""):
+                    assert step["with"]["output-env-credentials"] is False
+                    assert step["if"] == "vars.AWS_ROLE_ARN != ''"
+                if "docker login ghcr.io" in step.get("run", ""):  # the workflow's own token
+                    assert secret_references(step) == ["GITHUB_TOKEN"]
+
+
+def test_cd_pushes_signs_and_deploys_by_digest(renderer: Renderer) -> None:
+    cd = load(project_for(renderer, "2", "classification") / ".github" / "workflows" / "cd.yml")
+    build = cd["jobs"]["build"]
+    steps = {step.get("name"): step for step in build["steps"]}
+    push = steps["Push to ghcr.io"]
+    assert 'echo "image=${IMAGE%:*}@$digest" >> "$GITHUB_OUTPUT"' in push["run"]
+    # What staging and production run is the pushed digest (under act, nothing is pushed)
+    assert build["outputs"]["image"].startswith("${{ steps.push.outputs.image ||")
+    sign = steps["Sign the image and attest its SBOM (keyless, Sigstore)"]
+    assert sign["env"]["IMAGE"] == "${{ steps.push.outputs.image }}"
+    assert "cosign sign --yes" in sign["run"]
+    assert "cosign attest --yes --type cyclonedx" in sign["run"]
+    # Publishing is GitHub's: each of these steps is skipped under act, which says why
+    for name in ("Push to ghcr.io", "Install cosign", sign["name"]):
+        assert steps[name]["if"] == "${{ !env.ACT }}", name
+    assert "neither pushed nor signed" in steps["Not published under act"]["run"]
+
+
+def test_one_uv_version_and_images_pinned_by_digest(renderer: Renderer) -> None:
     project = project_for(renderer, "2", "classification")
-    api, github = fake_github
-    done = github_rest(
-        project, api, "dispatch", "ct.yml", "--ref", "refs/heads/main", "--input", "reason=drift"
-    )
-    assert done.returncode == 0, done.stderr
-    assert github.calls == [
+    setup = load(project / ".github" / "actions" / "setup" / "action.yml")
+    pinned = setup["runs"]["steps"][0]["with"]["version"]
+    makefile = (project / "Makefile").read_text()
+    assert f"UV_VERSION := {pinned}" in makefile
+    assert "pip install --quiet uv==$(UV_VERSION)" in makefile
+    dockerfile = (project / "Dockerfile").read_text()
+    assert f"FROM ghcr.io/astral-sh/uv:{pinned} AS uv" in dockerfile
+    # Every other image by digest: the Dockerfile's Python base, the team platform's services.
+    # (uv's image and MLflow's, deploy/mlflow.Dockerfile, stay pinned by exact version: no
+    # digest of theirs could be read from here, without a registry.)
+    compose = yaml.safe_load((project / "deploy" / "compose.yaml").read_text())
+    images = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    images += [service["image"] for service in compose["services"].values() if "image" in service]
+    unpinned = [image for image in images if not re.search(r"@sha256:[0-9a-f]{64}$", image)]
+    assert unpinned == [f"ghcr.io/astral-sh/uv:{pinned}"]
+    assert "docker-compose" in (project / ".github" / "dependabot.yml").read_text()
+
+
+@pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
+def test_ci_writes_an_sbom_and_audits_the_lock(renderer: Renderer, level: str, task: str) -> None:
+    ci = load(project_for(renderer, level, task) / ".github" / "workflows" / "ci.yml")
+    steps = {
+        step.get("name", step.get("uses")): step for step in ci["jobs"]["dependencies"]["steps"]
+    }
+    sbom = steps["SBOM of what the serving image installs (CycloneDX, read from uv.lock)"]
+    assert "--format cyclonedx1.5" in sbom["run"]
+    audit = steps["Audit the locked dependencies for known vulnerabilities (pip-audit, OSV)"]
+    assert "uv run --frozen pip-audit --vulnerability-service osv" in audit["run"]
+    # Under act, skipped with a warning that says why, unless given a database to reach
+    assert '"${ACT:-}" = "true" ] && [ -z "${PIP_AUDIT_OSV_URL:-}" ]' in audit["run"]
+    assert "::warning title=Dependency audit skipped::" in audit["run"]
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
         (
-            "POST",
-            "/repos/example-org/tabular-model/actions/workflows/ct.yml/dispatches",
-            {"ref": "refs/heads/main", "inputs": {"reason": "drift"}},
-        )
-    ]
-
-
-def test_a_refused_token_is_one_clear_error(
-    renderer: Renderer, fake_github: tuple[str, type[FakeGitHub]]
+            "ghcr.io/example-org/tabular-model@sha256:" + "ab" * 32,
+            {"newName": "ghcr.io/example-org/tabular-model", "digest": "sha256:" + "ab" * 32},
+        ),
+        (
+            "ghcr.io/example-org/tabular-model:0123abc",
+            {"newName": "ghcr.io/example-org/tabular-model", "newTag": "0123abc"},
+        ),
+    ],
+    ids=["digest", "tag"],
+)
+def test_deploy_names_the_image_cd_pushed(
+    renderer: Renderer, env: dict[str, str], tmp_path: Path, image: str, expected: dict
 ) -> None:
+    # deploy.sh with a stand-in kubectl (no cluster here) that shows the kustomization it is
+    # asked to apply: the deployment runs the pushed digest (CD's), or a tag given by hand.
     project = project_for(renderer, "2", "classification")
-    api, _ = fake_github
-    done = github_rest(project, api, "dispatch", "ct.yml", "--ref", "main", token="wrong")
-    assert done.returncode == 1
-    assert done.stderr.startswith("error: POST ")
-    assert "HTTP 401" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-def test_a_local_run_without_a_token_prints_what_it_would_send(
-    renderer: Renderer, fake_github: tuple[str, type[FakeGitHub]]
-) -> None:
-    # Under act (ACT=true) with no token: the requests are shown, nothing is sent
-    project = project_for(renderer, "2", "classification")
-    api, github = fake_github
-    script = project / ".github" / "scripts" / "github_rest.py"
-    environment = {"ACT": "true", "GITHUB_API_URL": api, "GITHUB_REPOSITORY": "o/r"}
-    done = subprocess.run(
-        [sys.executable, script, "dispatch", "ct.yml", "--ref", "main", "--input", "reason=drift"],
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "[dry run: no GITHUB_TOKEN] POST" in done.stdout
-    assert github.calls == []
-    # On GitHub (no ACT), a missing token is an error, never a silent dry run
-    del environment["ACT"]
-    done = subprocess.run(
-        [sys.executable, script, "dispatch", "ct.yml", "--ref", "main"],
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 1
-    assert done.stderr == "error: GITHUB_TOKEN is not set\n"
+    work = tmp_path / "project"
+    shutil.copytree(project / "deploy", work / "deploy")
+    shutil.copytree(project / ".github", work / ".github")
+    stub = tmp_path / "bin" / "kubectl"
+    stub.parent.mkdir()
+    stub.write_text('#!/bin/sh\ncase "$*" in *--kustomize*) cat kustomization.yaml ;; esac\n')
+    stub.chmod(0o755)
+    outputs = tmp_path / "outputs"
+    variables = {
+        **env,
+        "PATH": f"{stub.parent}:{env['PATH']}",
+        "IMAGE": image,
+        "ENVIRONMENT": "staging",
+        "NAMESPACE": "staging",
+        "KUBECONFIG_CONTENT": "apiVersion: v1\nkind: Config\n",
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+    }
+    done = run(["bash", ".github/scripts/deploy.sh"], work, variables)
+    kustomization = yaml.safe_load(done.stdout)
+    assert kustomization["images"] == [{"name": "tabular-model", **expected}]
+    assert "deployment.yaml" in kustomization["resources"]
+    assert outputs.read_text() == "deployed=true\n"
+    assert not (tmp_path / "kubeconfig").exists()  # the credentials are removed after use

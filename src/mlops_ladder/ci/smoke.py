@@ -2,23 +2,21 @@
 records, and the model that answers is the version CD meant to ship.
 
 CD runs it against the container it has just built (before pushing the image) and against each
-environment after a rollout. The records are built from schema.yaml, so the test follows your
-data contract when you bring your own data.{% if cookiecutter.__feast %} With --entity, it also predicts for that entity
-key, whose features the service reads from its online store (the feature store).{% endif %}
+environment after a rollout. The records are built from schema.yaml, so the test follows the
+data contract when the project brings its own data. With an entity key (projects with the
+feature store), it also predicts for that key, whose features the service reads from its online
+store.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
-from mlops_ladder.schema import Feature, Schema, load_schema
+from mlops_ladder.schema import Feature, Schema
 
 QUANTILES = (0.25, 0.5, 0.75)
 
@@ -29,8 +27,9 @@ class SmokeTestError(Exception):
 
 def sample_value(feature: Feature, quantile: float) -> Any:
     """A value inside the feature's contract: a point between its bounds, or an allowed one."""
-    if feature.allowed:
-        return feature.allowed[int(quantile * len(feature.allowed)) % len(feature.allowed)]
+    values = feature.values  # a category's allowed values, or a boolean's
+    if values:
+        return values[int(quantile * len(values)) % len(values)]
     low = feature.min if feature.min is not None else 0.0
     high = feature.max if feature.max is not None else low + 1.0
     value = low + quantile * (high - low)
@@ -45,6 +44,7 @@ def sample_records(schema: Schema) -> list[dict[str, Any]]:
 
 
 def call(url: str, payload: Any = None, timeout: float = 10) -> tuple[int, Any]:
+    """One request; an HTTP error is an answer (its status and text), not an exception."""
     data = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     try:
@@ -54,11 +54,11 @@ def call(url: str, payload: Any = None, timeout: float = 10) -> tuple[int, Any]:
         return error.code, error.read().decode(errors="replace")
 
 
-def wait_until_ready(base: str, seconds: float) -> None:
+def wait_until_ready(base: str, seconds: float, interval: float = 1.0) -> None:
     """Wait for /ready (the model is loaded); a service that is not even alive fails."""
     deadline = time.monotonic() + seconds
     last = "no answer"
-    while time.monotonic() < deadline:
+    while True:
         try:
             status, body = call(f"{base}/ready", timeout=5)
             if status == 200:
@@ -66,12 +66,19 @@ def wait_until_ready(base: str, seconds: float) -> None:
             last = f"HTTP {status}: {body}"
         except (OSError, ValueError) as error:
             last = str(error)
-        time.sleep(1)
-    else:
-        raise SmokeTestError(f"{base}/ready did not answer 200 within {seconds:.0f} s ({last})")
+        if time.monotonic() >= deadline:
+            raise SmokeTestError(f"{base}/ready did not answer 200 within {seconds:g} s ({last})")
+        time.sleep(interval)
     status, body = call(f"{base}/health")
     if status != 200:
         raise SmokeTestError(f"GET /health answered HTTP {status}: {body}")
+
+
+def check_version(body: dict[str, Any], version: str | None, what: str) -> None:
+    if version is not None and str(body.get("model_version")) != version:
+        raise SmokeTestError(
+            f"{what} was answered by model version {body.get('model_version')}, expected {version}"
+        )
 
 
 def check_predict(base: str, records: list[dict[str, Any]], version: str | None) -> list[Any]:
@@ -81,59 +88,26 @@ def check_predict(base: str, records: list[dict[str, Any]], version: str | None)
     predictions = body.get("predictions")
     if not isinstance(predictions, list) or len(predictions) != len(records):
         raise SmokeTestError(f"POST /predict: expected {len(records)} predictions, got {body}")
-    if version is not None and str(body.get("model_version")) != version:
-        raise SmokeTestError(
-            f"POST /predict was answered by model version {body.get('model_version')}, "
-            f"expected {version}"
-        )
+    check_version(body, version, "POST /predict")
     return predictions
 
 
-{% if cookiecutter.__feast %}
-def check_entity(base: str, key: str, version: str | None) -> Any:
-    """One prediction for one entity key (an int key if params.yaml's entities are ints)."""
-    from mlops_ladder.config import load_params
-
-    params = load_params(Path("params.yaml")).feature_store
-    entity: Any = int(key) if params.entity_dtype == "int" else key
+def check_entity(base: str, entity: int | str, version: str | None) -> Any:
+    """One prediction for one entity key, its features read from the online store."""
     status, body = call(f"{base}/predict", {"entities": [entity]}, timeout=30)
     if status != 200 or not isinstance(body, dict) or len(body.get("predictions") or []) != 1:
         raise SmokeTestError(f"POST /predict for entity {entity!r} answered HTTP {status}: {body}")
-    if version is not None and str(body.get("model_version")) != version:
-        raise SmokeTestError(
-            f"entity {entity!r} was answered by model version {body.get('model_version')}"
-        )
-    print(f"entity-key prediction ok: {entity!r} -> {body['predictions'][0]}")
+    check_version(body, version, f"entity {entity!r}")
     return body["predictions"][0]
 
 
-{% endif %}
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("url", help="the service's base URL, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--model-version", help="the registered version it must serve")
-    parser.add_argument("--schema", type=Path, default=Path("schema.yaml"))
-    parser.add_argument("--wait", type=float, default=120, help="seconds to wait for /ready")
-{% if cookiecutter.__feast %}
-    parser.add_argument("--entity", help="an entity key the online store holds, to predict for")
-{% endif %}
-    args = parser.parse_args(argv)
-    base = args.url.rstrip("/")
+def entity_key(key: str, dtype: str) -> int | str:
+    """The key as the online store holds it (params.yaml feature_store.entity_dtype)."""
+    if dtype != "int":
+        return key
     try:
-        wait_until_ready(base, args.wait)
-        records = sample_records(load_schema(args.schema))
-        predictions = check_predict(base, records, args.model_version)
-{% if cookiecutter.__feast %}
-        if args.entity is not None:
-            check_entity(base, args.entity, args.model_version)
-{% endif %}
-    except SmokeTestError as error:
-        print(f"smoke test failed: {error}", file=sys.stderr)
-        return 1
-    served = f"model version {args.model_version}" if args.model_version else "the model"
-    print(f"smoke test passed: {base} is ready, and {served} predicted {predictions}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return int(key)
+    except ValueError:
+        raise SmokeTestError(
+            f"entity key {key!r} is not an int (feature_store.entity_dtype)"
+        ) from None
