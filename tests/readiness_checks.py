@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-from conftest import Outcome, run
+from rendering import Outcome, run
 
 PACKAGE = "tabular_model"
 PREFIX = PACKAGE.upper() + "_"

@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import ROOT, run
+from rendering import ROOT, run
 
 # The commit of each release, for clones that lack its tag. Releasing a version (see
 # docs/upgrading.md) adds it here; the tag, where it exists, wins.

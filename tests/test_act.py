@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_PACKAGE, Outcome, Renderer, free_port, run
 from fake_github import TOKEN, serve_fake_github
 from fake_osv import ADVISORY, serve_fake_osv
+from rendering import DEFAULT_PACKAGE, Outcome, Renderer, free_port, run
 
 pytestmark = pytest.mark.slow
 

@@ -21,11 +21,11 @@ from types import ModuleType
 import jinja2_ansible_filters
 import pytest
 import yaml
-from conftest import BIN, ENGINES, ROOT, Outcome, engine_command, project_dir, run
 from cookiecutter.environment import StrictEnvironment
 from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
+from rendering import BIN, ENGINES, ROOT, Outcome, engine_command, project_dir, run
 
 
 def hook_rules() -> ModuleType:

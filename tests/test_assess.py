@@ -17,8 +17,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import BIN, DEFAULT_PACKAGE, LEVELS, ROOT, TASKS, Renderer
 from expected import expected_files
+from rendering import BIN, DEFAULT_PACKAGE, LEVELS, ROOT, TASKS, Renderer
 from test_answers import CONTEXT, COPIER, HOSTILE, TEXT, copier_environment, copier_rule
 from test_answers import answers as hook_rules
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import BIN
+from rendering import BIN
 
 from mlops_ladder import adopt, answers, checks, cli, scan
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, ROOT
+from rendering import BIN, ROOT
 
 ORDER = ["Home", "Generate", "Work", "Assess and adopt", "Climb", "CI locally", "Scale",
          "Reference"]  # fmt: skip

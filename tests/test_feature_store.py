@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import DEFAULT_PACKAGE, Renderer, free_port, run
+from rendering import DEFAULT_PACKAGE, Renderer, free_port, run
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_PACKAGE, Renderer, run
+from rendering import DEFAULT_PACKAGE, Renderer, run
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Renderer, free_port, run
 from readiness_checks import Level1Card, Level2Card
+from rendering import Renderer, free_port, run
 
 pytestmark = pytest.mark.slow
 

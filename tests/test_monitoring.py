@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, Renderer, free_port, need, run
+from rendering import ROOT, Renderer, free_port, need, run
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import LEVELS, Renderer, run
+from rendering import LEVELS, Renderer, run
 
 # dvc.yaml's cached outs (reports/*.json, plots and figures are `cache: false`, kept in git).
 OUTPUT_FOLDERS = ("data/raw/", "data/processed/", "data/features/", "models/")

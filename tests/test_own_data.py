@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import DEFAULT_PACKAGE, Renderer, run
+from rendering import DEFAULT_PACKAGE, Renderer, run
 from test_serving import Server, post_json
 
 pytestmark = pytest.mark.slow

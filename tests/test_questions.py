@@ -10,9 +10,9 @@ import sys
 
 import pytest
 import yaml
-from conftest import ROOT
 from cookiecutter.environment import StrictEnvironment
 from jinja2.sandbox import SandboxedEnvironment
+from rendering import ROOT
 
 COPIER = yaml.safe_load((ROOT / "copier.yml").read_text())
 COOKIECUTTER = json.loads((ROOT / "cookiecutter.json").read_text())

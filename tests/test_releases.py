@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, ROOT, run
+from rendering import BIN, ROOT, run
 from template_repo import RELEASE_COMMITS, build_template_repo, changelog_versions
 
 

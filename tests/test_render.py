@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, DEFAULT_PACKAGE, ENGINES, LEVELS, ROOT, TASKS, Renderer, run
 from expected import COPIER_ONLY, PROVIDED, expected_files
+from rendering import BIN, DEFAULT_PACKAGE, ENGINES, LEVELS, ROOT, TASKS, Renderer, run
 
 MATRIX = [(level, task) for level in LEVELS for task in TASKS]
 IDS = [f"L{level}-{task}" for level, task in MATRIX]

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, DEFAULT_PACKAGE, Renderer, free_port, run
+from rendering import BIN, DEFAULT_PACKAGE, Renderer, free_port, run
 
 pytestmark = pytest.mark.slow
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, Renderer, free_port, need, run
+from rendering import BIN, Renderer, free_port, need, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.long]
 

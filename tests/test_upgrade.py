@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, DEFAULT_PACKAGE, ROOT, Outcome, run
 from expected import LEVEL1, LEVEL2, expected_files
+from rendering import BIN, DEFAULT_PACKAGE, ROOT, Outcome, run
 from template_repo import TemplateRepo, build_template_repo
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Renderer, run
+from rendering import ROOT, Renderer, run
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ENGINES, ROOT, engine_command, run
+from rendering import ENGINES, ROOT, engine_command, run
 
 # (field, bad value, words of the rule that the message must contain)
 RULES = [

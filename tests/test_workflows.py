@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import BIN, Renderer, run
+from rendering import BIN, Renderer, run
 
 from mlops_ladder.ci.cli import build_parser
 

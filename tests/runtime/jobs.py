@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import Made, inside, make_project, run
+from harness import Made, inside, make_project, run
 
 from mlops_ladder.config import Params, load_params
 from mlops_ladder.schema import Schema, load_schema

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Made, make_project, run
 from fake_github import TOKEN, FakeGitHub, serve_fake_github
+from harness import Made, make_project, run
 
 from mlops_ladder.ci import smoke
 from mlops_ladder.ci.cli import main

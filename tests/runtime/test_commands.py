@@ -9,7 +9,7 @@ from pathlib import Path
 import jobs
 import pytest
 import yaml
-from conftest import inside, make_project, run
+from harness import inside, make_project, run
 
 from mlops_ladder.commands import build_parser, main
 from mlops_ladder.project import read_identity

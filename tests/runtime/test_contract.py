@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import inside
+from harness import inside
 
 from mlops_ladder.errors import ConfigError
 from mlops_ladder.schema import Schema, load_schema

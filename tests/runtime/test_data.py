@@ -11,7 +11,7 @@ import jobs
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run
+from harness import run
 
 from mlops_ladder import data
 from mlops_ladder.errors import DataError

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import answers, inside, make_project, render, run
+from harness import answers, inside, make_project, render, run
 from sklearn.datasets import load_iris, load_wine
 
 from mlops_ladder.commands import main

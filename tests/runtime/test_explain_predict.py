@@ -12,7 +12,7 @@ import jobs
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import inside
+from harness import inside
 
 from mlops_ladder.commands import main
 from mlops_ladder.errors import DataError

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_project
+from harness import make_project
 
 from mlops_ladder.errors import EXTRAS
 

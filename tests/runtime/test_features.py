@@ -13,7 +13,7 @@ import jobs
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PACKAGE, inside
+from harness import PACKAGE, inside
 
 from mlops_ladder.commands import main
 from mlops_ladder.config import FeaturizeParams

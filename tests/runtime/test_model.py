@@ -14,7 +14,7 @@ import jobs
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import inside
+from harness import inside
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
 

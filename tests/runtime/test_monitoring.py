@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import Made, inside, make_project, run
+from harness import Made, inside, make_project, run
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlops_ladder import metrics

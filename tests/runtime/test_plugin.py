@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-from conftest import make_project
+from harness import make_project
 
 pytest_plugins = ["pytester"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import inside, make_project
+from harness import inside, make_project
 
 from mlops_ladder.config import Settings
 from mlops_ladder.errors import ConfigError

@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import PACKAGE, ROOT, Made, inside, make_project, run
+from harness import PACKAGE, ROOT, Made, inside, make_project, run
 
 from mlops_ladder import eject as ejecting
 from mlops_ladder import project

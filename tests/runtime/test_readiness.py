@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import TEMPLATE, Made, answers, inside, make_project, render, run
+from harness import TEMPLATE, Made, answers, inside, make_project, render, run
 
 from mlops_ladder import readiness
 from mlops_ladder.errors import ProjectError

@@ -612,7 +612,7 @@ def test_the_platform_gives_each_role_its_own_bucket_and_no_root_keys(tmp_path: 
     import re
     import subprocess
 
-    from conftest import TEMPLATE, answers, render
+    from harness import TEMPLATE, answers, render
 
     text = render("deploy/compose.yaml", answers("classification", 1))
     services = yaml.safe_load(text)["services"]

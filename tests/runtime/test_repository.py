@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, answers, render
+from harness import TEMPLATE, answers, render
 
 from mlops_ladder.serving import telemetry as serving_telemetry
 from mlops_ladder.train import MODEL_SPEC

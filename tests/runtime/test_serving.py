@@ -1088,7 +1088,7 @@ def quantity(text: str) -> int:
 def test_the_k8s_manifest_needs_a_key_and_bounds_the_disk(
     job: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import answers, render
+    from harness import answers, render
 
     from mlops_ladder.serving.settings import load_serving_settings
 

@@ -1,6 +1,6 @@
 """Projects whose pipeline ran once, shared by the registry, scoring and serving tests.
 
-Each is a level-2 project (conftest.make_project) that ran its stages through the command line,
+Each is a level-2 project (harness.make_project) that ran its stages through the command line,
 up to the registry gate: a champion `tabular-model` v1 in its own MLflow store. Building one
 costs seconds (MLflow, training, evaluation), so each is built once per test session and only
 read afterwards: a test that registers, promotes or rolls back does it under a model name of its
@@ -28,7 +28,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import Made, inside, make_project, run
+from harness import Made, inside, make_project, run
 
 from mlops_ladder import project
 from mlops_ladder.config import Params, Settings, load_params

@@ -11,6 +11,7 @@ store.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -43,10 +44,20 @@ def sample_records(schema: Schema) -> list[dict[str, Any]]:
     ]
 
 
+def headers() -> dict[str, str]:
+    """JSON, and the service's API key when SMOKE_TEST_API_KEY holds one (a service deployed with
+    <PACKAGE>_API_KEY answers /predict and /model only with it)."""
+    sent = {"Content-Type": "application/json"}
+    key = os.environ.get("SMOKE_TEST_API_KEY", "")
+    if key:
+        sent["Authorization"] = f"Bearer {key}"
+    return sent
+
+
 def call(url: str, payload: Any = None, timeout: float = 10) -> tuple[int, Any]:
     """One request; an HTTP error is an answer (its status and text), not an exception."""
     data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, headers=headers())
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
