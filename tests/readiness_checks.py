@@ -445,7 +445,7 @@ class Level2Card(PipelineBreakages, CardChecks):
     ) -> None:
         cd = project / ".github" / "workflows" / "cd.yml"
         with restored(cd):
-            edit_yaml(cd, drop_steps("smoke_test.py"))
+            edit_yaml(cd, drop_steps("smoke-test"))
             unsmoked = entries(readiness(project, env)[1])["infrastructure-6"]
         with restored(cd):
             edit_yaml(cd, lambda w: w["jobs"].pop("staging"))

@@ -210,7 +210,8 @@ def test_secrets_reach_only_the_steps_that_use_them(
             if uses.startswith("./.github/actions/setup") or "checkout" in uses:
                 assert not secret_references(step), f"{path.name}: {uses} sees a secret"
             if secret_references(step) and uses.startswith("./.github/actions/deploy"):
-                assert secret_references(step) == ["KUBE_CONFIG"]  # the deploy step's input
+                # the deploy step's inputs: the cluster, and the service's two keys
+                assert secret_references(step) == ["KUBE_CONFIG", "SERVING_API_KEY", "PII_KEY"]
 
 
 @pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
@@ -312,7 +313,15 @@ def test_deploy_names_the_image_cd_pushed(
     shutil.copytree(project / ".github", work / ".github")
     stub = tmp_path / "bin" / "kubectl"
     stub.parent.mkdir()
-    stub.write_text('#!/bin/sh\ncase "$*" in *--kustomize*) cat kustomization.yaml ;; esac\n')
+    # (and records the secret it is given: the service's keys, from the environment's secrets)
+    stub.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        "  *--kustomize*) cat kustomization.yaml ;;\n"
+        '  *"create secret"*) echo "$*" >> "$STUB_LOG"; echo "kind: Secret" ;;\n'
+        '  *--filename*) cat >> "$STUB_LOG" ;;\n'
+        "esac\n"
+    )
     stub.chmod(0o755)
     outputs = tmp_path / "outputs"
     variables = {
@@ -322,6 +331,8 @@ def test_deploy_names_the_image_cd_pushed(
         "ENVIRONMENT": "staging",
         "NAMESPACE": "staging",
         "KUBECONFIG_CONTENT": "apiVersion: v1\nkind: Config\n",
+        "SERVING_API_KEY": "a key of this deployment",
+        "STUB_LOG": str(tmp_path / "kubectl.log"),
         "RUNNER_TEMP": str(tmp_path),
         "GITHUB_OUTPUT": str(outputs),
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
@@ -332,3 +343,17 @@ def test_deploy_names_the_image_cd_pushed(
     assert "deployment.yaml" in kustomization["resources"]
     assert outputs.read_text() == "deployed=true\n"
     assert not (tmp_path / "kubeconfig").exists()  # the credentials are removed after use
+    # The service's key went into the cluster's secret the deployment reads, applied
+    log = (tmp_path / "kubectl.log").read_text()
+    assert "create secret generic tabular-model-serving" in log
+    assert "--from-literal=api-key=a key of this deployment" in log
+    assert "kind: Secret" in log
+    # and without one, nothing is deployed: one error naming the secret to add
+    refused = run(
+        ["bash", ".github/scripts/deploy.sh"],
+        work,
+        {**variables, "SERVING_API_KEY": ""},
+        check=False,
+    )
+    assert refused.code == 1
+    assert "Add the secret SERVING_API_KEY" in refused.stdout

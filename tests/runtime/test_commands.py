@@ -112,11 +112,14 @@ def test_every_command_has_help(
 def test_a_level_0_project_has_no_registry_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # A level-1 command in a level-0 project: one line saying how to climb to it
     make_project(tmp_path, level=0)
-    with inside(tmp_path), pytest.raises(SystemExit) as exited:
-        main(["register"])
-    assert exited.value.code == 2
-    assert "invalid choice: 'register'" in capsys.readouterr().err
+    with inside(tmp_path):
+        assert main(["register"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "`register` needs the model registry of level 1" in error
+    assert "copier update --data maturity_level=1" in error
 
 
 def test_a_typo_in_params_is_one_clear_error(

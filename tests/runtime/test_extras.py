@@ -160,7 +160,7 @@ def test_a_level_0_project_needs_no_extra_and_says_what_level_1_adds(
     assert (made.root / "predicted.csv").is_file()
     code, error = results["readiness"]
     assert (code, error.count("\n")) == (1, 1), error
-    assert "junit.xml is missing" in error
+    assert "reports/tests.json is missing" in error
     # and each command of level 1 is one line saying how to get there
     for command in level_1:
         code, error = results[command]

@@ -111,9 +111,11 @@ def test_a_projects_own_tests_run_on_the_plugins_fixtures(tmp_path: Path) -> Non
         "test_a_broken_copy_of_the_data_fails_its_contract": "failure",
     }, done.stdout[-3000:]
     assert done.returncode == 1
-    # And the project's own folders are untouched: outputs and runs went to temporary ones
-    for name in ("models", "reports", "mlflow.db", "mlartifacts", "data/raw"):
+    # And the project's own folders are untouched: outputs and runs went to temporary ones,
+    # but for the run's record, which the readiness card scores (reports/tests.json)
+    for name in ("models", "mlflow.db", "mlartifacts", "data/raw"):
         assert not (root / name).exists(), name
+    assert [path.name for path in (root / "reports").iterdir()] == ["tests.json"]
 
 
 TRACKED_TESTS = """
