@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.inspection import permutation_importance
 
 from mlops_ladder import metrics
 from mlops_ladder.config import EvaluateParams, Params, QualityParams
@@ -90,38 +89,73 @@ def numerics(predicted: tuple[Any, pd.DataFrame | None]) -> dict[str, Any]:
 PROBABILITY_TOLERANCE = 1e-6
 
 
+# Permutation importance's cost grows with rows x features x repeats: a large test split is
+# scored on a seeded sample of this many rows. A small one is shuffled more often (at least
+# MIN_SHUFFLED_ROWS rows in all): on 7 rows one shuffle moves the score by whole rows.
+MAX_IMPORTANCE_ROWS = 2_000
+MIN_SHUFFLED_ROWS = 500
+MAX_IMPORTANCE_REPEATS = 50
+
+
 def feature_importance(
     model: Any, inputs: pd.DataFrame, actual: pd.Series, params: Params
 ) -> dict[str, Any]:
     """Permutation importance of each feature on the test split (the model's own score:
-    accuracy or r2). A feature whose shuffling improves the score by more than
-    params.yaml evaluate.max_harmful_importance does the model harm: a failure."""
-    found = permutation_importance(
-        model,
-        inputs,
-        actual,
-        n_repeats=params.evaluate.importance_repeats,
-        random_state=params.seed,
+    accuracy or r2), with its standard error over the rows. A feature whose shuffling improves
+    the score by more than params.yaml evaluate.max_harmful_importance, and by more than
+    chance on this many rows (two standard errors), does the model harm: a failure.
+
+    Rows and repeats fit the test split: a seeded sample of MAX_IMPORTANCE_ROWS rows of a
+    large one; more repeats on a small one (evaluate.importance_repeats at least)."""
+    rng = np.random.default_rng(params.seed)
+    if len(inputs) > MAX_IMPORTANCE_ROWS:
+        rows = np.sort(rng.choice(len(inputs), MAX_IMPORTANCE_ROWS, replace=False))
+        inputs, actual = inputs.iloc[rows], actual.iloc[rows]
+    repeats = max(
+        params.evaluate.importance_repeats,
+        min(MAX_IMPORTANCE_REPEATS, -(-MIN_SHUFFLED_ROWS // max(len(inputs), 1))),
     )
-    features = {
-        str(name): round(float(value), 6)
-        for name, value in zip(inputs.columns, found.importances_mean, strict=True)
-    }
+    classification = params.task == "classification"
+    truth = np.asarray(actual)
+    baseline = row_scores(model.predict(inputs), truth, classification)
+    features, errors = {}, {}
+    for name in inputs.columns:
+        shuffled, column = inputs.copy(), inputs[name].to_numpy()
+        scores = []
+        for _ in range(repeats):
+            shuffled[name] = column[rng.permutation(len(column))]
+            scores.append(row_scores(model.predict(shuffled), truth, classification))
+        drops = baseline - np.mean(scores, axis=0)  # per row: what shuffling the feature costs
+        features[str(name)] = round(float(drops.mean()), 6)
+        spread = float(drops.std(ddof=1)) if len(drops) > 1 else 0.0
+        errors[str(name)] = round(spread / np.sqrt(len(drops)), 6)
     bound = -params.evaluate.max_harmful_importance
     failures = [
         f"feature {name}: permutation importance {value:.4f} is below {bound} "
-        "(the model scores better with it shuffled)"
+        f"(+/- {errors[name]:.4f}: the model scores better with it shuffled)"
         for name, value in features.items()
-        if value < bound
+        if value < bound and value + 2 * errors[name] < 0
     ]
-    scoring = "accuracy" if params.task == "classification" else "r2"
     return {
-        "scoring": scoring,
+        "scoring": "accuracy" if classification else "r2",
         "bound": bound,
+        "rows": len(inputs),
+        "repeats": repeats,
         "features": features,
+        "standard_errors": errors,
         "passed": not failures,
         "failures": failures,
     }
+
+
+def row_scores(predicted: Any, truth: np.ndarray, classification: bool) -> np.ndarray:
+    """Each row's share of the score: right or wrong (accuracy), or 1 - its squared error over
+    the mean squared deviation of the target (r2: their mean is the r2 of all rows)."""
+    if classification:
+        return (np.asarray(predicted) == truth).astype("float64")
+    values = truth.astype("float64")
+    spread = float(((values - values.mean()) ** 2).mean()) or 1.0
+    return 1 - (values - np.asarray(predicted, dtype="float64")) ** 2 / spread
 
 
 def group_gaps(
