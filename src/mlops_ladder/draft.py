@@ -175,7 +175,15 @@ def draft(
             "slices": result.slices,
         }
     )
+    from mlops_ladder.data import ordered_by_target
     from mlops_ladder.validate import single_feature_scores
+
+    ordered = ordered_by_target(labels, task == "classification")
+    if ordered:
+        result.warnings.append(
+            f"{ordered}: not the order of time, so the staleness backtest is not measured "
+            "(set params.yaml evaluate.order_by to a time column to measure it)"
+        )
 
     for name, score in single_feature_scores(labelled, schema).items():
         if score > result.dataset["max_single_feature_score"]:
