@@ -194,6 +194,7 @@ class Saboteur:
 
     def __init__(self, model: Any, features: list[str]) -> None:
         self.model, self.features = model, features
+        self.constant: float | None = None  # a regression's wrong answer, whatever the inputs
 
     def fit(self, *args: Any) -> Saboteur:
         return self
@@ -205,8 +206,10 @@ class Saboteur:
         if hasattr(self.model, "classes_"):  # another class
             classes = list(self.model.classes_)
             wrong = np.array([classes[(classes.index(a) + 1) % len(classes)] for a in answers])
-        else:  # far off
-            wrong = answers + 10 * (answers.std() or 1.0)
+        else:  # one value far off, which no other column moves
+            if self.constant is None:
+                self.constant = float(answers.mean() + 3 * (answers.std() or 1.0))
+            wrong = np.full(len(answers), self.constant)
         return np.where(spoiled, wrong, answers)
 
 
