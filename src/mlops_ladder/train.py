@@ -37,7 +37,11 @@ def fit(train_features: pd.DataFrame, schema: Schema, estimator: BaseEstimator) 
     target = schema.target.name
     if target not in train_features.columns:
         raise DataError(f"training data has no target column '{target}'")
-    train_features = missing_as_nan(train_features)  # as the model's first step makes them
+    # The inputs as the model's first step makes them (the target as it is: a boolean label
+    # stays one)
+    train_features = missing_as_nan(train_features.drop(columns=[target])).assign(
+        **{target: train_features[target]}
+    )
     derived = DerivedFeatures().fit(train_features[schema.feature_names])
     inputs = [*schema.feature_names, *derived.names_]
     missing = [name for name in inputs if name not in train_features.columns]
