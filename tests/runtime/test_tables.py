@@ -49,6 +49,9 @@ GENERATED_TESTS = [
     "test_monitoring.py",
 ]
 STAGES = ["ingest", "validate", "split", "featurize", "tune", "train", "evaluate", "register"]
+# Minutes in all (a table's pipeline and tests each): scheduled first, and left out of the
+# quick run (-m "not slow").
+pytestmark = [pytest.mark.long, pytest.mark.slow]
 SERVED_ROWS = 200  # records of the file posted to /predict (a table's first rows and a sample)
 MONITORED_ROWS = 500  # a sample of the file as the current window
 
@@ -383,10 +386,7 @@ def wall_times(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
                 reporter.write_line(line)
 
 
-@pytest.mark.parametrize("table", TABLES, ids=[table.name for table in TABLES])
-def test_a_real_table_goes_from_its_file_to_a_served_monitored_champion(
-    table: Table, tmp_path: Path
-) -> None:
+def goes_from_its_file_to_a_served_monitored_champion(table: Table, tmp_path: Path) -> None:
     started = time.perf_counter()
     times: dict[str, float] = {}
     frame = table.load()
@@ -461,3 +461,20 @@ def serve(root: Path, records: list[dict[str, Any]]) -> list[Any]:
         answer = client.post("/predict", json={"records": records})
         assert answer.status_code == 200, answer.text[:2000]
         return answer.json()["predictions"]
+
+
+class Matrix:
+    """One table of the matrix (TABLE): each is a class of its own, so that pytest-xdist's
+    `--dist loadscope` (the suite's) hands the tables to several workers."""
+
+    TABLE: Table
+
+    def test_a_real_table_goes_from_its_file_to_a_served_monitored_champion(
+        self, tmp_path: Path
+    ) -> None:
+        goes_from_its_file_to_a_served_monitored_champion(self.TABLE, tmp_path)
+
+
+for _table in TABLES:
+    _name = "TestTable" + "".join(part.title() for part in _table.name.split("_"))
+    globals()[_name] = type(_name, (Matrix,), {"TABLE": _table, "__doc__": _table.covers})
