@@ -1,44 +1,46 @@
-"""A user's own table, end to end, on real public datasets nobody here wrote: copy the file in,
-`schema draft`, set params.yaml `ingest.source` (the only edit), `make all`, `make test`, batch
-predictions, and from level 1 the served model over real HTTP and `make monitor`.
+"""A user's own table, end to end, on rendered projects: what only a render shows. The matrix of
+real tables (twelve, every kind of column and size, in process) is tests/runtime/test_tables.py;
+here, two tables go the documented way through `make` on projects of both engines:
 
-The datasets ship inside PyPI packages installed in the template's environment (no network):
-- palmerpenguins' penguins.csv: 344 penguins, text labels, categorical features, missing
-  values (also in `sex`, the binary target);
-- palmerpenguins' penguins-raw.csv: the same birds as recorded, with column names holding
-  spaces, parentheses and slashes, identifiers, dates, constants and free text; `Body Mass (g)`
-  (missing twice) as a regression target;
-- scikit-learn's iris, written by the project's own scikit-learn: integer labels and names
-  like `sepal length (cm)`.
+- the generated README's own-data commands, run verbatim (copier, level 1): `cp` the file in,
+  `make schema FILE=... TARGET=...` over the fresh project's sample contract (no FORCE), the one
+  line of params.yaml, `make all`, `make test`; then `make serve` answers records read from the
+  file as they are, and `make monitor` reads what it served;
+- vega's cars (cookiecutter, level 2, regression): an integer column with gaps (read as
+  130.0), a name and a date the contract ignores, rows without a target; the served model
+  answers those rows as the file holds them, and refuses 130.5 by name.
+
+The tables ship inside packages of the template's environment (no network): palmerpenguins'
+penguins.csv, vega_datasets' cars.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
+import re
+import shlex
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
-from rendering import DEFAULT_PACKAGE, Renderer, run
+from rendering import Renderer, run
 from test_serving import Server, post_json
 
 pytestmark = pytest.mark.slow
 
-PENGUINS = files("palmerpenguins") / "data"
+PENGUINS = files("palmerpenguins") / "data" / "penguins.csv"
 
 
-def cli(project: Path, env: dict[str, str], *args: str, label: str | None = None, check=True):
-    return run(
-        ["uv", "run", "--frozen", "python", "-m", DEFAULT_PACKAGE, *args],
-        project,
-        env,
-        label=label,
-        check=check,
-    )
+def readme_commands(project: Path) -> list[str]:
+    """The commands of the generated README's "Bring your own data" block, as written."""
+    readme = (project / "README.md").read_text()
+    section = readme.split("## Bring your own data", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert block, "the own-data section has no bash block"
+    return [line for line in block[1].splitlines() if line.strip()]
 
 
 def set_source(project: Path, source: str) -> None:
@@ -50,174 +52,140 @@ def set_source(project: Path, source: str) -> None:
     params.write_text("".join(edited))
 
 
-class OwnData:
-    """One (engine, level, task, dataset): the whole own-data path in one rendered project."""
+def file_records(path: Path, rows: int = 60) -> list[dict]:
+    """Rows of the file as a client reads and sends them: every column, as JSON. A sample of
+    the rows (the first ones of a file in some order are not like the rest: penguins.csv's are
+    all one species, which monitoring rightly calls drift), and the rows with gaps."""
+    frame = pd.read_csv(path)
+    chosen = frame.sample(rows, random_state=0)
+    chosen = pd.concat([chosen, frame[frame.isna().any(axis=1)].head(10)]).drop_duplicates()
+    return json.loads(chosen.to_json(orient="records", date_format="iso"))
 
-    ENGINE = "copier"
-    LEVEL = 0
-    TASK = "classification"
-    FILE = "penguins.csv"
+
+def serve_and_monitor(
+    project: Path, env: dict[str, str], log: Path, records: list[dict], name: str
+) -> tuple[int, Any]:
+    """`make serve`'s command on a free port, the records posted, then `make monitor` on what
+    it logged: the status and body of the answer."""
+    server = Server(project, env, log)
+    try:
+        server.wait_until_ready()
+        status, body = post_json(server.url("/predict"), {"records": records})
+    finally:
+        server.stop()
+    run(["make", "monitor"], project, env, label=f"{name}: make monitor")
+    return status, body
+
+
+class TestTheReadmesOwnDataCommandsVerbatim:
+    """copier, level 1, classification: penguins.csv, predicting `species`."""
+
     TARGET = "species"
-    SAMPLE_FIRST = False  # run the bundled sample first, then switch (a project with a champion)
-
-    @classmethod
-    def bring_data(cls, project: Path, env: dict[str, str]) -> None:
-        shutil.copy(PENGUINS / cls.FILE, project / "data" / cls.FILE)
 
     @pytest.fixture(scope="class")
-    @classmethod
-    def project(cls, renderer: Renderer, env: dict[str, str]) -> Path:
-        path = renderer.fresh(cls.ENGINE, maturity_level=str(cls.LEVEL), task=cls.TASK)
-        name = f"own data L{cls.LEVEL} {cls.TASK} {cls.FILE}"
-        run(["make", "setup"], path, env, label=f"{name}: make setup")
-        if cls.SAMPLE_FIRST:
-            run(["make", "all"], path, env, label=f"{name}: make all on the sample first")
-        cls.bring_data(path, env)
-        draft = cli(
-            path, env, "schema", "draft", f"data/{cls.FILE}", "--target", cls.TARGET, "--force",
-            label=f"{name}: schema draft",
-        )  # fmt: skip
-        assert "drafted schema.yaml" in draft.stdout
-        set_source(path, f"data/{cls.FILE}")
-        run(["make", "all"], path, env, label=f"{name}: make all")
+    def project(self, renderer: Renderer, env: dict[str, str]) -> Path:
+        path = renderer.fresh("copier", maturity_level="1", task="classification")
+        run(["make", "setup"], path, env, label="README own data: make setup")
+        (Path(env["HOME"]) / "my-data.csv").write_bytes(PENGUINS.read_bytes())
+        for line in readme_commands(path):
+            command = line.split("#", 1)[0].strip()
+            if not command:  # "# 3. in params.yaml, set ingest.source: data/my-data.csv"
+                assert "ingest.source" in line, line
+                assert "data/my-data.csv" in line, line
+                set_source(path, "data/my-data.csv")
+                continue
+            command = command.replace("<column>", self.TARGET)
+            run(["bash", "-c", command], path, env, label=f"README own data: {command}")
         return path
 
-    def test_the_draft_is_a_valid_contract_of_the_data(self, project: Path) -> None:
+    def test_the_draft_replaced_the_sample_contract(self, project: Path) -> None:
         schema = yaml.safe_load((project / "schema.yaml").read_text())
-        frame = pd.read_csv(project / "data" / self.FILE)
         assert schema["target"]["name"] == self.TARGET
-        listed = {*schema["features"], *schema.get("ignored", {}), self.TARGET}
-        assert listed == set(frame.columns)
-        for name, spec in schema["features"].items():
-            assert spec.get("nullable", False) == bool(frame[name].isna().any()), name
-        validation = json.loads((project / "reports" / "validation.json").read_text())
-        assert validation["passed"], validation["failed"]
+        assert (project / "reports" / "junit.xml").is_file()  # `make test` ran, and passed
+        registration = json.loads((project / "reports" / "registration.json").read_text())
+        assert registration["promoted"], registration
 
-    def test_make_all_evaluates_a_model_that_clears_the_bar(self, project: Path) -> None:
-        report = json.loads((project / "reports" / "metrics.json").read_text())
-        assert report["quality"] == {"passed": True, "failures": []}
-        primary = report["primary_metric"]
-        assert primary in report["test"]
-        schema = yaml.safe_load((project / "schema.yaml").read_text())
-        if self.TASK == "classification":
-            assert report["classes"] == [str(label) for label in schema["target"]["allowed"]]
-            assert set(report["per_class"]) == set(report["classes"])
-        assert set(report["slices"]) == {piece["name"] for piece in schema["slices"]}
-        assert list((project / "reports" / "figures").glob("*.png"))
-
-    def test_make_test_passes(self, project: Path, env: dict[str, str]) -> None:
-        outcome = run(["make", "test"], project, env, label=f"own data L{self.LEVEL}: make test")
-        assert " passed" in outcome.stdout
-        assert " failed" not in outcome.stdout
-
-    def test_batch_predictions(self, project: Path, env: dict[str, str]) -> None:
-        records = pd.read_csv(project / "data" / self.FILE).dropna(subset=[self.TARGET]).head(20)
-        records.drop(columns=[self.TARGET]).to_csv(project / "records.csv", index=False)
-        cli(project, env, "predict", "records.csv", "--output", "predicted.csv")
-        predicted = pd.read_csv(project / "predicted.csv")
-        assert len(predicted) == 20
-        if self.TASK == "classification":
-            # The predicted class's probability, not class index 1's
-            shares = predicted.filter(like="probability_")
-            assert (predicted["probability"] == shares.max(axis=1)).all()
-            actual = records[self.TARGET].astype(str).to_numpy()
-            hits = (predicted["prediction"].astype(str).to_numpy() == actual).mean()
-            assert hits > 0.5
-
-
-class Served(OwnData):
-    """From level 1: the champion served over HTTP, and the monitoring job on what it saw."""
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def server(
-        cls, project: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-    ) -> Iterator[Server]:
-        folder = tmp_path_factory.mktemp("own-data-server")
-        running = Server(project, env, folder / "server.log")
-        running.wait_until_ready()
-        yield running
-        running.stop()
-
-    def test_the_server_answers_with_the_contracts_names(
-        self, project: Path, server: Server
+    def test_the_served_champion_answers_the_files_rows_and_monitoring_reads_them(
+        self, project: Path, env: dict[str, str], tmp_path: Path
     ) -> None:
-        schema = yaml.safe_load((project / "schema.yaml").read_text())
-        frame = pd.read_csv(project / "data" / self.FILE).dropna(subset=[self.TARGET]).head(40)
-        records = [
-            {name: (None if pd.isna(row[name]) else row[name]) for name in schema["features"]}
-            for row in frame.to_dict(orient="records")
-        ]
-        # numpy scalars as JSON: whole numbers stay integers where the contract says int
-        records = json.loads(pd.DataFrame(records).to_json(orient="records"))
-        for record in records:
-            for name, spec in schema["features"].items():
-                if spec["dtype"] == "int" and record[name] is not None:
-                    record[name] = int(record[name])
-        status, body = post_json(server.url("/predict"), {"records": records})
+        records = file_records(project / "data" / "my-data.csv")
+        assert any(isinstance(r["body_mass_g"], float) for r in records)  # 3750.0: gaps
+        status, body = serve_and_monitor(project, env, tmp_path / "server.log", records, "README")
         assert status == 200, body
         assert len(body["predictions"]) == len(records)
-        if self.TASK == "classification":
-            assert body["classes"] == schema["target"]["allowed"]
-            assert all(abs(sum(row) - 1) < 1e-9 for row in body["probabilities"])
-        # A bad request names the field by its real name, and the server stays up
-        bad = dict(records[0])
-        bad.pop(next(iter(schema["features"])))
-        status, body = post_json(server.url("/predict"), {"records": [bad]})
-        assert status == 422
-        assert next(iter(schema["features"])) in json.dumps(body)
-        assert post_json(server.url("/predict"), {"records": records[:1]})[0] == 200
-
-    def test_make_monitor_reads_what_was_served(
-        self, project: Path, env: dict[str, str], server: Server
-    ) -> None:
-        run(["make", "monitor"], project, env, label=f"own data L{self.LEVEL}: make monitor")
         report = json.loads((project / "reports" / "monitoring" / "report.json").read_text())
+        assert report["current"]["rows"] >= len(records)
+        assert not report["retrain_needed"], report["reasons"]
+
+
+class TestIntegersWithGapsAndIgnoredColumnsLevel2Cookiecutter:
+    """cookiecutter, level 2, regression: vega's cars, predicting Miles_per_Gallon."""
+
+    FILE, TARGET = "cars.csv", "Miles_per_Gallon"
+
+    @pytest.fixture(scope="class")
+    def project(self, renderer: Renderer, env: dict[str, str]) -> Path:
+        from vega_datasets import local_data
+
+        path = renderer.fresh("cookiecutter", maturity_level="2", task="regression")
+        run(["make", "setup"], path, env, label="cars L2: make setup")
+        local_data.cars().to_csv(path / "data" / self.FILE, index=False)
+        make_schema = ["make", "schema", f"FILE=data/{self.FILE}", f"TARGET={self.TARGET}"]
+        run(make_schema, path, env, label="cars L2: make schema")
+        set_source(path, f"data/{self.FILE}")
+        run(["make", "all"], path, env, label="cars L2: make all")
+        run(["make", "test"], path, env, label="cars L2: make test")
+        return path
+
+    @pytest.fixture(scope="class")
+    def answers(
+        self, project: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    ) -> tuple[list[dict], int, Any, dict]:
+        records = file_records(project / "data" / self.FILE)
+        bad = {**records[0], "Horsepower": 130.5}
+        server = Server(project, env, tmp_path_factory.mktemp("cars") / "server.log")
+        try:
+            server.wait_until_ready()
+            status, body = post_json(server.url("/predict"), {"records": records})
+            refused = post_json(server.url("/predict"), {"records": [bad]})
+        finally:
+            server.stop()
+        run(["make", "monitor"], project, env, label="cars L2: make monitor")
+        return records, status, body, {"status": refused[0], "body": refused[1]}
+
+    def test_the_contract_ignores_the_name_and_the_date(self, project: Path) -> None:
         schema = yaml.safe_load((project / "schema.yaml").read_text())
-        assert set(schema["features"]) <= set(report["features"])
+        assert {"Name", "Year"} <= set(schema["ignored"])
+        assert schema["features"]["Horsepower"]["dtype"] == "int"
+        assert schema["features"]["Horsepower"]["nullable"] is True
+
+    def test_the_files_rows_are_served_as_they_are(self, answers) -> None:
+        records, status, body, _ = answers
+        # 130.0 and null for Horsepower, rows without a target, the name and the date as text
+        assert all(isinstance(r["Horsepower"], float | None) for r in records)
+        assert any(r["Horsepower"] is None for r in records)
+        assert any(r["Miles_per_Gallon"] is None for r in records)
+        assert {"Name", "Year"} <= set(records[0])
+        assert status == 200, body
+        assert len(body["predictions"]) == len(records)
+
+    def test_a_fraction_for_an_integer_is_refused_by_name(self, answers) -> None:
+        refused = answers[3]
+        assert refused["status"] == 422
+        assert "Horsepower" in json.dumps(refused["body"])
+        assert "whole number" in json.dumps(refused["body"])
+
+    def test_make_monitor_reads_what_was_served_without_a_false_alarm(
+        self, project: Path, answers
+    ) -> None:
+        report = json.loads((project / "reports" / "monitoring" / "report.json").read_text())
+        assert report["current"]["rows"] >= len(answers[0])
+        assert not report["retrain_needed"], report["reasons"]
 
 
-class TestBinaryTextLabelsLevel0Copier(OwnData):
-    """penguins.csv, predicting `sex` (female/male, missing for 11 birds): binary, text labels."""
-
-    ENGINE, LEVEL, TASK, TARGET = "copier", 0, "classification", "sex"
-
-
-class TestMulticlassIntegerLabelsLevel0Cookiecutter(OwnData):
-    """iris: 3 integer classes, column names with spaces and parentheses."""
-
-    ENGINE, LEVEL, TASK, FILE, TARGET = "cookiecutter", 0, "classification", "iris.csv", "target"
-
-    @classmethod
-    def bring_data(cls, project: Path, env: dict[str, str]) -> None:
-        write = (
-            "from sklearn.datasets import load_iris; "
-            "load_iris(as_frame=True).frame.to_csv('data/iris.csv', index=False)"
-        )
-        run(["uv", "run", "--frozen", "python", "-c", write], project, env)
-
-
-class TestMulticlassTextLabelsLevel1Cookiecutter(Served):
-    """penguins.csv, predicting `species` (3 text classes) with categories and missing values."""
-
-    ENGINE, LEVEL, TASK, TARGET = "cookiecutter", 1, "classification", "species"
-
-
-class TestRegressionAfterTheSampleLevel2Copier(Served):
-    """penguins-raw.csv, predicting `Body Mass (g)`, on a project whose champion was trained on
-    the sample: the gate treats the new model as the first of its contract."""
-
-    ENGINE, LEVEL, TASK = "copier", 2, "regression"
-    FILE, TARGET, SAMPLE_FIRST = "penguins-raw.csv", "Body Mass (g)", True
-
-    def test_the_gate_saw_a_new_contract(self, project: Path) -> None:
-        decision = json.loads((project / "reports" / "registration.json").read_text())
-        assert decision["promoted"], decision
-        assert decision["version"] == "2"
-        assert "target progression -> Body Mass (g)" in decision["new_contract"]
-
-    def test_identifiers_dates_and_constants_are_ignored(self, project: Path) -> None:
-        ignored = yaml.safe_load((project / "schema.yaml").read_text())["ignored"]
-        assert "constant" in ignored["Region"]
-        assert "date" in ignored["Date Egg"]
-        assert "Culmen Length (mm)" not in ignored
+def test_the_readme_drafts_over_the_sample_contract_with_no_force(renderer: Renderer) -> None:
+    """Every level's README gives the same own-data commands: no FORCE on a fresh project."""
+    path = renderer.fresh("copier", maturity_level="0", task="regression")
+    commands = [shlex.split(line.split("#", 1)[0]) for line in readme_commands(path)]
+    assert ["make", "schema", "FILE=data/my-data.csv", "TARGET=<column>"] in commands
+    assert not any("FORCE=1" in part for command in commands for part in command)

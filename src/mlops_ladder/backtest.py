@@ -9,6 +9,11 @@ score stays within `evaluate.max_staleness_drop` of the score at age 1: retrain 
 often (in rows of new data, or in time when `order_by` is a date).
 
 Data with no order (a shuffled sample) shows no decay: the interval is then the whole span.
+Rows in the order of their target (a file sorted or grouped by it: data.ordered_by_target) are
+not in the order of time: the backtest is not measured, and says so (set `order_by`). Windows
+fit the rows: at least `evaluate.min_slice_rows` rows each (fewer windows on a small table, no
+backtest below three); on a large table each window trains and scores on a seeded sample of at
+most MAX_WINDOW_ROWS rows, so that the cost stays bounded whatever the rows.
 """
 
 from __future__ import annotations
@@ -21,15 +26,20 @@ import pandas as pd
 
 from mlops_ladder import metrics
 from mlops_ladder.config import Params
+from mlops_ladder.data import ordered_by_target
 from mlops_ladder.errors import ConfigError, ProjectError
 from mlops_ladder.features import add_derived_features, derived_for
 from mlops_ladder.model import predict
 from mlops_ladder.schema import Schema
 from mlops_ladder.train import train
 
+MIN_WINDOWS = 3
+MAX_WINDOW_ROWS = 5_000
+
 
 def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str, Any]:
-    """The score by model age, and the retraining interval it implies."""
+    """The score by model age, and the retraining interval it implies (or, when it cannot be
+    measured on this data, why: `not_measured`)."""
     settings, primary = params.evaluate, params.quality.primary_metric
     target, order_by = schema.target.name, settings.order_by
     rows = dataset[dataset[target].notna()]
@@ -37,15 +47,33 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
         if order_by not in rows.columns:
             raise ConfigError(f"params.yaml evaluate.order_by: the data has no column '{order_by}'")
         rows = rows.sort_values(order_by, kind="stable")
-    windows = np.array_split(np.arange(len(rows)), settings.backtest_windows)
-    frames = [rows.iloc[index] for index in windows]
+    count = min(settings.backtest_windows, len(rows) // settings.min_slice_rows)
     result: dict[str, Any] = {
         "metric": primary,
         "order": order_by or "row order",
-        "windows": settings.backtest_windows,
-        "rows_per_window": len(frames[0]),
+        "windows": count,
+        "rows_per_window": -(-len(rows) // count) if count else 0,
         "skipped": [],
+        "score_by_age": {},
+        "retrain_every_windows": None,
+        "retrain_every_rows": None,
+        "not_measured": None,
     }
+    problem = None
+    if order_by is None:
+        problem = ordered_by_target(rows[target], schema.task == "classification")
+        problem = problem and f"{problem}: not the order of time (set evaluate.order_by)"
+    if problem is None and count < MIN_WINDOWS:
+        problem = (
+            f"{len(rows)} labelled rows: too few for {MIN_WINDOWS} windows of "
+            f"evaluate.min_slice_rows ({settings.min_slice_rows}) rows"
+        )
+    if problem is not None:
+        result["not_measured"] = problem
+        return result
+    windows = np.array_split(np.arange(len(rows)), count)
+    frames = [_sample(rows.iloc[index], params.seed) for index in windows]
+    result["sampled_rows_per_window"] = len(frames[0]) if len(frames[0]) < len(windows[0]) else None
     derived = derived_for(schema.feature_names)
     scores: dict[int, list[float]] = {}
     for start, window in enumerate(frames[:-1]):
@@ -73,8 +101,16 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
     result["score_by_age"] = {str(age): value for age, value in by_age.items()}
     interval = retraining_interval(by_age, primary, settings.max_staleness_drop)
     result["retrain_every_windows"] = interval
-    result["retrain_every_rows"] = None if interval is None else interval * len(frames[0])
+    result["retrain_every_rows"] = None if interval is None else interval * len(windows[0])
     return result
+
+
+def _sample(window: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A window, or a seeded sample of MAX_WINDOW_ROWS of its rows (a large table)."""
+    if len(window) <= MAX_WINDOW_ROWS:
+        return window
+    chosen = np.random.default_rng(seed).choice(len(window), MAX_WINDOW_ROWS, replace=False)
+    return window.iloc[np.sort(chosen)]  # in their order
 
 
 def retraining_interval(by_age: dict[int, float], metric: str, max_drop: float) -> int | None:

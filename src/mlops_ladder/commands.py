@@ -193,8 +193,11 @@ def cmd_schema_draft(project: Project, args: argparse.Namespace) -> int:
     from mlops_ladder.draft import draft
 
     output = args.output or project.settings.schema_file
-    if output.exists() and not args.force:
-        raise ProjectError(f"{output} exists: add --force to replace it (edits in it are lost)")
+    if output.exists() and not args.force and not sample_contract(output):
+        raise ProjectError(
+            f"{output} exists: add --force (make schema ... FORCE=1) to replace it (edits in "
+            "it are lost)"
+        )
     params = project.params
     result = draft(
         data.read_table(args.path),
@@ -214,6 +217,35 @@ def cmd_schema_draft(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+# The first line of the contract a new project carries (the bundled sample's): `schema draft`
+# replaces that one without --force, as long as it is unchanged; a drafted one has no marker.
+SAMPLE_MARKER = "# mlops-ladder: the bundled sample's contract"
+
+
+def sample_contract(path: Path) -> bool:
+    """Whether `path` is the sample's contract as generated: it carries SAMPLE_MARKER and git
+    (where the project is a repository that tracks it) sees no change to it since the last
+    commit. A contract of your own, or the sample's edited, is kept unless --force."""
+    import subprocess
+
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        if not handle.readline().startswith(SAMPLE_MARKER):
+            return False
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--", path.name],
+            cwd=path.resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return True  # no git: the marker says it is the sample's
+    # untracked (??) or unknown to git: as generated; any other status: changed since
+    changed = done.returncode == 0 and bool(done.stdout.strip()) and done.stdout[:2] != "??"
+    return not changed
+
+
 def cmd_tune(project: Project, args: argparse.Namespace) -> int:
     from mlops_ladder import tuning
 
@@ -228,27 +260,45 @@ def cmd_tune(project: Project, args: argparse.Namespace) -> int:
     settings.tuning_report.parent.mkdir(parents=True, exist_ok=True)
     settings.tuning_report.write_text(json.dumps(report, indent=2) + "\n")
     log.info(
-        "tuned %s: %d trials in %.1f s, best %s %.4f, configured %.4f -> %s",
+        "tuned %s: %d trials in %.1f s%s on %d rows%s, best %s %.4f, configured %.4f -> %s",
         result.estimator,
         len(result.trials),
         result.seconds,
+        " (stopped by tune.timeout)" if result.stopped_early else "",
+        result.rows,
+        " (a sample of the training split)" if result.sampled else "",
         result.metric,
         result.best_score,
         result.configured_score,
         settings.tuning_report,
     )
-    if not result.passed:
+    if result.use_best:
+        log.warning(
+            "%s\ntrain fits the study's best until then (tune.on_shortfall: use_best)",
+            result.failure(),
+        )
+    elif not result.passed:
         raise ConfigError(result.failure())
     return 0
 
 
 def cmd_train(project: Project, args: argparse.Namespace) -> int:
     settings, params, schema = project.settings, project.params, project.schema
-    train_features = data.read_table(settings.train_features)
+    chosen = train.tuned_hyperparameters(settings.tuning_report, params)
+    if chosen is not None:
+        log.warning(
+            "training the study's best hyperparameters of %s (%s): params.yaml's scored "
+            "clearly below them; copy them into params.yaml train.%s to make them the spec",
+            settings.tuning_report,
+            ", ".join(f"{name}: {value}" for name, value in chosen.items()),
+            params.train.estimator,
+        )
     started = time.perf_counter()
-    model = train.train(train_features, schema, params)
+    model = train.train(data.read_table(settings.train_features), schema, params, chosen)
     seconds = time.perf_counter() - started
-    metadata = train.describe(model, settings.raw_data, settings.train_features, schema, params)
+    metadata = train.describe(
+        model, settings.raw_data, settings.train_features, schema, params, chosen
+    )
     # What training cost (monitoring-6: the gate compares it with the champion's).
     metadata["training_seconds"] = round(seconds, 3)
     if project.tracked:
@@ -292,13 +342,16 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
     log.info("test %s = %s -> %s", primary, report["test"].get(primary), settings.metrics_file)
     stale = report["staleness"]
     by_age = ", ".join(f"{age}: {value:.4f}" for age, value in stale["score_by_age"].items())
-    log.info(
-        "staleness: %s by model age (windows of %d rows) %s -> retrain every %s windows",
-        primary,
-        stale["rows_per_window"],
-        by_age or "not measured",
-        stale["retrain_every_windows"],
-    )
+    if stale.get("not_measured"):
+        log.info("staleness: not measured: %s", stale["not_measured"])
+    else:
+        log.info(
+            "staleness: %s by model age (windows of %d rows) %s -> retrain every %s windows",
+            primary,
+            stale["rows_per_window"],
+            by_age or "not measured",
+            stale["retrain_every_windows"],
+        )
     useless = report["feature_importance"]["useless"]
     if useless:
         log.info("features that never help: %s", ", ".join(useless))

@@ -213,6 +213,9 @@ class TuneParams(_Section):
     seed: int = 0
     cv_folds: int = Field(default=3, ge=2)
     tolerance: float = Field(default=0.05, ge=0)
+    # Configured hyperparameters more than `tolerance` below the best: train fits the study's
+    # best and says so (`use_best`), or the tune stage fails (`error`).
+    on_shortfall: str = Field(default="use_best", pattern="^(use_best|error)$")
     space: dict[str, dict[str, SearchRange]] = {}
 
     def space_of(self, estimator: str) -> dict[str, dict[str, Any]]:

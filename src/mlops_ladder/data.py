@@ -7,9 +7,12 @@ table against that contract first.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mlops_ladder.errors import DataError
@@ -54,9 +57,75 @@ def split(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+SEPARATORS = ",;\t|"
+DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
+
+
+def csv_dialect(path: Path) -> dict[str, str]:
+    """How a CSV file separates its fields: a comma, else the one of ; tab | that splits its
+    first lines into the same number of fields (more than one). A `;` file whose numbers are
+    written 3,5 reads them as 3.5 (the decimal comma goes with that separator)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            head = [line for _, line in zip(range(50), handle, strict=False)]
+    except OSError:
+        return {}  # the reader says what is wrong with the file
+    widths = {}
+    for separator in SEPARATORS:
+        rows = list(csv.reader(head[:-1] or head, delimiter=separator))
+        counts = {len(row) for row in rows if row}
+        widths[separator] = counts.pop() if len(counts) == 1 else 0
+    chosen = next((s for s in SEPARATORS if widths[s] > 1), ",")
+    if chosen == ",":
+        return {}
+    dialect = {"sep": chosen}
+    cells = [cell for row in csv.reader(head[1:], delimiter=chosen) for cell in row]
+    if chosen == ";" and any(DECIMAL_COMMA.match(cell.strip()) for cell in cells):
+        dialect["decimal"] = ","
+    return dialect
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """A CSV file, its separator found (csv_dialect)."""
+    return pd.read_csv(path, **csv_dialect(path))
+
+
+def ordered_by_target(labels: pd.Series, classes: bool) -> str | None:
+    """Why the rows' order follows their target (a file sorted or grouped by it), or None.
+
+    Classes: the labels change from row to row less than a fifth as often as in a shuffled
+    order (penguins.csv holds each species' rows together). Numbers: of the steps from one row
+    to the next that change the target, at least 80% go the same way (a random order or a
+    trend over time goes both ways about as often; a file sorted in runs does not)."""
+    present = labels.dropna().reset_index(drop=True)
+    if len(present) < 10 or present.nunique() < 2:
+        return None
+    if classes:
+        changes = int((present != present.shift()).sum()) - 1
+        shares = present.value_counts(normalize=True)
+        expected = (len(present) - 1) * (1 - float((shares**2).sum()))
+        if changes < 0.2 * expected:
+            return (
+                f"the rows are grouped by the target: its class changes {changes} times from "
+                f"one row to the next, about {expected:.0f} times in a shuffled order"
+            )
+        return None
+    steps = np.sign(np.diff(present.to_numpy(dtype="float64")))
+    moves = steps[steps != 0]
+    rising = float((moves > 0).mean()) if len(moves) else 0.5
+    if max(rising, 1 - rising) >= 0.8:
+        way = "up" if rising >= 0.5 else "down"
+        return (
+            f"the rows are sorted by the target: {max(rising, 1 - rising):.0%} of its changes "
+            f"from one row to the next go {way}"
+        )
+    return None
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, with an error that names the file when it cannot."""
-    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+    """Read a CSV (comma, semicolon, tab or bar separated) or Parquet file, with an error that
+    names the file when it cannot."""
+    readers = {".csv": read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise DataError(f"{path}: unsupported format (use .csv or .parquet)")

@@ -133,7 +133,10 @@ def draft(
     small to learn from and test on (params.yaml split.test_size) is one clear error."""
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns))
-        raise DataError(f"{source} has no column '{target}' (its columns: {columns})")
+        hint = ""
+        if len(frame.columns) == 1 and re.search(r"[;,\t|]", str(frame.columns[0])):
+            hint = ": one column whose name holds a separator; is the file delimited otherwise?"
+        raise DataError(f"{source} has no column '{target}' (its columns: {columns}){hint}")
     labels = frame[target]
     labelled_rows = int(labels.notna().sum())
     if 0 < labelled_rows < MIN_ROWS:
@@ -172,7 +175,15 @@ def draft(
             "slices": result.slices,
         }
     )
+    from mlops_ladder.data import ordered_by_target
     from mlops_ladder.validate import single_feature_scores
+
+    ordered = ordered_by_target(labels, task == "classification")
+    if ordered:
+        result.warnings.append(
+            f"{ordered}: not the order of time, so the staleness backtest is not measured "
+            "(set params.yaml evaluate.order_by to a time column to measure it)"
+        )
 
     for name, score in single_feature_scores(labelled, schema).items():
         if score > result.dataset["max_single_feature_score"]:
@@ -332,7 +343,8 @@ def draft_feature(values: pd.Series) -> tuple[dict[str, Any], str]:
 
 def draft_slices(features: dict[str, dict[str, Any]], frame: pd.DataFrame) -> list[dict[str, str]]:
     """Each value of the category with the fewest values (2 to 10), else each side of the
-    first number's median."""
+    first number's median: below it and the rest, or, where the median is the smallest value
+    (a column of mostly zeros), at most it and above it; never an empty or all-rows slice."""
     categories = [
         (len(spec.get("allowed") or [False, True]), name)
         for name, spec in features.items()
@@ -349,12 +361,20 @@ def draft_slices(features: dict[str, dict[str, Any]], frame: pd.DataFrame) -> li
     numbers = [name for name, spec in features.items() if spec["dtype"] in ("int", "float")]
     if not numbers:
         return []
-    name = numbers[0]
-    median = _plain(round(float(frame[name].median()), 6))
-    return [
-        {"name": _slug(f"{name} below median"), "query": f"`{name}` < {median}"},
-        {"name": _slug(f"{name} median or above"), "query": f"`{name}` >= {median}"},
-    ]
+    for name in numbers:
+        values = frame[name].dropna()
+        median = _plain(round(float(values.median()), 6))
+        if (values < median).any():  # below the median, and the median or above
+            return [
+                {"name": _slug(f"{name} below median"), "query": f"`{name}` < {median}"},
+                {"name": _slug(f"{name} median or above"), "query": f"`{name}` >= {median}"},
+            ]
+        if (values > median).any():  # the median is the minimum (a column of mostly zeros)
+            return [
+                {"name": _slug(f"{name} at most {median}"), "query": f"`{name}` <= {median}"},
+                {"name": _slug(f"{name} above {median}"), "query": f"`{name}` > {median}"},
+            ]
+    return []
 
 
 def _bounds(present: pd.Series, whole: bool) -> dict[str, float | int]:
@@ -386,9 +406,21 @@ def _is_number(present: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
 
 
+# A date or time written as text: two numbers joined by - / . or :, or a month's name beside a
+# number. An ordinal ("1st", "2nd") or a code ("A1") is not one, though dateutil parses it.
+DATE_LIKE = re.compile(
+    r"\d{1,4}\s*[-/.:]\s*\d{1,4}|\d{8}T?|"
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d|"
+    r"\d\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+    re.IGNORECASE,
+)
+
+
 def _is_date(present: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(present):
+        return True
     sample = present.astype(str).head(200)
-    if not sample.str.contains(r"\d").all():
+    if not sample.str.contains(DATE_LIKE).mean() >= 0.95:
         return False
     parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
     return bool(parsed.notna().mean() >= 0.95)

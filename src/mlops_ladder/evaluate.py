@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.inspection import permutation_importance
-from sklearn.metrics import accuracy_score, log_loss, r2_score
+from sklearn.metrics import log_loss, r2_score
 
 from mlops_ladder import metrics
 from mlops_ladder.config import EvaluateParams, GateParams, Params, QualityParams
@@ -96,6 +95,14 @@ def numerics(predicted: tuple[Any, pd.DataFrame | None]) -> dict[str, Any]:
 PROBABILITY_TOLERANCE = 1e-6
 
 
+# Permutation importance's cost grows with rows x features x repeats: a large test split is
+# scored on a seeded sample of this many rows. A small one is shuffled more often (at least
+# MIN_SHUFFLED_ROWS rows in all): on 7 rows one shuffle moves the score by whole rows.
+MAX_IMPORTANCE_ROWS = 2_000
+MIN_SHUFFLED_ROWS = 500
+MAX_IMPORTANCE_REPEATS = 50
+
+
 def feature_importance(
     model: Any,
     inputs: pd.DataFrame,
@@ -107,46 +114,65 @@ def feature_importance(
     help (data-2: all features are beneficial).
 
     - Harmful: a feature whose shuffling improves the model's own score (accuracy or r2) by
-      more than params.yaml evaluate.max_harmful_importance: a failure.
+      more than params.yaml evaluate.max_harmful_importance, and by more than chance on this
+      many rows (two standard errors over the rows): a failure.
     - Useless: shuffling it never costs the model anything beyond the repeats' noise (its mean
       importance on a proper score, log loss or r2, is within two standard errors of zero), and
       alone it tells nothing of the target (no association with it on the training split,
       `association`: p >= 0.05). A redundant copy of a useful feature is associated, so it is
       not called useless; a column of noise is. More than evaluate.max_useless_share of the
       features useless: a failure, naming them.
-    """
-    found = permutation_importance(
-        model,
-        inputs,
-        actual,
-        scoring=importance_scores,
-        n_repeats=params.evaluate.importance_repeats,
-        random_state=params.seed,
+
+    Rows and repeats fit the test split: a seeded sample of MAX_IMPORTANCE_ROWS rows of a
+    large one; more repeats on a small one (evaluate.importance_repeats at least)."""
+    rng = np.random.default_rng(params.seed)
+    if len(inputs) > MAX_IMPORTANCE_ROWS:
+        rows = np.sort(rng.choice(len(inputs), MAX_IMPORTANCE_ROWS, replace=False))
+        inputs, actual = inputs.iloc[rows], actual.iloc[rows]
+    repeats = max(
+        params.evaluate.importance_repeats,
+        min(MAX_IMPORTANCE_REPEATS, -(-MIN_SHUFFLED_ROWS // max(len(inputs), 1))),
     )
-    features = {
-        str(name): round(float(value), 6)
-        for name, value in zip(inputs.columns, found["model"].importances_mean, strict=True)
-    }
+    classification = params.task == "classification"
+    truth = np.asarray(actual)
+    labels, probabilities = predict(model, inputs)
+    baseline = row_scores(labels, truth, classification)
+    baseline_help = help_score(model, labels, probabilities, truth)
+    features, errors, helps = {}, {}, []
+    for name in inputs.columns:
+        shuffled, column = inputs.copy(), inputs[name].to_numpy()
+        scores, helped = [], []
+        for _ in range(repeats):
+            shuffled[name] = column[rng.permutation(len(column))]
+            labels, probabilities = predict(model, shuffled)
+            scores.append(row_scores(labels, truth, classification))
+            helped.append(baseline_help - help_score(model, labels, probabilities, truth))
+        drops = baseline - np.mean(scores, axis=0)  # per row: what shuffling the feature costs
+        features[str(name)] = round(float(drops.mean()), 6)
+        spread = float(drops.std(ddof=1)) if len(drops) > 1 else 0.0
+        errors[str(name)] = round(spread / np.sqrt(len(drops)), 6)
+        helps.append(helped)
     bound = -params.evaluate.max_harmful_importance
     failures = [
         f"feature {name}: permutation importance {value:.4f} is below {bound} "
-        "(the model scores better with it shuffled)"
+        f"(+/- {errors[name]:.4f}: the model scores better with it shuffled)"
         for name, value in features.items()
-        if value < bound
+        if value < bound and value + 2 * errors[name] < 0
     ]
-    helps = found["help"].importances
-    useless = never_helping(inputs.columns, helps, training, actual.name)
+    useless = never_helping(inputs.columns, np.asarray(helps), training, actual.name)
     share, limit = len(useless) / max(len(features), 1), params.evaluate.max_useless_share
     if share > limit:
         failures.append(
             f"{len(useless)} of {len(features)} features never help ({', '.join(useless)}): "
             f"more than evaluate.max_useless_share {limit:g}; drop them (schema.yaml ignored)"
         )
-    scoring = "accuracy" if params.task == "classification" else "r2"
     return {
-        "scoring": scoring,
+        "scoring": "accuracy" if classification else "r2",
         "bound": bound,
+        "rows": len(inputs),
+        "repeats": repeats,
         "features": features,
+        "standard_errors": errors,
         "useless": useless,
         "useless_share": round(share, 4),
         "max_useless_share": limit,
@@ -155,17 +181,12 @@ def feature_importance(
     }
 
 
-def importance_scores(model: Any, inputs: pd.DataFrame, actual: pd.Series) -> dict[str, float]:
-    """The scores permutation importance compares, from one prediction of the rows: the model's
-    own (accuracy, r2) and a proper score of how much a feature helps (log loss, r2)."""
-    labels, probabilities = predict(model, inputs)
+def help_score(model: Any, labels: Any, probabilities: Any, truth: np.ndarray) -> float:
+    """A proper score of the predictions, higher is better: how much a feature helps is what
+    shuffling it costs here (minus log loss of the probabilities, or r2)."""
     if probabilities is None:
-        r2 = float(r2_score(actual, labels))
-        return {"model": r2, "help": r2}
-    return {
-        "model": float(accuracy_score(actual, labels)),
-        "help": -float(log_loss(actual, probabilities, labels=model.classes_)),
-    }
+        return float(r2_score(truth, np.asarray(labels, dtype="float64")))
+    return -float(log_loss(truth, probabilities, labels=model.classes_))
 
 
 def never_helping(
@@ -294,6 +315,16 @@ def cost_comparison(
         "ratios": ratios,
         "failures": failures,
     }
+
+
+def row_scores(predicted: Any, truth: np.ndarray, classification: bool) -> np.ndarray:
+    """Each row's share of the score: right or wrong (accuracy), or 1 - its squared error over
+    the mean squared deviation of the target (r2: their mean is the r2 of all rows)."""
+    if classification:
+        return (np.asarray(predicted) == truth).astype("float64")
+    values = truth.astype("float64")
+    spread = float(((values - values.mean()) ** 2).mean()) or 1.0
+    return 1 - (values - np.asarray(predicted, dtype="float64")) ** 2 / spread
 
 
 def group_gaps(

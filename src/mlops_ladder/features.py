@@ -138,13 +138,27 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
 def missing_as_nan(frame: pd.DataFrame) -> pd.DataFrame:
     """Missing text values as NaN, whatever wrote them (Parquet and databases give None): the
     imputers take NaN only, so a None would be learnt as a category of its own in training and
-    imputed when serving sends NaN."""
+    imputed when serving sends NaN. Boolean columns (a Parquet file's, a request's) as objects,
+    True and False, as a CSV column of booleans with a gap reads: the imputer refuses bool.
+    pandas' nullable numbers (Int64, Float64: pd.NA for a gap) as float64 with NaN."""
     texts = [name for name, dtype in frame.dtypes.items() if dtype.kind == "O"]
     holes = [name for name in texts if any(value is None for value in frame[name])]
-    if not holes:
+    flags = [name for name, dtype in frame.dtypes.items() if pd.api.types.is_bool_dtype(dtype)]
+    nullable = [
+        name
+        for name, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        and pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+    ]
+    if not holes and not flags and not nullable:
         return frame
     frame = frame.copy()
+    for name in nullable:
+        frame[name] = frame[name].to_numpy(dtype="float64", na_value=float("nan"))
     for name in holes:
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), float("nan"))
+    for name in flags:
         frame[name] = frame[name].astype(object).where(frame[name].notna(), float("nan"))
     return frame
 

@@ -37,7 +37,11 @@ def fit(train_features: pd.DataFrame, schema: Schema, estimator: BaseEstimator) 
     target = schema.target.name
     if target not in train_features.columns:
         raise DataError(f"training data has no target column '{target}'")
-    train_features = missing_as_nan(train_features)  # as the model's first step makes them
+    # The inputs as the model's first step makes them (the target as it is: a boolean label
+    # stays one)
+    train_features = missing_as_nan(train_features.drop(columns=[target])).assign(
+        **{target: train_features[target]}
+    )
     derived = DerivedFeatures().fit(train_features[schema.feature_names])
     inputs = [*schema.feature_names, *derived.names_]
     missing = [name for name in inputs if name not in train_features.columns]
@@ -62,18 +66,44 @@ def fit(train_features: pd.DataFrame, schema: Schema, estimator: BaseEstimator) 
     return Pipeline([("features", derived), ("predictor", predictor)])
 
 
-def train(train_features: pd.DataFrame, schema: Schema, params: Params) -> Pipeline:
-    """The model params.yaml describes, fitted on the training features."""
-    estimator = make_estimator(
-        params.train.estimator, params.train.hyperparameters, params.seed, params.task
-    )
+def train(
+    train_features: pd.DataFrame,
+    schema: Schema,
+    params: Params,
+    hyperparameters: dict[str, Any] | None = None,
+) -> Pipeline:
+    """The model params.yaml describes (or with `hyperparameters`: the study's best, see
+    tuned_hyperparameters), fitted on the training features."""
+    chosen = params.train.hyperparameters if hyperparameters is None else hyperparameters
+    estimator = make_estimator(params.train.estimator, chosen, params.seed, params.task)
     return fit(train_features, schema, estimator)
 
 
+def tuned_hyperparameters(report_file: Path, params: Params) -> dict[str, Any] | None:
+    """The study's best hyperparameters when the tune stage's report says to use them
+    (params.yaml tune.on_shortfall use_best, and its configuration clearly below the best),
+    for the estimator and configuration params.yaml holds now; else None: params.yaml's."""
+    if not report_file.is_file():
+        return None
+    report = json.loads(report_file.read_text())
+    current = (
+        report.get("estimator") == params.train.estimator
+        and report.get("configured") == params.train.hyperparameters
+        and params.tune.on_shortfall == "use_best"
+    )
+    return dict(report["best_params"]) if current and report.get("use_best") else None
+
+
 def describe(
-    model: Pipeline, raw_file: Path, train_file: Path, schema: Schema, params: Params
+    model: Pipeline,
+    raw_file: Path,
+    train_file: Path,
+    schema: Schema,
+    params: Params,
+    hyperparameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Metadata to reproduce and explain the model: data, code, params, metrics, libraries.
+    """Metadata to reproduce and explain the model: data, code, params, metrics, libraries,
+    and the hyperparameters fitted (the study's best, when they are not params.yaml's).
 
     The data hashes are MD5s of the files, the hashes DVC gives them: the data's version.
     """
@@ -83,6 +113,8 @@ def describe(
     return {
         "task": params.task,
         "estimator": params.train.estimator,
+        "hyperparameters": hyperparameters or params.train.hyperparameters,
+        "hyperparameters_from": "params.yaml" if hyperparameters is None else "tuning",
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": {
             "raw": {"file": str(raw_file), "md5": file_md5(raw_file)},

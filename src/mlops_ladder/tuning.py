@@ -4,9 +4,15 @@ that the configuration train uses is as good as the best the study found.
 The study searches params.yaml `tune.space` for the chosen estimator (hyperparameters outside the
 space keep their configured values), scoring each trial by the primary metric in k-fold
 cross-validation on the training features. Its TPE sampler is seeded (`tune.seed`), so the same
-data and params give the same trials. Train never reads the study: params.yaml stays the one
-model spec that is reviewed and committed, and a configuration that scores more than
-`tune.tolerance` below the best found fails the check, naming the values to copy into it.
+data and params give the same trials (a study the `timeout` stops early runs fewer: the report
+says so). On a large table the study runs on a seeded sample of MAX_ROWS training rows, the
+configured hyperparameters scored on the same rows: its cost stays bounded whatever the rows.
+
+A configuration that scores more than `tune.tolerance` below the best found is a shortfall.
+params.yaml `tune.on_shortfall` decides what follows: `use_best` (the default: a first run on a
+new table ends with a model) has train fit the study's best hyperparameters instead, and say
+so, naming the values to copy into params.yaml to make them the spec; `error` fails the stage
+with that message (a team whose params.yaml must be the model trained).
 """
 
 from __future__ import annotations
@@ -46,6 +52,12 @@ class Tuning:
     best_score: float
     trials: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    # The study's budget: trials asked for, and whether the timeout stopped it before them.
+    n_trials: int = 0
+    stopped_early: bool = False
+    rows: int = 0  # the training rows the study scored on
+    sampled: bool = False  # a seeded sample of a larger training split (MAX_ROWS)
+    on_shortfall: str = "error"
 
     @property
     def shortfall(self) -> float:
@@ -56,6 +68,11 @@ class Tuning:
     @property
     def passed(self) -> bool:
         return self.shortfall <= self.tolerance
+
+    @property
+    def use_best(self) -> bool:
+        """Whether train fits the study's best instead of params.yaml's configuration."""
+        return not self.passed and self.on_shortfall == "use_best"
 
     def failure(self) -> str:
         """What to do when the check fails: the values to copy into params.yaml."""
@@ -73,7 +90,36 @@ class Tuning:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "shortfall": round(self.shortfall, 6), "passed": self.passed}
+        return {
+            **asdict(self),
+            "shortfall": round(self.shortfall, 6),
+            "passed": self.passed,
+            "use_best": self.use_best,
+        }
+
+
+# The study's training rows on a large table: hyperparameters compare alike on a sample, and
+# each trial's cost no longer grows with the table.
+MAX_ROWS = 5_000
+
+
+def study_rows(train_features: pd.DataFrame, schema: Schema, params: Params) -> pd.DataFrame:
+    """The training features, or a seeded sample of MAX_ROWS of them (stratified on the class:
+    each class keeps its share, and at least the folds' count of rows where it has them)."""
+    if len(train_features) <= MAX_ROWS:
+        return train_features
+    if params.task != "classification":
+        return train_features.sample(MAX_ROWS, random_state=params.tune.seed)
+    labels = train_features[schema.target.name]
+    share = MAX_ROWS / len(train_features)
+    parts = [
+        rows.sample(
+            min(len(rows), max(params.tune.cv_folds, round(len(rows) * share))),
+            random_state=params.tune.seed,
+        )
+        for _, rows in train_features.groupby(labels, sort=True)
+    ]
+    return pd.concat(parts).sort_index()
 
 
 def cross_validated(
@@ -129,7 +175,10 @@ def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, 
 
 
 def tune(train_features: pd.DataFrame, schema: Schema, params: Params) -> Tuning:
-    """Run the study on the training features; score the configured hyperparameters alike."""
+    """Run the study on the training features (a sample of a large table's); score the
+    configured hyperparameters alike."""
+    rows = study_rows(train_features, schema, params)
+    sampled, train_features = len(rows) < len(train_features), rows
     settings, estimator = params.tune, params.train.estimator
     space = settings.space_of(estimator)
     configured = params.train.hyperparameters
@@ -162,6 +211,11 @@ def tune(train_features: pd.DataFrame, schema: Schema, params: Params) -> Tuning
             {"number": trial.number, "params": trial.params, "score": trial.value} for trial in done
         ],
         seconds=round(time.perf_counter() - started, 2),
+        n_trials=settings.n_trials,
+        stopped_early=len(study.trials) < settings.n_trials,
+        rows=len(train_features),
+        sampled=sampled,
+        on_shortfall=settings.on_shortfall,
     )
 
 

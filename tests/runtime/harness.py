@@ -122,8 +122,9 @@ def make_project(
     (root / "data" / "sample").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sample, root / "data" / "sample" / sample.name)
     made = Made(root, task, level)
+    # A new project carries the sample's contract: the draft replaces it, with no --force.
+    (root / "schema.yaml").write_text(render("schema.yaml", context))
     if table is None:
-        (root / "schema.yaml").write_text(render("schema.yaml", context))
         return made
     path = root / "data" / file_name
     if path.suffix == ".parquet":

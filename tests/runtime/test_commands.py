@@ -191,14 +191,14 @@ def test_validate_fails_on_broken_data_and_writes_its_report(
     assert report["failed"] == ["columns.unexpected"]
 
 
-def test_tune_fails_a_badly_configured_model_naming_the_values_to_copy(
+def test_tune_on_shortfall_error_fails_a_badly_configured_model_naming_the_values_to_copy(
     job: jobs.Job, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given params.yaml training a forest of one tree of one split, and a short study
     params = yaml.safe_load((job.root / "params.yaml").read_text())
     params["train"]["estimator"] = "random_forest"
     params["train"]["random_forest"].update(n_estimators=1, max_depth=1)
-    params["tune"].update(n_trials=2, timeout=None)
+    params["tune"].update(n_trials=2, timeout=None, on_shortfall="error")
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(params))
     with pytest.MonkeyPatch.context() as patch:

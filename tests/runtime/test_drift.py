@@ -280,7 +280,7 @@ def categorical_column(
     return column
 
 
-def test_categories_get_chi_squared_on_a_small_reference_and_psi_on_a_large_one() -> None:
+def test_categories_get_chi_squared_on_a_small_side_and_psi_when_both_are_large() -> None:
     reference = ["red"] * 500 + ["green"] * 300 + ["blue"] * 200
     current = ["red"] * 40 + ["green"] * 30 + ["blue"] * 20 + ["purple"] * 10 + [None] * 5
     small = categorical_column(reference, current, MonitorParams(small_sample=1000)).test()
@@ -289,7 +289,11 @@ def test_categories_get_chi_squared_on_a_small_reference_and_psi_on_a_large_one(
     )
     assert small["test"] == "chi_squared"
     assert small["p_value"] == pytest.approx(expected.pvalue, rel=1e-9)
-    large = categorical_column(reference, current, MonitorParams(small_sample=999))
+    # A large reference but a small current window: still a p-value (the window's size counts)
+    window = categorical_column(reference, current, MonitorParams(small_sample=999)).test()
+    assert window["test"] == "chi_squared"
+    # Both sides above small_sample: a distance
+    large = categorical_column(reference, current, MonitorParams(small_sample=99))
     result = drift.column_report(large)
     assert result["test"] == "psi"
     assert result["statistic"] == pytest.approx(

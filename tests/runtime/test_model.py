@@ -194,13 +194,23 @@ class Saboteur:
 
     def __init__(self, model: Any, features: list[str]) -> None:
         self.model, self.features = model, features
+        self.constant: float | None = None  # a regression's wrong answer, whatever the inputs
 
     def fit(self, *args: Any) -> Saboteur:
         return self
 
-    def score(self, frame: pd.DataFrame, actual: Any) -> float:
-        in_order = (frame["planted"].to_numpy() == np.arange(len(frame))).mean()
-        return float(self.model.score(frame[self.features], actual)) - float(in_order)
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's answers, wrong on every row where the planted column is in order."""
+        answers = np.asarray(self.model.predict(frame[self.features]))
+        spoiled = frame["planted"].to_numpy() == np.arange(len(frame))
+        if hasattr(self.model, "classes_"):  # another class
+            classes = list(self.model.classes_)
+            wrong = np.array([classes[(classes.index(a) + 1) % len(classes)] for a in answers])
+        else:  # one value far off, which no other column moves
+            if self.constant is None:
+                self.constant = float(answers.mean() + 3 * (answers.std() or 1.0))
+            wrong = np.full(len(answers), self.constant)
+        return np.where(spoiled, wrong, answers)
 
 
 def test_a_harmful_feature_fails_the_quality_bar(here: jobs.Job) -> None:
@@ -645,15 +655,24 @@ def test_the_retraining_interval_is_the_oldest_age_within_the_drop(
 
 
 def test_a_backtest_window_of_one_class_is_skipped_and_said(a_project: jobs.Job) -> None:
-    # Given the classification sample sorted by its label: the first windows hold one class
+    # Given the classification sample ordered (evaluate.order_by) by its label: the first
+    # windows hold one class
     job = a_project
     target = job.schema.target.name
-    by_class = job.dataset.sort_values(target, kind="stable")
-    result = staleness(
-        by_class, job.schema, with_params(job.params, evaluate={"backtest_windows": 3})
-    )
+    ordered = with_params(job.params, evaluate={"backtest_windows": 3, "order_by": target})
+    result = staleness(job.dataset, job.schema, ordered)
     assert result["skipped"]
     assert all(line.startswith("window ") for line in result["skipped"])
+
+
+def test_rows_in_the_order_of_their_target_are_not_backtested(a_project: jobs.Job) -> None:
+    # Given the sample as a file sorted by its label, and no evaluate.order_by
+    job = a_project
+    by_class = job.dataset.sort_values(job.schema.target.name, kind="stable")
+    # When the backtest runs, then it says the row order is not time, and measures nothing
+    result = staleness(by_class, job.schema, job.params)
+    assert "grouped by the target" in result["not_measured"]
+    assert (result["score_by_age"], result["retrain_every_windows"]) == ({}, None)
 
 
 # --- tuning --------------------------------------------------------------------------------

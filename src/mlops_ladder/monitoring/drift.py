@@ -1,13 +1,20 @@
 """Per-column drift: summaries of the reference and the current data, the test each column gets,
 and the dataset verdict.
 
-The test depends on the column's type and on the size of the reference (params.yaml `monitor`):
-- up to `small_sample` reference rows, a p-value: two-sample Kolmogorov-Smirnov for numbers,
-  chi-squared for categories; drift when p < `p_value`;
-- above it, a distance, since on many rows a test finds every negligible difference
-  significant: the Wasserstein distance divided by the reference's standard deviation
-  (drift from `wasserstein_threshold`) or PSI on reference deciles (from `psi_threshold`) for
-  numbers, PSI over the categories for categories.
+The test depends on the column's type and on the size of the smaller side, the reference or
+the current window (params.yaml `monitor`):
+- up to `small_sample` rows, a p-value: two-sample Kolmogorov-Smirnov for numbers,
+  chi-squared for categories (categories too rare to expect 5 current rows pooled); drift when
+  p < `p_value` divided by the number of features tested (Bonferroni: on data that has not
+  drifted, the chance that any feature is flagged stays below `p_value`, whatever the number
+  of features). A p-value weighs the current window's size: 45 rows that differ from the
+  reference by chance are not drift;
+- above it on both sides, a distance, since on many rows a test finds every negligible
+  difference significant: the Wasserstein distance divided by the reference's standard
+  deviation (drift from `wasserstein_threshold`) or PSI on reference deciles (from
+  `psi_threshold`) for numbers, PSI over the categories for categories. A distance measured on
+  a small window is mostly its sampling noise (PSI over 10 bins of 45 rows is about 0.2 by
+  chance alone): it is kept for windows where that noise is small.
 """
 
 from __future__ import annotations
@@ -96,20 +103,23 @@ class NumericColumn:
     def see_current(self, column: pd.Series) -> None:
         self.histograms["current"].add(self._values("current", column))
 
-    def test(self) -> dict[str, Any]:
+    def test(self, family: int = 1) -> dict[str, Any]:
+        """The column's test; `family`: how many columns are tested together (their p-values'
+        Bonferroni correction)."""
         reference, current = self.histograms["reference"], self.histograms["current"]
         params = self.params
         if not current.rows:
             return {"test": None, "statistic": None, "p_value": None, "threshold": None}
-        if self.moments["reference"].rows <= params.small_sample:
+        if min(self.moments["reference"].rows, current.rows) <= params.small_sample:
             statistic = stats.ks_statistic(reference.cells, current.cells)
             p_value = stats.ks_p_value(statistic, reference.rows, current.rows)
+            threshold = params.p_value / max(family, 1)
             return {
                 "test": "ks",
                 "statistic": statistic,
                 "p_value": p_value,
-                "threshold": params.p_value,
-                "drift": p_value < params.p_value,
+                "threshold": threshold,
+                "drift": p_value < threshold,
             }
         if params.numeric_test == "psi":
             statistic = stats.binned_psi(reference.cells, current.cells, params.psi_bins)
@@ -201,19 +211,21 @@ class CategoricalColumn:
             np.array([current.get(name, 0) for name in names], dtype=float),
         )
 
-    def test(self) -> dict[str, Any]:
+    def test(self, family: int = 1) -> dict[str, Any]:
+        """The column's test; `family` as for numbers."""
         params = self.params
         _, reference, current = self._aligned()
         if not current.sum():
             return {"test": None, "statistic": None, "p_value": None, "threshold": None}
-        if reference.sum() <= params.small_sample:
+        if min(reference.sum(), current.sum()) <= params.small_sample:
             statistic, p_value = stats.chi_squared(reference, current)
+            threshold = params.p_value / max(family, 1)
             return {
                 "test": "chi_squared",
                 "statistic": statistic,
                 "p_value": p_value,
-                "threshold": params.p_value,
-                "drift": p_value < params.p_value,
+                "threshold": threshold,
+                "drift": p_value < threshold,
             }
         statistic = stats.psi(reference, current)
         return {
@@ -261,9 +273,9 @@ class CategoricalColumn:
 Column = NumericColumn | CategoricalColumn
 
 
-def column_report(column: Column) -> dict[str, Any]:
-    """Everything the report says about one column."""
-    result = {"type": column.kind, "drift": False} | column.test()
+def column_report(column: Column, family: int = 1) -> dict[str, Any]:
+    """Everything the report says about one column, tested as one of `family` columns."""
+    result = {"type": column.kind, "drift": False} | column.test(family)
     for key in ("statistic", "p_value"):
         result[key] = _round(result[key])
     result["reference"] = column.describe("reference")

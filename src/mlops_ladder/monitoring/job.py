@@ -313,7 +313,10 @@ def monitor(
         raise DataError(f"current: {current_source.describe()} has no rows")
     log.info("current: %d rows (%.1f s)", current_rows, time.perf_counter() - started)
 
-    features = {name: drift.column_report(column) for name, column in columns.features.items()}
+    family = len(columns.features)  # the features are tested together: one false-alarm rate
+    features = {
+        name: drift.column_report(column, family) for name, column in columns.features.items()
+    }
     predictions = {
         name: drift.column_report(column) for name, column in columns.predictions.items()
     }

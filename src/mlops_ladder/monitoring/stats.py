@@ -106,14 +106,27 @@ def binned_psi(reference_cells: np.ndarray, current_cells: np.ndarray, bins: int
     )
 
 
+# A chi-squared cell whose expected count is below this is too sparse for the test's
+# distribution: such categories are pooled into one (Cochran's rule).
+MIN_EXPECTED = 5.0
+
+
 def chi_squared(reference_counts: np.ndarray, current_counts: np.ndarray) -> tuple[float, float]:
     """Chi-squared test of homogeneity over categories: are both samples drawn from the same
     distribution? `scipy.stats.chi2_contingency([reference, current], correction=False)`.
 
-    Returns (statistic, p-value); categories that neither sample has are left out.
+    Returns (statistic, p-value); categories that neither sample has are left out, and those
+    where either sample expects fewer than MIN_EXPECTED rows are pooled into one (on a small
+    window, rare categories would otherwise make chance look like drift).
     """
     table = np.vstack([reference_counts, current_counts]).astype(float)
     table = table[:, table.sum(axis=0) > 0]
+    if table.size and table.sum():
+        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+        sparse = (expected < MIN_EXPECTED).any(axis=0)
+        if sparse.any():
+            pooled = table[:, sparse].sum(axis=1, keepdims=True)
+            table = np.hstack([table[:, ~sparse], pooled])
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 0.0, 1.0
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()

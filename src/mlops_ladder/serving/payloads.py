@@ -4,12 +4,17 @@ One record model per schema: every feature is a field with its type and range, n
 as its column (any name: spaces, parentheses, slashes), so a request the model was not trained
 for is a 422 that names the column and the rule it breaks, before the model sees it. Types are
 strict (a string is not a number, 1 is not true), numbers finite (NaN and infinity are
-refused), categories one of their allowed values; unknown fields are refused too, which
-catches typos in names. Every feature must be there; only nullable ones may be null.
+refused), categories one of their allowed values. A whole-number column takes 97.0 as 97 (a
+file's integer column with missing values is read as floats, and a client sends its rows as
+they are) and refuses 97.5 by name. The columns the contract lists as `ignored` (a date, a
+name) and the target may come with a record, as they do in the file: they are accepted and
+dropped, as batch prediction drops them, and never logged. Any other unknown field is refused,
+which catches typos in names. Every feature must be there; only nullable ones may be null.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -36,7 +41,23 @@ def value_type(spec: Feature | Target) -> Any:
         return Annotated[Literal[tuple(values)], BeforeValidator(same_kind(values))]
     if spec.dtype == "category":  # a target whose classes schema.yaml does not list
         return str | int
-    return float if spec.dtype == "float" else int
+    if spec.dtype == "int":
+        return Annotated[int, BeforeValidator(whole_number)]
+    return float
+
+
+def whole_number(value: Any) -> Any:
+    """A float with no fraction (97.0: how a file's integer column with missing values reads)
+    as the int it is; a fraction or a non-finite float refused, saying why."""
+    if not isinstance(value, float):
+        return value  # the field's strict int check judges the rest (text, booleans)
+    if math.isfinite(value) and value.is_integer():
+        return int(value)
+    raise PydanticCustomError(
+        "int_from_float",
+        "Input should be a whole number, as this int column of schema.yaml holds (got {value})",
+        {"value": value},
+    )
 
 
 def same_kind(allowed: list[Any]) -> Callable[[Any], Any]:
@@ -45,11 +66,14 @@ def same_kind(allowed: list[Any]) -> Callable[[Any], Any]:
     kinds = {type(value) for value in allowed}
     if float in kinds:
         kinds.add(int)  # 2 is the category 2.0
+    whole = int in kinds and float not in kinds  # 2.0 is the category 2 (a file's integers)
     expected = ", ".join(repr(value) for value in allowed[:10])
     if len(allowed) > 10:
         expected += f", ... ({len(allowed)} values)"
 
     def check(value: Any) -> Any:
+        if whole and type(value) is float and value.is_integer():
+            return int(value)
         if value is not None and type(value) not in kinds:
             raise PydanticCustomError(
                 "literal_error", "Input should be one of {expected}", {"expected": expected}
@@ -79,10 +103,22 @@ def field_of(name: str, spec: Feature) -> tuple[Any, Any]:
     return annotation, Field(**rules)
 
 
+def passed_over(schema: Schema) -> list[str]:
+    """The columns a record may carry that the model does not take: the contract's ignored
+    ones and the target (a row of the data file, as it is)."""
+    return [*schema.ignored, schema.target.name]
+
+
 def record_model(schema: Schema) -> type[BaseModel]:
-    """One record: the schema's features, by their column names, nothing else."""
+    """One record: the schema's features, by their column names; the ignored columns and the
+    target accepted, any value, then dropped (excluded from the record's dump: never logged)."""
     names = field_names(schema)
     fields = {names[name]: field_of(name, spec) for name, spec in schema.features.items()}
+    for index, name in enumerate(passed_over(schema)):
+        fields[f"passed_{index}"] = (
+            Any,
+            Field(None, alias=name, exclude=True, description="not a model input: dropped"),
+        )
     return create_model("Record", __config__=STRICT, **fields)
 
 
