@@ -165,21 +165,24 @@ def read_exported(folder: Path) -> Description:
     )
 
 
-def load_model(uri: str, settings: Settings, schema: Schema) -> LoadedModel:
-    """Load and compile the model; check it takes exactly the schema's features."""
+def load_model(uri: str, settings: Settings, schema: Schema, compiled: bool = True) -> LoadedModel:
+    """Load and (unless not `compiled`) compile the model; check it takes exactly the schema's
+    features."""
     folder = Path(uri)
     if folder.is_dir():
         if not (folder / MLMODEL_FILE).is_file():
             raise ModelSourceError(f"{folder} is not an MLflow model folder (no {MLMODEL_FILE})")
-        return _load_folder(folder, read_exported(folder), schema)
+        return _load_folder(folder, read_exported(folder), schema, compiled)
     if not uri.startswith(("models:/", "runs:/")) and "://" not in uri:
         raise ModelSourceError(f"{uri}: no such folder, and not a models:/ or runs:/ URI")
     with tempfile.TemporaryDirectory() as tmp:
         description = fetch(uri, settings, Path(tmp))
-        return _load_folder(Path(tmp), description, schema)
+        return _load_folder(Path(tmp), description, schema, compiled)
 
 
-def _load_folder(folder: Path, description: Description, schema: Schema) -> LoadedModel:
+def _load_folder(
+    folder: Path, description: Description, schema: Schema, compiled: bool
+) -> LoadedModel:
     metadata = read_mlmodel(folder)
     inputs = input_names(metadata)
     if inputs is not None and inputs != schema.feature_names:
@@ -189,7 +192,7 @@ def _load_folder(folder: Path, description: Description, schema: Schema) -> Load
         )
     pipeline = load_pipeline(metadata, folder)
     example = input_example(metadata, folder, schema)
-    predictor = compile_model(pipeline, example)
+    predictor = compile_model(pipeline, example) if compiled else pipeline
     classes = getattr(pipeline, "classes_", None)
     loaded = LoadedModel(
         description,

@@ -36,6 +36,9 @@ class ServingSettings(BaseSettings):
     # alias when MODEL_URI names the champion by alias.
     challenger_share: float = Field(default=0.0, ge=0, le=1)
     challenger_uri: str = Field(default="", validation_alias="CHALLENGER_MODEL_URI")
+    # The compiled inference engine (inference.py): the fast path, used only where it gives the
+    # pipeline's answers bit for bit on the model's input example. False: scikit-learn answers.
+    compiled_inference: bool = True
 
     def champion_uri(self, project: Settings) -> str:
         return self.model_uri or f"models:/{project.model_name}@{CHAMPION}"
