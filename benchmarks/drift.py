@@ -10,10 +10,10 @@ would.
     uv run python benchmarks/drift.py --scale 10000000    # and ours alone at 10M rows
 
 Our job is the runtime's (mlops_ladder.monitoring), run as a user runs it: `python -m
-tabular_model monitor` in a project rendered from this template (level 1) with this checkout's
-runtime installed from its wheel (render.py), in the project's own environment. Evidently runs
-in an environment of its own, created here with uv (Evidently 0.7 needs pandas < 3; it is not a
-dependency of generated projects). Both are cached in --workdir.
+tabular_model monitor` in a project rendered from this template (level 1, regression) with this
+checkout's runtime installed from its wheel (render.py), in the project's own environment.
+Evidently runs in an environment of its own, created here with uv (Evidently 0.7 needs pandas <
+3; it is not a dependency of generated projects). Both are cached in --workdir.
 
 FAR AHEAD (issue 23: the job stays ours only while this benchmark shows it far ahead of
 Evidently; written down before the run that decides, the decision follows it), all of:
@@ -84,10 +84,12 @@ class Run:
     inner_seconds: float | None = None
 
 
-def run_measured(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
+def run_measured(
+    command: list[str], cwd: Path, env: dict[str, str], logs: Path
+) -> tuple[float, float, str]:
     """Run a command; return its wall time, its peak resident memory (MiB) and its stdout."""
-    out_file = cwd / ".stdout"
-    err_file = cwd / ".stderr"
+    out_file = logs / ".stdout"
+    err_file = logs / ".stderr"
     with out_file.open("w") as out, err_file.open("w") as err:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
@@ -203,7 +205,7 @@ def prepare_project(workdir: Path, env: dict[str, str]) -> Path:
     (fast once the environment exists; the runtime reinstalled from the new wheel)."""
     project = workdir / "project"
     wheel = build_wheel(workdir / "wheel", env)
-    render(project, 1, wheel, env)
+    render(project, 1, wheel, env, task="regression")  # the contract's target is a number
     subprocess.run(
         ["uv", "sync", "--compile-bytecode", "--quiet", "--reinstall-package", "mlops-ladder"],
         cwd=project, env=env, check=True,
@@ -241,7 +243,8 @@ def run_ours(
         str(project / ".venv" / "bin" / "python"), "-m", PACKAGE, "monitor",
         "--reference", str(reference), "--current", str(current), "--output-dir", str(output),
     ]  # fmt: skip
-    seconds, peak, _ = run_measured(command, workdir, ours)
+    # In the project's folder: its pyproject.toml says which project runs (the runtime reads it).
+    seconds, peak, _ = run_measured(command, project, ours, workdir)
     report = json.loads((output / "report.json").read_text())
     features = report["features"]
     return Run(
@@ -257,7 +260,7 @@ def run_evidently(
     python: Path, workdir: Path, reference: Path, current: Path, env: dict[str, str]
 ) -> Run:
     command = [str(python), str(workdir / "evidently_run.py"), str(reference), str(current)]
-    seconds, peak, stdout = run_measured(command, workdir, env)
+    seconds, peak, stdout = run_measured(command, workdir, env, workdir)
     result = json.loads(stdout.strip().splitlines()[-1])
     columns = result["columns"]
     return Run(

@@ -39,12 +39,15 @@ def build_wheel(folder: Path, env: dict[str, str]) -> Path:
     return wheel
 
 
-def render(target: Path, level: int, wheel: Path, env: dict[str, str]) -> Path:
-    """A project rendered with copier's defaults at `level` (this checkout's committed HEAD), the
-    runtime's wheel put where its `make setup` looks first."""
+def render(target: Path, level: int, wheel: Path, env: dict[str, str], **answers: str) -> Path:
+    """A project rendered with copier's defaults at `level` (and other `answers`; the template
+    as this checkout has it, uncommitted changes included), the runtime's wheel put where its
+    `make setup` looks first."""
     copier = Path(sys.executable).parent / "copier"
     command = [str(copier), "copy", "--quiet", "--overwrite", "--defaults", "--vcs-ref", "HEAD"]
-    command += ["-d", f"maturity_level={level}", str(ROOT), str(target)]
+    for key, value in {"maturity_level": str(level), **answers}.items():
+        command += ["-d", f"{key}={value}"]
+    command += [str(ROOT), str(target)]
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     provide_runtime(target, wheel)
     return target
