@@ -98,6 +98,7 @@ def prepare_project(env: dict[str, str]) -> Path:
     (trains, registers)."""
     folder = Path(tempfile.mkdtemp(prefix="serving-bench-"))
     target = render(folder / "project", 1, build_wheel(folder / "wheel", env), env)
+    print(f"project: {target} (kept: --project reuses it)", flush=True)
     sh(["make", "setup"], target, env)
     sh(["make", "pipeline"], target, env)
     return target
