@@ -1,11 +1,12 @@
 """Feature-store benchmark: the online read behind `/predict` with entity keys.
 
 In a level-2 project generated with `feature_store=feast`, after `make all` (which materializes
-the online store), this times the project's own `OnlineFeatures.read` (Feast's
-`get_online_features` on the SQLite online store) for 1 and for 100 keys, and prints p50 and
-p99 in milliseconds. It is the cost an entity-key request adds to a full-record one. Then, over
-real HTTP (`make serve`, one client, one request at a time), it times `/predict` by entity key
-against `/predict` with the same full records, so the lookup's share of a request is visible.
+the online store), this times the runtime's `OnlineFeatures.read` (mlops_ladder.feature_store)
+(Feast's `get_online_features` on the SQLite online store) for 1 and for 100 keys, and prints
+p50 and p99 in milliseconds. It is the cost an entity-key request adds to a full-record one.
+Then, over real HTTP (`make serve`, one client, one request at a time), it times `/predict` by
+entity key against `/predict` with the same full records, so the lookup's share of a request is
+visible.
 
     uv run python benchmarks/feature_store.py --project DIR [--repeats 300]
 """
@@ -27,14 +28,14 @@ import yaml
 
 PROBE = """
 import json, statistics, sys, time
-from pathlib import Path
-from {package}.config import load_params
-from {package}.feature_store import OnlineFeatures
-from {package}.schema import load_schema
-params = load_params(Path("params.yaml")).feature_store
-store = OnlineFeatures(load_schema(Path("schema.yaml")), params)
+from mlops_ladder.config import Settings, load_params
+from mlops_ladder.feature_store import OnlineFeatures
+from mlops_ladder.schema import load_schema
+settings = Settings.load()
+params = load_params(settings.params_file).feature_store
+store = OnlineFeatures(load_schema(settings.schema_file), params, settings.feature_repo)
 repeats = int(sys.argv[1])
-out = {{}}
+out = {}
 for size in (1, 100):
     keys = list(range(1, size + 1))
     store.read(keys)  # warm: registry and connection
@@ -44,7 +45,7 @@ for size in (1, 100):
         store.read(keys)
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
-    out[size] = {{"p50_ms": times[len(times) // 2], "p99_ms": times[int(len(times) * 0.99) - 1]}}
+    out[size] = {"p50_ms": times[len(times) // 2], "p99_ms": times[int(len(times) * 0.99) - 1]}
 print(json.dumps(out))
 """
 
@@ -54,9 +55,8 @@ def main() -> None:
     parser.add_argument("--project", type=Path, required=True)
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
-    package = next(p.name for p in (args.project / "src").iterdir() if p.is_dir())
     outcome = subprocess.run(
-        ["uv", "run", "--frozen", "python", "-c", PROBE.format(package=package), str(args.repeats)],
+        ["uv", "run", "--frozen", "python", "-c", PROBE, str(args.repeats)],
         cwd=args.project,
         capture_output=True,
         text=True,

@@ -1,8 +1,10 @@
 """Inference engines for the served model, measured side by side in one run.
 
-The generated project's serving compiles the pipeline by hand (serving/inference.py). This
-compares it, on the same fitted pipelines, with plain scikit-learn, ONNX Runtime (through
-skl2onnx) and treelite (its GTIL predictor), so that the engine is chosen by measurement:
+The runtime's serving compiles the pipeline by hand (mlops_ladder/serving/inference.py, its
+optional fast path: the served model is the compiled copy only where it gives the pipeline's
+answers bit for bit on the model's input example, else the pipeline). This compares it, on the
+same fitted pipelines, with plain scikit-learn, ONNX Runtime (through skl2onnx) and treelite
+(its GTIL predictor), so that the engine is chosen by measurement:
 
 - pipelines as the project trains them (params.yaml defaults): median imputer + standard scaler
   in a ColumnTransformer selecting columns by name, then a random forest (100 trees), a
@@ -24,8 +26,6 @@ does not have: GTIL (no compiler) is what is measured.
 from __future__ import annotations
 
 import argparse
-import importlib.machinery
-import importlib.util
 import inspect
 import os
 import sys
@@ -53,23 +53,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-ROOT = Path(__file__).resolve().parents[1]
-SERVING = ROOT / "template" / "src" / "{{cookiecutter.package_name}}" / "serving"
-# The hand-written engine, read straight from the template (the file has no Jinja in it).
-ENGINE_FILE = SERVING / "{% if cookiecutter.__pipeline %}inference.py{% endif %}"
+from mlops_ladder.serving import inference
 
-
-def hand_engine_module() -> Any:
-    loader = importlib.machinery.SourceFileLoader("hand_inference", str(ENGINE_FILE))
-    spec = importlib.util.spec_from_loader("hand_inference", loader)
-    module = importlib.util.module_from_spec(spec)
-    # No __pycache__ beside it: cookiecutter would render the folder's file names as templates.
-    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.dont_write_bytecode = writes
-    return module
+# The hand-written engine: the runtime's, as serving loads it.
+ENGINE_FILE = Path(inference.__file__)
 
 
 def pipelines(columns: list[str]) -> dict[str, Pipeline]:
@@ -109,7 +96,7 @@ class FellBack(Exception):
 
 
 def hand_engine(pipeline: Pipeline, example: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
-    compiled = HAND.compile_model(pipeline, example)
+    compiled = inference.compile_model(pipeline, example)
     if compiled is pipeline:
         # A logistic regression is not compiled: scikit-learn's runs on the compiled
         # preprocessing's array, and where that array's memory order differs from scikit-learn's
@@ -273,8 +260,6 @@ def main() -> int:
           f"cores: {os.cpu_count()}; latencies in ms")  # fmt: skip
     return 0
 
-
-HAND = hand_engine_module()
 
 if __name__ == "__main__":
     sys.exit(main())

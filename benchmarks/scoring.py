@@ -1,13 +1,13 @@
-"""Batch scoring throughput: the generated `score` command, pandas engine vs Spark engine.
+"""Batch scoring throughput: the runtime's `score` command, pandas engine vs Spark engine.
 
     uv run python benchmarks/scoring.py PROJECT [--rows 1000000]
 
 PROJECT is a rendered level-1+ project after `make setup GROUPS=spark` and `make all` (its
 registry has a champion). The benchmark writes a Parquet file of ROWS records (the project's raw
 data repeated, the target dropped), scores it once with each engine through the project's own
-command line (`python -m <package> score`), and prints rows per second of the whole command:
-start-up, model loading, the contract check and writing the output included, as a user would
-see it. Spark runs `local[*]` (all cores of this machine).
+command line (`python -m <package> score`: mlops_ladder/scoring.py), and prints rows per second
+of the whole command: start-up, model loading, the contract check and writing the output
+included, as a user would see it. Spark runs `local[*]` (all cores of this machine).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import subprocess
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 MAKE_INPUT = """
@@ -30,7 +31,9 @@ repeated.to_parquet(sys.argv[1], row_group_size=100_000)
 
 
 def package_of(project: Path) -> str:
-    return next(path.parent.name for path in (project / "src").glob("*/cli.py"))
+    """The project's package, as pyproject.toml's [tool.mlops-ladder] names it."""
+    with (project / "pyproject.toml").open("rb") as file:
+        return tomllib.load(file)["tool"]["mlops-ladder"]["package"]
 
 
 def main() -> None:

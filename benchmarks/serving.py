@@ -1,17 +1,18 @@
-"""Serving benchmark: the generated project's server against `mlflow models serve`.
+"""Serving benchmark: the runtime's server against `mlflow models serve`.
 
-Both serve the same registered model (the sample project's champion: a 100-tree random forest
-on breast cancer) from the same environment, with the same number of uvicorn workers, on
-127.0.0.1, by its registry URI. wrk drives each with the same load: 1 and 8 concurrent clients
-(--clients adds more), requests of 1 and of 100 records. Printed for each cell: requests/s, p50
-and p99 latency, the tail ratio p99/p50, and ours against MLflow's requests/s. Before the load:
-cold start (process start to the first 200 from /ready, MLflow: /health; each server started
-alone, median of --cold-starts runs); after it: resident memory (RSS) of each server's process
-tree, and per worker (the tree's total over the workers: a supervisor or launcher is part of the
-cost). Then both serve the model from the folder `export-model` writes, as the image does
-(`MODEL_URI=build/model` against `mlflow models serve -m build/model`; our workers never import
-MLflow then): cold start and memory again, measured after one warm-up run (the most clients,
-the largest request).
+Both serve the same registered model (the sample project's champion: a 100-tree random forest on
+breast cancer) from the same environment (a level-1 project rendered from this checkout, with
+this checkout's runtime installed from its wheel, render.py; ours is mlops_ladder.serving), with
+the same number of uvicorn workers, on 127.0.0.1, by its registry URI. wrk drives each with the
+same load: 1 and 8 concurrent clients (--clients adds more), requests of 1 and of 100 records.
+Printed for each cell: requests/s, p50 and p99 latency, the tail ratio p99/p50, and ours against
+MLflow's requests/s. Before the load: cold start (process start to the first 200 from /ready,
+MLflow: /health; each server started alone, median of --cold-starts runs); after it: resident
+memory (RSS) of each server's process tree, and per worker (the tree's total over the workers: a
+supervisor or launcher is part of the cost). Then both serve the model from the folder
+`export-model` writes, as the image does (`MODEL_URI=build/model` against `mlflow models serve -m
+build/model`; our workers never import MLflow then): cold start and memory again, measured after
+one warm-up run (the most clients, the largest request).
 
 Targets (issue 13), on 2 cores: in every cell ours >= 3x MLflow's requests/s and p99 <= 3x p50;
 with one worker, p99 < 50 ms at 8 clients x 1 record; cold start <= 1/3 of MLflow's and memory
@@ -35,7 +36,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -43,7 +43,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from render import build_wheel, clean_env, render
+
 PACKAGE = "tabular_model"
 MODEL_URI = "models:/tabular-model@champion"
 LUA = """
@@ -57,8 +58,10 @@ f:close()
 RECORDS = """
 import json, sys
 import pandas as pd
-from tabular_model.config import Settings
-records = pd.read_parquet(Settings().test_split).drop(columns=["malignant"])
+from mlops_ladder.config import Settings
+from mlops_ladder.schema import load_schema
+settings = Settings.load()
+records = pd.read_parquet(settings.test_split)[load_schema(settings.schema_file).feature_names]
 rows = json.loads(records.to_json(orient="records"))
 json.dump((rows * 2)[:100], open(sys.argv[1], "w"))
 """
@@ -91,10 +94,11 @@ def sh(command: list[str], cwd: Path, env: dict[str, str]) -> None:
 
 
 def prepare_project(env: dict[str, str]) -> Path:
-    """Render a level-1 project with copier and run its pipeline (trains, registers)."""
-    target = Path(tempfile.mkdtemp(prefix="serving-bench-")) / "project"
-    copier = [str(Path(sys.executable).parent / "copier"), "copy", "--quiet", "--defaults"]
-    sh([*copier, "--vcs-ref", "HEAD", "-d", "maturity_level=1", str(ROOT), str(target)], ROOT, env)
+    """Render a level-1 project with copier, give it this checkout's runtime, run its pipeline
+    (trains, registers)."""
+    folder = Path(tempfile.mkdtemp(prefix="serving-bench-"))
+    target = render(folder / "project", 1, build_wheel(folder / "wheel", env), env)
+    print(f"project: {target} (kept: --project reuses it)", flush=True)
     sh(["make", "setup"], target, env)
     sh(["make", "pipeline"], target, env)
     return target
@@ -196,8 +200,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
 
-    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
-    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env = clean_env()
     project = (args.project or prepare_project(env)).resolve()
     python = project / ".venv" / "bin" / "python"
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{project / 'mlflow.db'}"

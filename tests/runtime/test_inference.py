@@ -9,19 +9,25 @@ body mass.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from trained import Trained, records_of, shared
+from fastapi.testclient import TestClient
+from trained import MODEL_NAME, Trained, own_tracking_uri, records_of, shared
 
+from mlops_ladder import project
 from mlops_ladder.model import make_estimator
 from mlops_ladder.model import predict as model_predict
 from mlops_ladder.schema import Feature, Schema, Target
 from mlops_ladder.serving import payloads
+from mlops_ladder.serving.app import create_app
 from mlops_ladder.serving.inference import CompiledModel, compile_model
+from mlops_ladder.serving.loading import export_model
 from mlops_ladder.train import fit
 
 ESTIMATORS = ["random_forest", "gradient_boosting", "linear"]
@@ -181,3 +187,32 @@ def test_the_request_frame_is_the_table_training_saw(penguins: tuple[Trained, Sc
         assert built["flipper length (mm)"].dtype == (np.float64 if holes else np.int64)
         assert built.isna().sum().tolist() == test.isna().sum().tolist()
         assert np.array_equal(outputs(compile_model(pipeline), built), outputs(pipeline, test))
+
+
+def test_the_compiled_engine_is_an_option_a_variable_turns_off(
+    job: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the champion exported as the image carries it
+    own_tracking_uri(monkeypatch)
+    folder = tmp_path / "model"
+    export_model(f"models:/{MODEL_NAME}@champion", job.settings, folder)
+    monkeypatch.setenv("MODEL_URI", str(folder))
+    records = records_of(job.test_split, job.schema)
+    served = {}
+    for value in ("true", "false"):
+        # When the server starts with <PACKAGE>_COMPILED_INFERENCE set so
+        monkeypatch.setenv(f"{project.current().env_prefix}COMPILED_INFERENCE", value)
+        with TestClient(create_app(project=job.settings)) as client:
+            deadline = time.monotonic() + 120
+            while client.get("/ready").status_code != 200:
+                assert time.monotonic() < deadline, client.get("/ready").json()
+                time.sleep(0.05)
+            inference = client.get("/model").json()["champion"]["inference"]
+            answer = client.post("/predict", json={"records": records})
+            assert answer.status_code == 200, answer.text
+            served[value] = inference, answer.json()["predictions"]
+    # Then on (the default), the compiled copy answers; off, the pipeline as registered; alike
+    assert any(step.endswith(": compiled") for step in served["true"][0]), served["true"][0]
+    assert served["false"][0] == ["scikit-learn pipeline"]
+    expected = model_predict(job.model, job.test_records)[0].tolist()
+    assert served["false"][1] == served["true"][1] == expected

@@ -107,7 +107,7 @@ class Models:
     def _attempt(self) -> bool:
         try:
             source = self.serving.champion_uri(self.project)
-            champion = load_model(source, self.project, self.schema)
+            champion = load_model(source, self.project, self.schema, self.compiled)
         except ProjectError as error:
             self.error = str(error)
             log.error("cannot serve: %s", error)
@@ -134,7 +134,7 @@ class Models:
         if source is None:
             return
         try:
-            challenger = load_model(source, self.project, self.schema)
+            challenger = load_model(source, self.project, self.schema, self.compiled)
         except Exception as error:  # the champion still serves: a missing challenger is no outage
             log.warning("no challenger (%s): the champion answers every request", error)
             return
@@ -142,6 +142,10 @@ class Models:
             log.info("the challenger is the champion (v%s): no split", champion.description.version)
             return
         self._add(CHALLENGER, challenger)
+
+    @property
+    def compiled(self) -> bool:
+        return self.serving.compiled_inference
 
     @property
     def challenger_share(self) -> float:

@@ -228,15 +228,17 @@ def local_folder(uri: str, settings: Settings, into: Path) -> tuple[Description,
     return fetch(uri, settings, into)
 
 
-def load_model(uri: str, settings: Settings, schema: Schema) -> LoadedModel:
-    """Load and compile the model, its files checked first; check it takes exactly the
-    schema's features."""
+def load_model(uri: str, settings: Settings, schema: Schema, compiled: bool = True) -> LoadedModel:
+    """Load and (unless not `compiled`) compile the model, its files checked first; check it
+    takes exactly the schema's features."""
     with tempfile.TemporaryDirectory() as tmp:
         description, folder = local_folder(uri, settings, Path(tmp))
-        return _load_folder(folder, description, schema)
+        return _load_folder(folder, description, schema, compiled)
 
 
-def _load_folder(folder: Path, description: Description, schema: Schema) -> LoadedModel:
+def _load_folder(
+    folder: Path, description: Description, schema: Schema, compiled: bool
+) -> LoadedModel:
     metadata = read_mlmodel(folder)
     inputs = input_names(metadata)
     if inputs is not None and inputs != schema.feature_names:
@@ -246,7 +248,7 @@ def _load_folder(folder: Path, description: Description, schema: Schema) -> Load
         )
     pipeline = load_pipeline(metadata, folder)
     example = input_example(metadata, folder, schema)
-    predictor = compile_model(pipeline, example)
+    predictor = compile_model(pipeline, example) if compiled else pipeline
     classes = getattr(pipeline, "classes_", None)
     loaded = LoadedModel(
         description,

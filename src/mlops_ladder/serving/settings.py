@@ -49,6 +49,9 @@ class ServingSettings(BaseSettings):
     # The prediction log's folder is kept under this size: the oldest files are deleted first
     # (0: no cap; the age limit is <PACKAGE>_PREDICTION_LOG_RETENTION_DAYS).
     prediction_log_max_mb: float = Field(default=1024, ge=0)
+    # The compiled inference engine (inference.py): the fast path, used only where it gives the
+    # pipeline's answers bit for bit on the model's input example. False: scikit-learn answers.
+    compiled_inference: bool = True
 
     @property
     def api_keys(self) -> tuple[str, ...]:
