@@ -5,8 +5,11 @@ yet) into .tools/wheels/, committed with the project."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
+import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,8 +22,6 @@ PROGRAMS = ("bash", "sh", "make", "git", "awk", "rm", "xargs", "mkdir", "head", 
 
 
 def version() -> str:
-    import tomllib
-
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
@@ -61,6 +62,14 @@ def test_make_setup_installs_uv_into_tools_when_the_machine_has_none(
     assert (project / ".tools" / "bin" / "uv").is_file()
     assert (project / ".venv" / "bin" / "python").exists()
     assert (project / ".git" / "hooks" / "pre-commit").is_file()
+    # And the first lock took no release newer than the day the template's tests ran (the
+    # Makefile's TESTED_UP_TO, a day past: the set every render of this suite resolved)
+    tested_up_to = re.search(r"^TESTED_UP_TO := (\S+)$", (project / "Makefile").read_text(), re.M)
+    assert tested_up_to, "the Makefile sets no TESTED_UP_TO"
+    day = datetime.fromisoformat(tested_up_to[1])
+    assert day <= datetime.now(UTC), f"TESTED_UP_TO {day} is in the future: it pins nothing"
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    assert datetime.fromisoformat(lock["options"]["exclude-newer"]) == day
     # And of .tools/ only the runtime's wheel goes into git (uv.lock points at it)
     status = run(["git", "status", "--porcelain", "--untracked-files=all"], project, bare).stdout
     tracked = [line.split()[-1] for line in status.splitlines() if ".tools/" in line]
