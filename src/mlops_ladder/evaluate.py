@@ -135,18 +135,19 @@ def feature_importance(
     )
     classification = params.task == "classification"
     truth = np.asarray(actual)
-    labels, probabilities = predict(model, inputs)
+    labels, probabilities = outputs(model, inputs, classification)
     baseline = row_scores(labels, truth, classification)
-    baseline_help = help_score(model, labels, probabilities, truth)
+    baseline_help = help_score(model, labels, probabilities, truth, classification)
     features, errors, helps = {}, {}, []
     for name in inputs.columns:
         shuffled, column = inputs.copy(), inputs[name].to_numpy()
         scores, helped = [], []
         for _ in range(repeats):
             shuffled[name] = column[rng.permutation(len(column))]
-            labels, probabilities = predict(model, shuffled)
+            labels, probabilities = outputs(model, shuffled, classification)
             scores.append(row_scores(labels, truth, classification))
-            helped.append(baseline_help - help_score(model, labels, probabilities, truth))
+            score = help_score(model, labels, probabilities, truth, classification)
+            helped.append(baseline_help - score)
         drops = baseline - np.mean(scores, axis=0)  # per row: what shuffling the feature costs
         features[str(name)] = round(float(drops.mean()), 6)
         spread = float(drops.std(ddof=1)) if len(drops) > 1 else 0.0
@@ -181,12 +182,27 @@ def feature_importance(
     }
 
 
-def help_score(model: Any, labels: Any, probabilities: Any, truth: np.ndarray) -> float:
+def outputs(model: Any, inputs: pd.DataFrame, classification: bool) -> tuple[Any, Any]:
+    """Labels and, where the model gives them, class probabilities, in one pass. Any object with
+    `predict` (and `predict_proba`, `classes_`) will do: a project's own estimator need not
+    derive from scikit-learn's classes."""
+    if classification and hasattr(model, "predict_proba"):
+        probabilities = model.predict_proba(inputs)
+        return np.asarray(model.classes_)[probabilities.argmax(axis=1)], probabilities
+    return model.predict(inputs), None
+
+
+def help_score(
+    model: Any, labels: Any, probabilities: Any, truth: np.ndarray, classification: bool
+) -> float:
     """A proper score of the predictions, higher is better: how much a feature helps is what
-    shuffling it costs here (minus log loss of the probabilities, or r2)."""
-    if probabilities is None:
-        return float(r2_score(truth, np.asarray(labels, dtype="float64")))
-    return -float(log_loss(truth, probabilities, labels=model.classes_))
+    shuffling it costs here (minus log loss of the probabilities, or r2; accuracy for a
+    classifier without probabilities)."""
+    if probabilities is not None:
+        return -float(log_loss(truth, probabilities, labels=model.classes_))
+    if classification:
+        return float(np.mean(np.asarray(labels) == truth))
+    return float(r2_score(truth, np.asarray(labels, dtype="float64")))
 
 
 def never_helping(
