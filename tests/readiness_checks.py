@@ -418,6 +418,8 @@ class PipelineBreakages:
                 params["featurize"]["max_bytes_per_row"] = 1
                 params["train"]["random_forest"].update(n_estimators=1, max_depth=1)
                 params["tune"]["n_trials"] = 3
+                # the study's best would be trained instead (use_best): the spec's own must fail
+                params["tune"]["on_shortfall"] = "error"
 
             edit_yaml(tmp_path / "params.yaml", change)
             costly = run([*CLI, "featurize"], project, broken, check=False)
@@ -476,7 +478,7 @@ class Level2Card(PipelineBreakages, CardChecks):
             edit_yaml(schema, lambda s: s["features"][feature].update(tags=["pii"]))
             refused = run([*CLI, "serve", "--port", "0"], project, tagged, check=False)
         assert refused.code == 1
-        assert f"{PREFIX}PII_KEY is the default key" in refused.stderr
+        assert f"set {PREFIX}PII_KEY to a secret key of this deployment" in refused.stderr
 
     def test_a_scheduled_monitor_without_the_registry_loses_staleness_and_offline_online(
         self, project: Path, env: dict[str, str], tmp_path: Path

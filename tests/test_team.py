@@ -789,7 +789,7 @@ class TestTeamPlatform:
         # (the resident set's high-water mark, imports and the model included)
         measured = (
             "import resource, sys\n"
-            "from tabular_model.cli import main\n"
+            "from mlops_ladder.commands import main\n"
             "code = main(sys.argv[1:])\n"
             "print('peak_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
             "output = sys.argv[sys.argv.index('--output') + 1]\n"

@@ -9,7 +9,9 @@ each built once per session, read-only (copy before you change one):
     dataset              the table the ingest stage reads (the project's ingest hook)
     splits               (train, test), cut as the split stage cuts them
     train_features       the training split with the derived features (features.py)
-    model                the model trained as params.yaml says
+    tuning_report        the project's reports/tuning.json where train fits the study's best
+    model                the model trained as the pipeline trains it: params.yaml's
+                         hyperparameters, or the study's best (tune.on_shortfall use_best)
     report               its evaluation: test metrics, baselines, slices, the quality bar
     workspace            every stage of the job run once through the command line, its outputs
                          in a temporary folder (the project's own files untouched)
@@ -251,10 +253,27 @@ def train_features(splits: tuple[Any, Any], schema: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def model(train_features: Any, schema: Any, params: Any) -> Any:
-    from mlops_ladder.train import train
+def tuning_report(ml_project: project.Identity, params: Any) -> Path | None:
+    """The project's last tuning report (reports/tuning.json of `make tune` or the pipeline)
+    when it has train fit the study's best hyperparameters (tune.on_shortfall use_best, for
+    params.yaml's estimator and configuration as they are now); else None: params.yaml's."""
+    from mlops_ladder.config import Settings
+    from mlops_ladder.train import tuned_hyperparameters
 
-    return train(train_features, schema, params)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ml_project.root)
+        found = Settings.load().tuning_report.resolve()
+    return found if tuned_hyperparameters(found, params) is not None else None
+
+
+@pytest.fixture(scope="session")
+def model(train_features: Any, schema: Any, params: Any, tuning_report: Path | None) -> Any:
+    """The model as the pipeline trains it: params.yaml's, or the study's best where the tuning
+    report says so (the champion the job ships is what the tests judge)."""
+    from mlops_ladder.train import train, tuned_hyperparameters
+
+    chosen = tuned_hyperparameters(tuning_report, params) if tuning_report else None
+    return train(train_features, schema, params, chosen)
 
 
 @pytest.fixture(scope="session")
@@ -276,13 +295,21 @@ def point_outputs_at(root: Path, folder: Path, prefix: str, patch: pytest.Monkey
 
 @pytest.fixture(scope="session")
 def workspace(
-    ml_project: project.Identity, tmp_path_factory: pytest.TempPathFactory
+    ml_project: project.Identity,
+    tmp_path_factory: pytest.TempPathFactory,
+    tuning_report: Path | None,
 ) -> Iterator[Path]:
     """Every stage of the job run once, in order, through the command line, its outputs in a
-    temporary folder; the variables that point there stay set while tests read it."""
+    temporary folder; the variables that point there stay set while tests read it. Train reads
+    the project's tuning report where it picks the study's best (`tuning_report`)."""
+    import shutil
+
     from mlops_ladder.commands import main
 
     folder = tmp_path_factory.mktemp("workspace")
+    if tuning_report is not None:
+        (folder / "reports").mkdir()
+        shutil.copyfile(tuning_report, folder / "reports" / "tuning.json")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ml_project.root)
         point_outputs_at(ml_project.root, folder, ml_project.env_prefix, patch)

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from mlops_ladder.explain import explain
+from mlops_ladder.explain import explain, plain
 from mlops_ladder.features import derived_for
 from mlops_ladder.model import predict
 
@@ -77,6 +77,6 @@ def test_a_prediction_is_explained_step_by_step(model, splits, schema) -> None:
     # `python -m <package> explain` on a record: each step's output, and what moved it most
     record = splits[1][schema.feature_names].head(1).reset_index(drop=True)
     explained = explain(model, record, schema)
-    assert str(explained["prediction"]) == str(predict(model, record)[0][0])
+    assert explained["prediction"] == plain(predict(model, record)[0][0])  # as JSON writes it
     assert set(explained["record"]) == set(schema.feature_names)
     assert {item["feature"] for item in explained["influence"]["features"]} <= set(record)

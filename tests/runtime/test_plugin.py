@@ -5,6 +5,7 @@ tests on the fixtures `dataset`, `schema`, `splits`, `model`, `report`, `workspa
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-from harness import make_project
+from harness import make_project, run
 
 pytest_plugins = ["pytester"]
 
@@ -166,3 +167,35 @@ def test_outside_a_project_the_plugin_skips_its_fixtures_and_keeps_its_marker(
     result = pytester.runpytest_inprocess("-rs", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, skipped=1)
     assert "is not an mlops-ladder project (no [tool.mlops-ladder])" in result.stdout.str()
+
+
+TUNED_TESTS = """
+import json
+
+
+def test_the_model_is_the_one_the_pipeline_trains(model, tuning_report, workspace):
+    best = json.loads(tuning_report.read_text())["best_params"]
+    estimator = model.named_steps["predictor"].named_steps["estimator"]
+    assert {name: getattr(estimator, name) for name in best} == best
+    metadata = json.loads((workspace / "models" / "metadata.json").read_text())
+    assert metadata["hyperparameters"] == best
+    assert metadata["hyperparameters_from"] == "tuning"
+"""
+
+
+def test_where_tuning_picks_the_studys_best_the_tests_judge_that_model(tmp_path: Path) -> None:
+    # Given a project whose params.yaml trains a crippled forest, and its tune stage's report
+    # saying train fits the study's best instead (tune.on_shortfall use_best)
+    root = tmp_path / "project"
+    made = make_project(root, task="classification", level=0)
+    made.set_params(
+        train={"random_forest": {"n_estimators": 1, "max_depth": 1}},
+        tune={"n_trials": 3, "timeout": None, "on_shortfall": "use_best"},
+    )
+    run(root, "ingest", "validate", "split", "featurize", "tune")
+    assert json.loads((root / "reports" / "tuning.json").read_text())["use_best"]
+    # When its tests run, then `model` and the workspace's train are the study's best
+    (root / "tests").mkdir()
+    (root / "tests" / "test_tuned.py").write_text(TUNED_TESTS)
+    done, outcomes = pytest_in(root, "tests")
+    assert outcomes == {"test_the_model_is_the_one_the_pipeline_trains": "passed"}, done.stdout

@@ -317,10 +317,17 @@ def generated_tests(root: Path) -> dict[str, str]:
     ]
     # importlib: the project's test_data.py is not the runtime suite's test_data module
     arguments += ["--import-mode=importlib", "-W", "ignore::DeprecationWarning"]
-    with inside(root):
-        pytest.main(arguments)
-    for module in [name for name in sys.modules if name == "tests" or name.startswith("tests.")]:
-        del sys.modules[module]
+    # importlib mode names a module by its path under the rootdir, and reuses one of that name
+    # already imported: the outer suite's tests.test_monitoring (template suite, same worker)
+    # would stand in for the project's. Set the outer ones aside while the project's run.
+    outer = {name: sys.modules.pop(name) for name in imported_tests()}
+    try:
+        with inside(root):
+            pytest.main(arguments)
+    finally:
+        for name in imported_tests():
+            del sys.modules[name]
+        sys.modules.update(outer)
     outcomes = {}
     for case in ElementTree.parse(junit).getroot().iter("testcase"):
         problems = [child for child in case if child.tag in ("failure", "error", "skipped")]
@@ -329,6 +336,10 @@ def generated_tests(root: Path) -> dict[str, str]:
             outcome += ": " + (problems[0].get("message") or "")[:800]
         outcomes[case.get("name")] = outcome
     return outcomes
+
+
+def imported_tests() -> list[str]:
+    return [name for name in sys.modules if name == "tests" or name.startswith("tests.")]
 
 
 def file_records(path: Path, rows: list[int]) -> list[dict[str, Any]]:
