@@ -63,6 +63,7 @@ test-fast: .venv/synced ## The quick part: questions, validation, rendering, lin
 lint: .venv/synced ## Lint the template's own code
 	uv run ruff check .
 	uv run ruff format --check .
+	uv run mypy  # the runtime, typed ([tool.mypy]; tests/runtime/test_types.py too)
 
 # Reads the repository's files only (nothing in it is run). ARGS="--json", "--html -o FILE" or
 # "--interactive" change the report; the adoption command it prints points at this template.

@@ -202,6 +202,7 @@ def infer_answers(repo: Repository) -> tuple[dict[str, Answer], list[str]]:
         source = "the folder's name"
     if not name:
         name, source = "ml-project", "a default"
+    assert source is not None  # each way to a name says where it was read
     answers["project_name"] = Answer(name, source)
     slug = rules.valid_slug(name)
     answers["project_slug"] = Answer(slug, f"from the project name ({source})")

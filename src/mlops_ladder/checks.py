@@ -17,19 +17,24 @@ is partial and says so. tests/test_assess_hostile.py checks each of these on eve
 
 from __future__ import annotations
 
+import importlib
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import PurePosixPath
+from types import ModuleType
 
 from mlops_ladder.scan import Line, Repository, SourceFile, read_pyproject
 
-try:  # the standard library's own regex parser: where it is missing, matching is only slower
-    from re import _parser as regex_parser
+# The standard library's own regex parser (private: typeshed does not describe it): where it is
+# missing, matching is only slower.
+regex_parser: ModuleType | None
+try:
+    regex_parser = importlib.import_module("re._parser")
 except ImportError:  # pragma: no cover
-    regex_parser = None  # type: ignore[assignment]
+    regex_parser = None
 _REPEATS = {
     getattr(regex_parser, name, None) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
 } - {None}
@@ -138,6 +143,7 @@ def _required(items: Iterable[tuple]) -> frozenset[str] | None:
     """Of a parsed sequence, the best set of strings one of which a match must contain: a run of
     literals, or the set of a part that must match (a group, a branch's alternatives together, a
     repetition of at least once). Classes, anchors, lookarounds and optional parts add none."""
+    assert regex_parser is not None  # keywords() stops without it
     options: list[frozenset[str]] = []
     run = ""
     for op, arg in items:
@@ -152,7 +158,7 @@ def _required(items: Iterable[tuple]) -> frozenset[str] | None:
             options.append(_required(arg) or frozenset())
         elif op is regex_parser.BRANCH:
             alternatives = [_required(alternative) for alternative in arg[1]]
-            if all(alternatives):
+            if all(alternatives):  # none is None (all() does not narrow the list for mypy)
                 options.append(frozenset().union(*alternatives))  # type: ignore[arg-type]
         elif op in _REPEATS and arg[0] >= 1:
             options.append(_required(arg[2]) or frozenset())

@@ -126,7 +126,7 @@ def cmd_split(project: Project, args: argparse.Namespace) -> int:
 def cmd_feature_table(project: Project, args: argparse.Namespace) -> int:
     from mlops_ladder import feature_store as store
 
-    params = project.params.feature_store
+    params = project.params.require_feature_store()
     features, labels = store.tables(
         data.read_table(project.settings.raw_data), project.schema, params
     )
@@ -146,9 +146,9 @@ def cmd_retrieve(project: Project, args: argparse.Namespace) -> int:
 
     settings, params = project.settings, project.params
     train_labels, test_labels = split_as_params_say(project, store.LABELS_TABLE)
-    fs = store.store()
+    fs, store_params = store.store(), params.require_feature_store()
     for labels, out in [(train_labels, settings.train_split), (test_labels, settings.test_split)]:
-        table = store.training_set(fs, labels, project.schema, params.feature_store)
+        table = store.training_set(fs, labels, project.schema, store_params)
         data.write_table(table, out)
     log.info(
         "retrieved %d train / %d test rows from the feature store (point in time)",
@@ -586,7 +586,7 @@ LEVEL_1_COMMANDS = (
 def needed_modules(args: argparse.Namespace, identity: projects.Identity) -> list[str]:
     """The optional modules the parsed command will import."""
     command = getattr(args, "command", None)
-    needs = list(NEEDS.get(command, ()))
+    needs = list(NEEDS.get(command, ())) if command is not None else []
     if command in TRACKED_STAGES and identity.tracked:
         needs.append("mlflow")
     if command == "score" and args.engine == "spark":

@@ -195,10 +195,11 @@ class SearchRange(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> SearchRange:
-        if self.choices is None and (self.low is None or self.high is None):
-            raise ValueError("give choices, or low and high")
-        if self.choices is None and self.low > self.high:
-            raise ValueError(f"low {self.low} is above high {self.high}")
+        if self.choices is None:
+            if self.low is None or self.high is None:
+                raise ValueError("give choices, or low and high")
+            if self.low > self.high:
+                raise ValueError(f"low {self.low} is above high {self.high}")
         if self.log and self.low is not None and self.low <= 0:
             raise ValueError("a log scale needs low > 0")
         return self
@@ -321,6 +322,12 @@ class Params(_Section):
     # The project's own parameters, free-form: its code reads them (params.custom), DVC stages
     # can depend on them (params: - custom). Every other key is checked.
     custom: dict[str, Any] = {}
+
+    def require_feature_store(self) -> FeatureStoreParams:
+        """The feature_store section, for the commands of a project with a feature store."""
+        if self.feature_store is None:
+            raise ConfigError("params.yaml has no feature_store section (the feature store's keys)")
+        return self.feature_store
 
 
 def load_params(path: Path) -> Params:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,7 +89,8 @@ def csv_dialect(path: Path) -> dict[str, str]:
 
 def read_csv(path: Path) -> pd.DataFrame:
     """A CSV file, its separator found (csv_dialect)."""
-    return pd.read_csv(path, **csv_dialect(path))
+    dialect: dict[str, Any] = csv_dialect(path)
+    return pd.read_csv(path, **dialect)
 
 
 def ordered_by_target(labels: pd.Series, classes: bool) -> str | None:
@@ -125,7 +128,11 @@ def ordered_by_target(labels: pd.Series, classes: bool) -> str | None:
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV (comma, semicolon, tab or bar separated) or Parquet file, with an error that
     names the file when it cannot."""
-    readers = {".csv": read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+    readers: dict[str, Callable[[Path], pd.DataFrame]] = {
+        ".csv": read_csv,
+        ".parquet": pd.read_parquet,
+        ".pq": pd.read_parquet,
+    }
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise DataError(f"{path}: unsupported format (use .csv or .parquet)")

@@ -52,8 +52,11 @@ def evaluate(
         "slices": slice_metrics(model, baselines, test_split, schema, params.evaluate),
     }
     if params.task == "classification":
-        report["classes"] = [str(label) for label in predicted[1].columns]
-        report["per_class"] = metrics.per_class(actual, *predicted)
+        labels, scores = predicted
+        if scores is None:
+            raise ConfigError("task is classification, but the model gives no class probabilities")
+        report["classes"] = [str(label) for label in scores.columns]
+        report["per_class"] = metrics.per_class(actual, labels, scores)
     report["numerics"] = numerics(predicted)
     report["feature_importance"] = feature_importance(
         model, inputs, actual, params, train_features[[*schema.feature_names, target]]

@@ -81,7 +81,8 @@ def feature_costs(
     frame), per record (one row, as serving computes it) and bytes per row of its column, each
     the best of `repeats` runs (the least noisy estimate of the work itself), against the
     budget of params.yaml featurize."""
-    features, failures = {}, []
+    features: dict[str, dict[str, float]] = {}
+    failures: list[str] = []
     if frame.empty:
         return {"budget": budget.model_dump(), "features": features, "failures": failures}
     one = frame.iloc[:1]

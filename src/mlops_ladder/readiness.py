@@ -385,7 +385,7 @@ def workflow(evidence: Evidence, name: str) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-def triggers(loaded: dict[str, Any]) -> dict[str, Any]:
+def triggers(loaded: dict[Any, Any]) -> dict[str, Any]:
     events = loaded.get("on", loaded.get(True))  # YAML 1.1 reads the key `on` as true
     if isinstance(events, str):
         return {events: None}

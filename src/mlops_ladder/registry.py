@@ -198,6 +198,8 @@ def contract_change(
 ) -> str | None:
     """How the champion's contract differs from the new model's, or None when it is the same."""
     run_id = client.get_model_version(name, champion).run_id
+    if run_id is None:  # a version made from files, not from a training run
+        return "the champion's metadata cannot be read"
     try:
         theirs = contract(read_metadata_of_run(run_id))
     except MlflowException as error:
@@ -258,12 +260,13 @@ def compare_with_champion(
     target, inputs = schema.target.name, test_split[schema.feature_names]
     scores = metrics.compute_metrics(test_split[target], *predict(champion, inputs))
     run_id = client.get_model_version(name, champion_version).run_id
-    try:
-        trained = read_metadata_of_run(run_id).get("training_seconds")
-    except MlflowException as error:
-        if is_server_problem(error):
-            raise
-        trained = None
+    trained = None
+    if run_id is not None:  # else a version made from files, not from a training run
+        try:
+            trained = read_metadata_of_run(run_id).get("training_seconds")
+        except MlflowException as error:
+            if is_server_problem(error):
+                raise
     model = mlflow.sklearn.load_model(model_uri)
     costs = cost_comparison(
         report.get("costs") or {}, model, champion, trained, inputs, params.gate

@@ -104,10 +104,10 @@ def text(
         f"{len(judged)} met (the others need people, not files)"
     )
     for test in judged:
-        refs = ", ".join(e.ref for e in test.evidence[:3])
+        shown = ", ".join(e.ref for e in test.evidence[:3])
         out.append(f"  {MARK[test.met]} {test.test}")
-        if refs or test.note:
-            out += _wrap(refs or test.note, 8, width)
+        if shown or test.note:
+            out += _wrap(shown or test.note, 8, width)
     out.append("")
     if findings.tools:
         tools = ", ".join(f"{tool} ({len(ev)})" for tool, ev in findings.tools.items())

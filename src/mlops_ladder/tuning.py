@@ -134,7 +134,9 @@ def cross_validated(
     labels = train_features[target]
     splitter = StratifiedKFold if params.task == "classification" else KFold
     folds = splitter(params.tune.cv_folds, shuffle=True, random_state=params.tune.seed)
-    held_parts, label_parts, score_parts = [], [], []
+    held_parts: list[np.ndarray] = []
+    label_parts: list[np.ndarray] = []
+    score_parts: list[pd.DataFrame] = []  # a classifier's, from every fold
     for fit_rows, held_rows in folds.split(train_features, labels):
         estimator = make_estimator(
             params.train.estimator, hyperparameters, params.seed, params.task
@@ -144,11 +146,12 @@ def cross_validated(
         fold_labels, fold_scores = predict(model, held[schema.feature_names])
         held_parts.append(held_rows)
         label_parts.append(np.asarray(fold_labels))
-        score_parts.append(fold_scores)
+        if fold_scores is not None:
+            score_parts.append(fold_scores)
     order = np.argsort(np.concatenate(held_parts))
     predicted = np.concatenate(label_parts)[order]
     scores = None
-    if score_parts[0] is not None:  # every class of the split, also one a fold's part lacked
+    if score_parts:  # every class of the split, also one a fold's part lacked
         classes = sorted(labels.unique().tolist())
         table = pd.concat([part.reindex(columns=classes, fill_value=0.0) for part in score_parts])
         scores = table.iloc[order].reset_index(drop=True)

@@ -275,7 +275,7 @@ Column = NumericColumn | CategoricalColumn
 
 def column_report(column: Column, family: int = 1) -> dict[str, Any]:
     """Everything the report says about one column, tested as one of `family` columns."""
-    result = {"type": column.kind, "drift": False} | column.test(family)
+    result: dict[str, Any] = {"type": column.kind, "drift": False} | column.test(family)
     for key in ("statistic", "p_value"):
         result[key] = _round(result[key])
     result["reference"] = column.describe("reference")

@@ -105,7 +105,7 @@ def default_reference(settings: Settings, params: Params, schema: Schema) -> Pat
     if store is not None and store.monitoring_reference == "offline_store":
         from mlops_ladder import feature_store
 
-        return feature_store.reference_table(schema, params.feature_store)
+        return feature_store.reference_table(schema, store)
     return champion_training_data(settings)
 
 
@@ -342,7 +342,7 @@ def monitor(
         notes.append(f"registry not read: {unread}; model age and offline scores not checked")
     champion, too_old = model_age(facts, params.monitor.max_model_age_days, datetime.now(UTC))
     alerts = drift.quality_alerts(features, params.monitor)
-    if live is not None:
+    if live is not None and join is not None:  # live is measured on the join
         offline = {version: v["test"] for version, v in facts.get("versions", {}).items()}
         live["versions"] = performance.offline_and_online(
             join,

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -170,7 +170,8 @@ class Counts:
 
     def add(self, keys: pd.Series) -> None:
         self.missing += int(keys.isna().sum())
-        for key, count in keys.dropna().value_counts().items():
+        for value, count in keys.dropna().value_counts().items():
+            key = cast(str, value)  # category_keys: categories as text
             if key not in self.counts and len(self.counts) >= self.max_categories:
                 key = OTHER
             self.counts[key] = self.counts.get(key, 0) + int(count)

@@ -70,13 +70,16 @@ def svg_plot(plot: dict[str, Any]) -> str:
         parts += _bars(PAD, side - 2, tails[:1], top, CURRENT_COLOUR, "current below range")
         parts += _bars(WIDTH - PAD - side + 2, side - 2, tails[1:], top, CURRENT_COLOUR,
                        "current above range")  # fmt: skip
-        for x in (PAD + side - 1, WIDTH - PAD - side + 1):
+        for edge in (PAD + side - 1, WIDTH - PAD - side + 1):
             parts.append(
-                f'<line x1="{x}" x2="{x}" y1="{PAD}" y2="{HEIGHT - 14 - PAD}" stroke="#bbb" '
+                f'<line x1="{edge}" x2="{edge}" y1="{PAD}" y2="{HEIGHT - 14 - PAD}" stroke="#bbb" '
                 'stroke-dasharray="2,2"/>'
             )
         low, high = _number(plot["edges"][0]), _number(plot["edges"][-1])
-        labels = [(PAD + side, "start", low), (WIDTH - PAD - side, "end", high)]
+        labels: list[tuple[float, str, str]] = [
+            (PAD + side, "start", low),
+            (WIDTH - PAD - side, "end", high),
+        ]
     else:
         top = max([*reference, *current, 1e-9])
         count = len(reference)

@@ -252,7 +252,7 @@ def create_app(serving: ServingSettings | None = None, project: Settings | None 
     )
     async def model() -> dict[str, Any]:
         require_ready(models)
-        described = {
+        described: dict[str, Any] = {
             variant: {
                 **loaded.description.to_dict(),
                 "loaded_at": loaded.loaded_at,
@@ -332,6 +332,7 @@ def create_app(serving: ServingSettings | None = None, project: Settings | None 
         )
         return JSONResponse(content, headers={"X-Request-ID": request_id})
 
+    # FastAPI's way to extend its OpenAPI document: replace the app's method.
     app.openapi = documented(app, request_body, serving)  # type: ignore[method-assign]
     return app
 
@@ -377,6 +378,8 @@ def documented(app: FastAPI, model: type[BaseModel], serving: ServingSettings) -
             schemas.update(body.pop("$defs", {}))
             schemas[model.__name__] = body
             document_access(document, serving)
+        if app.openapi_schema is None:  # FastAPI's openapi() keeps what it generates
+            raise RuntimeError("FastAPI generated no OpenAPI document")
         return app.openapi_schema
 
     return openapi
@@ -504,8 +507,11 @@ def unusable(predictor: Any, frame: Any, error: ValueError) -> JSONResponse:
     )
 
 
-async def validation_failed(request: Request, error: RequestValidationError) -> JSONResponse:
-    """422 that names each field and what is wrong with it (never echoes a large input)."""
+async def validation_failed(request: Request, error: Exception) -> JSONResponse:
+    """422 that names each field and what is wrong with it (never echoes a large input).
+    Registered for RequestValidationError only (Starlette types handlers for any Exception)."""
+    if not isinstance(error, RequestValidationError):
+        raise error
     problems = [describe_problem(item) for item in error.errors()]
     summary = "; ".join(f"{item['field']}: {item['msg']}" for item in problems[:3])
     if len(problems) > 3:

@@ -182,7 +182,9 @@ def compile_column_transformer(transformer: Any) -> Transform:
         if all(dtype.kind == "f" for dtype in frame.dtypes):
             layout = tuple(frame.columns.tolist())
             if layout not in positions:
-                positions[layout] = [frame.columns.get_indexer(names) for names, _ in blocks]
+                positions[layout] = [
+                    frame.columns.get_indexer(pd.Index(names)) for names, _ in blocks
+                ]
             values = frame.to_numpy()
             inputs = [values[:, cut] for cut in positions[layout]]
         else:

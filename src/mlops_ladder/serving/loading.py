@@ -104,11 +104,12 @@ def describe_registered(uri: str, settings: Settings) -> Description:
     name, alias, version = parse_registry_uri(uri)
     client = MlflowClient()
     try:
-        found = (
-            client.get_model_version_by_alias(name, alias)
-            if alias
-            else client.get_model_version(name, version)
-        )
+        if alias:
+            found = client.get_model_version_by_alias(name, alias)
+        elif version:
+            found = client.get_model_version(name, version)
+        else:  # models:/name@ names no alias
+            raise ModelSourceError(f"{uri}: the alias after @ is empty")
         run = client.get_run(found.run_id) if found.run_id else None
     except MlflowException as error:
         from mlops_ladder.tracking import is_unreachable, short_reason
@@ -329,7 +330,7 @@ def input_example(metadata: dict[str, Any], folder: Path, schema: Schema) -> pd.
             saved = saved["inputs"]
         example = pd.DataFrame(saved["data"], saved.get("index"), saved.get("columns"))
         for spec in signature_inputs(metadata) or []:
-            kind = EXAMPLE_TYPES.get(spec.get("type"))
+            kind = EXAMPLE_TYPES.get(spec.get("type", ""))
             if kind is not None and spec.get("name") in example.columns:
                 example[spec["name"]] = example[spec["name"]].astype(kind)
     except Exception:  # an example is a bonus check: a model without one still serves

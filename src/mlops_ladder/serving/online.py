@@ -43,7 +43,7 @@ class OnlineRecords:
             if self._store is None:
                 from mlops_ladder.feature_store import OnlineFeatures
 
-                params = load_params(self.project.params_file).feature_store
+                params = load_params(self.project.params_file).require_feature_store()
                 self._store = OnlineFeatures(self.schema, params, self.project.feature_repo)
             return self._store
 

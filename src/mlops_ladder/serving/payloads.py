@@ -113,7 +113,9 @@ def record_model(schema: Schema) -> type[BaseModel]:
     """One record: the schema's features, by their column names; the ignored columns and the
     target accepted, any value, then dropped (excluded from the record's dump: never logged)."""
     names = field_names(schema)
-    fields = {names[name]: field_of(name, spec) for name, spec in schema.features.items()}
+    fields: dict[str, Any] = {
+        names[name]: field_of(name, spec) for name, spec in schema.features.items()
+    }
     for index, name in enumerate(passed_over(schema)):
         fields[f"passed_{index}"] = (
             Any,
@@ -125,7 +127,7 @@ def record_model(schema: Schema) -> type[BaseModel]:
 def request_model(schema: Schema, max_records: int, entities: bool = False) -> type[BaseModel]:
     """The body of /predict: records; with a feature store (`entities`), records or entity keys
     whose features the online store holds (serving/online.py)."""
-    record = record_model(schema)
+    record: Any = record_model(schema)  # made at run time: a type to pydantic, a value to mypy
     if not entities:
         return create_model(
             "PredictRequest",
@@ -155,7 +157,7 @@ def request_model(schema: Schema, max_records: int, entities: bool = False) -> t
 
 
 def response_model(schema: Schema, classification: bool) -> type[BaseModel]:
-    label = value_type(schema.target) if classification else float
+    label: Any = value_type(schema.target) if classification else float  # a type, made at run time
     fields: dict[str, Any] = {
         "request_id": (str, Field(description="X-Request-ID, or a new id")),
         "model_name": (str, ...),
