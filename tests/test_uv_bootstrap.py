@@ -25,6 +25,13 @@ def version() -> str:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
+def versions(lock: Path) -> dict[str, str]:
+    return {
+        package["name"]: package["version"]
+        for package in tomllib.loads(lock.read_text())["package"]
+    }
+
+
 def path_without_uv(folder: Path) -> str:
     """A PATH of one folder holding python3, git, make and the few programs the Makefile uses."""
     folder.mkdir()
@@ -68,8 +75,18 @@ def test_make_setup_installs_uv_into_tools_when_the_machine_has_none(
     assert tested_up_to, "the Makefile sets no TESTED_UP_TO"
     day = datetime.fromisoformat(tested_up_to[1])
     assert day <= datetime.now(UTC), f"TESTED_UP_TO {day} is in the future: it pins nothing"
-    lock = tomllib.loads((project / "uv.lock").read_text())
-    assert datetime.fromisoformat(lock["options"]["exclude-newer"]) == day
+    locked = versions(project / "uv.lock")
+    again = tmp_path / "resolved-again"
+    shutil.copytree(
+        project, again, ignore=shutil.ignore_patterns(".venv", ".git", "uv.lock", "bin")
+    )
+    uv = project / ".tools" / "bin" / "uv"
+    run([uv, "lock", "--quiet", "--exclude-newer", tested_up_to[1]], again, bare)
+    assert locked == versions(again / "uv.lock")
+    # and the lock keeps no date: Dependabot's locks move on from there
+    assert "exclude-newer" not in tomllib.loads((project / "uv.lock").read_text()).get(
+        "options", {}
+    )
     # And of .tools/ only the runtime's wheel goes into git (uv.lock points at it)
     status = run(["git", "status", "--porcelain", "--untracked-files=all"], project, bare).stdout
     tracked = [line.split()[-1] for line in status.splitlines() if ".tools/" in line]
