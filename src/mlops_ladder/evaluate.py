@@ -482,10 +482,11 @@ def baseline_failure(primary: str, ours: float, baseline: str, theirs: float, ma
         return (
             f"{primary} {ours:.4f} does not beat the {baseline} baseline ({theirs:.4f}) by {margin}"
         )
+    advice = "; params.yaml train.estimator: linear trains it" if baseline == "linear" else ""
     return (
         f"{primary} {ours:.4f} is clearly worse than the {baseline} baseline ({theirs:.4f}): "
         f"by {abs(gain(primary, ours, theirs)):.4f}, more than the {-margin} "
-        f"quality.beat_baselines allows (a simpler model is better)"
+        f"quality.beat_baselines allows (a simpler model is better{advice})"
     )
 
 

@@ -10,11 +10,13 @@ each built once per session, read-only (copy before you change one):
     splits               (train, test), cut as the split stage cuts them
     train_features       the training split with the derived features (features.py)
     tuning_report        the project's reports/tuning.json where train fits the study's best
-    model                the model trained as the pipeline trains it: params.yaml's
-                         hyperparameters, or the study's best (tune.on_shortfall use_best)
-    report               its evaluation: test metrics, baselines, slices, the quality bar
     workspace            every stage of the job run once through the command line, its outputs
                          in a temporary folder (the project's own files untouched)
+    model                the workspace's model, trained as the pipeline trains it: params.yaml's
+                         hyperparameters, or the study's best (tune.on_shortfall use_best)
+    report               its evaluation as the evaluate stage wrote it: test metrics, baselines,
+                         slices, the quality bar
+    retrained            the model trained again in process (the reproducibility test's)
     scheduled_monitor    (level 2) monitor.yml's monitoring step, run as the schedule runs it
 
 Runs of a tracked project (level 1 and up) go to a temporary MLflow store, never the project's.
@@ -267,22 +269,31 @@ def tuning_report(ml_project: project.Identity, params: Any) -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def model(train_features: Any, schema: Any, params: Any, tuning_report: Path | None) -> Any:
-    """The model as the pipeline trains it: params.yaml's, or the study's best where the tuning
-    report says so (the champion the job ships is what the tests judge)."""
+def model(workspace: Path, request: pytest.FixtureRequest) -> Any:
+    """The model the pipeline's train stage fitted (the workspace's): params.yaml's
+    hyperparameters, or the study's best where the tuning report says so."""
+    return request.config.stash[_STAGE_OUTPUTS][0]
+
+
+@pytest.fixture(scope="session")
+def report(workspace: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Its evaluation as the evaluate stage wrote it (reports/metrics.json of the workspace)."""
+    return request.config.stash[_STAGE_OUTPUTS][1]
+
+
+@pytest.fixture(scope="session")
+def retrained(train_features: Any, schema: Any, params: Any, tuning_report: Path | None) -> Any:
+    """The model trained again here, in process, from the same data, params and seed (and the
+    same tuned hyperparameters): the reproducibility test compares it with `model`."""
     from mlops_ladder.train import train, tuned_hyperparameters
 
     chosen = tuned_hyperparameters(tuning_report, params) if tuning_report else None
     return train(train_features, schema, params, chosen)
 
 
-@pytest.fixture(scope="session")
-def report(
-    model: Any, splits: tuple[Any, Any], train_features: Any, schema: Any, params: Any
-) -> dict[str, Any]:
-    from mlops_ladder.evaluate import evaluate
-
-    return evaluate(model, splits[1], train_features, schema, params)
+# What the stages wrote, read as soon as they ran: a test may run a stage again on other params
+# into the same folder (the gate's test trains a crippled model there).
+_STAGE_OUTPUTS = pytest.StashKey[tuple[Any, dict[str, Any]]]()
 
 
 def point_outputs_at(root: Path, folder: Path, prefix: str, patch: pytest.MonkeyPatch) -> None:
@@ -298,6 +309,7 @@ def workspace(
     ml_project: project.Identity,
     tmp_path_factory: pytest.TempPathFactory,
     tuning_report: Path | None,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Path]:
     """Every stage of the job run once, in order, through the command line, its outputs in a
     temporary folder; the variables that point there stay set while tests read it. Train reads
@@ -305,6 +317,8 @@ def workspace(
     import shutil
 
     from mlops_ladder.commands import main
+    from mlops_ladder.config import Settings
+    from mlops_ladder.train import load
 
     folder = tmp_path_factory.mktemp("workspace")
     if tuning_report is not None:
@@ -315,6 +329,11 @@ def workspace(
         point_outputs_at(ml_project.root, folder, ml_project.env_prefix, patch)
         for stage in STAGES:
             assert main([stage]) == 0, f"the {stage} stage failed on the project's data"
+        settings = Settings.load()
+        request.config.stash[_STAGE_OUTPUTS] = (
+            load(settings.model_file),
+            json.loads(settings.metrics_file.read_text()),
+        )
         yield folder
 
 
