@@ -14,31 +14,38 @@ they must give the same verdict and the same message.
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import keyword
-import re
 import sys
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any
 
 from cookiecutter.exceptions import FailedHookException
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-# copier.yml `patterns` holds the same expressions (tests/test_answers.py checks it).
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
-SLUG = re.compile(r"\A[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
-PACKAGE = re.compile(r"\A[a-z][a-z0-9_]*\Z")
-EMAIL = re.compile(r'\A[^@\s"<>,;:()\\]+@[^@\s"<>,;:()\\]+[.][A-Za-z]{2,}\Z')
-OWNER = re.compile(r"\A[A-Za-z0-9](-?[A-Za-z0-9])*\Z")
+ROOT = Path(__file__).resolve().parents[1]
 
-ONE_LINE = "must be a single line of text: no line breaks, tabs or other control characters"
-NAME_LENGTH = 63  # Kubernetes names (deploy/k8s) are the slug: at most 63 characters
-SUMMARY_LENGTH = 512  # PyPI's limit for a package summary (pyproject's description)
-EMAIL_LENGTH = 254
-OWNER_LENGTH = 39  # GitHub's limit for a user or organisation name
-RUNTIME = "mlops_ladder"
+
+def runtime_rules() -> ModuleType:
+    """The runtime's rules (src/mlops_ladder/answers.py), read from this template's own tree:
+    cookiecutter's environment has no mlops-ladder installed, and the file needs only the
+    standard library. One copy of the rules for copier's proposals (assess) and these hooks."""
+    path = ROOT / "src" / "mlops_ladder" / "answers.py"
+    spec = importlib.util.spec_from_file_location("mlops_ladder_answer_rules", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"the answers' rules are missing from this template: {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RULES = runtime_rules()
+# copier.yml `patterns` holds the same expressions (tests/test_answers.py checks it).
+CONTROL, SLUG, PACKAGE = RULES.CONTROL, RULES.SLUG, RULES.PACKAGE
+EMAIL, OWNER, ONE_LINE = RULES.EMAIL, RULES.OWNER, RULES.ONE_LINE
+text_error = RULES.text_error
 
 CHOICES = {
     "python_version": ("3.11", "3.12", "3.13"),
@@ -56,70 +63,7 @@ TEXT = (
     "author_email",
     "github_owner",
 )
-STDLIB = {name for name in sys.stdlib_module_names if not name.startswith("_")}
 JINJA = ("{{", "{%", "{#")
-
-
-def lowercase_name_error(value: str, pattern: re.Pattern[str], rule: str, length: str) -> str:
-    if " " in value:
-        return "must not contain spaces"
-    if value != value.lower():
-        return "must not contain capitals"
-    if not pattern.search(value):
-        return rule
-    if len(value) > NAME_LENGTH:
-        return length
-    return ""
-
-
-def package_name_error(value: str) -> str:
-    rule = (
-        "must be a Python identifier: lowercase letters, digits and underscores,"
-        " starting with a letter"
-    )
-    error = lowercase_name_error(
-        value, PACKAGE, rule, f"at most {NAME_LENGTH} characters, as the slug"
-    )
-    if error:
-        return error
-    if keyword.iskeyword(value):
-        return f"'{value}' is a Python keyword"
-    if value in STDLIB:
-        return f"'{value}' is the name of a standard-library module"
-    if value == RUNTIME:
-        return f"'{value}' is the name of the runtime every project imports"
-    return ""
-
-
-def email_error(value: str) -> str:
-    # The length first: it also bounds the pattern's backtracking on a long answer.
-    if len(value) > EMAIL_LENGTH or not EMAIL.search(value):
-        return f"must be an email address: name@domain.tld, at most {EMAIL_LENGTH} characters"
-    return ""
-
-
-def text_error(field: str, value: str) -> str:
-    """The first rule a free-text or name answer breaks ("" if none)."""
-    if CONTROL.search(value):
-        return ONE_LINE
-    if field == "project_name":
-        return "" if value.strip() else "must not be empty"
-    if field == "project_slug":
-        rule = "use lowercase letters, digits and single hyphens, starting with a letter"
-        length = f"at most {NAME_LENGTH} characters (it names the Kubernetes objects)"
-        return lowercase_name_error(value, SLUG, rule, length)
-    if field == "package_name":
-        return package_name_error(value)
-    if field == "description" and len(value) > SUMMARY_LENGTH:
-        return f"at most {SUMMARY_LENGTH} characters (PyPI's limit for a summary)"
-    if field == "author_email":
-        return email_error(value)
-    if field == "github_owner" and (len(value) > OWNER_LENGTH or not OWNER.search(value)):
-        return (
-            f"use letters, digits and single hyphens, at most {OWNER_LENGTH} characters"
-            " (a GitHub user or organisation name)"
-        )
-    return ""
 
 
 def field_error(field: str, value: Any) -> str:
@@ -160,8 +104,6 @@ def rendered_as_template(
 
 
 # --- cookiecutter's side: answers kept as typed, checked before anything is made ----------------
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def own() -> dict[str, Any]:

@@ -2,9 +2,10 @@
 nothing written, or renders the same project in both, whose files parse and compile and show the
 answer as typed.
 
-The rules exist twice, as copier.yml's Jinja validators and as hooks/answers.py (cookiecutter's
-pre-gen hook and extension): the first tests run both on every hostile value of every text
-question, in process; the rest go through both engines' real command lines.
+The rules exist twice, as copier.yml's Jinja validators and as the runtime's answers.py, which
+hooks/answers.py (cookiecutter's pre-gen hook and extension) loads: the first tests run both on
+every hostile value of every text question, in process; the rest go through both engines' real
+command lines.
 """
 
 from __future__ import annotations

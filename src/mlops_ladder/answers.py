@@ -1,11 +1,11 @@
 """The template's rules for its answers, in the runtime: `assess` proposes answers for the
 adoption command (adopt.py), and copier must accept every one it proposes.
 
-The same rules live in copier.yml (`patterns` and each question's validator, which copier runs)
-and hooks/answers.py (cookiecutter's hooks, which cannot import the runtime): tests/test_assess.py
-checks that the patterns are copier.yml's and that all three give the same verdict and message
-on the same hostile values. Whole-string anchors (`\\A`...`\\Z`): `$` would let a trailing
-newline through.
+The same rules live in copier.yml (`patterns` and each question's validator, which copier
+runs); cookiecutter's hooks (hooks/answers.py) load this file from the template's tree, standard
+library only. tests/test_assess.py checks that the patterns are copier.yml's and that all give
+the same verdict and message on the same hostile values. Whole-string anchors (`\\A`...`\\Z`):
+`$` would let a trailing newline through.
 """
 
 from __future__ import annotations
