@@ -92,17 +92,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def need(program: str) -> str:
-    """A system program the test needs (.ci/run installs it): a failure in CI, a skip else."""
-    found = shutil.which(program)
-    if found is None:
-        message = f"{program} is not installed (apt-get install {program}; .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 def engine_command(engine: str, answers: dict[str, str], parent: Path) -> list[str | Path]:
     """The command a user would type to render with `answers` into a folder under `parent`."""
     if engine == "copier":

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rendering import ROOT, Renderer, free_port, need, run
+from harness import need
+from rendering import ROOT, Renderer, free_port, run
 
 pytestmark = pytest.mark.slow
 

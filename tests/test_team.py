@@ -42,7 +42,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rendering import BIN, Renderer, free_port, need, run
+from harness import need
+from rendering import BIN, Renderer, free_port, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.long]
 

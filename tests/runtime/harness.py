@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 import yaml
 from jinja2 import Environment
 
@@ -169,3 +170,18 @@ def run(root: Path, *commands: str) -> None:
     with inside(root):
         for command in commands:
             assert main(command.split()) == 0, command
+
+
+def need(program: str, package: str | None = None) -> str:
+    """A system program the test needs (.ci/run installs it, from Debian's `package`): a
+    failure in CI, a skip elsewhere."""
+    found = shutil.which(program)
+    if found is None:
+        message = (
+            f"{program} is not installed (Debian: apt-get install {package or program}; "
+            ".ci/run does)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found

@@ -33,11 +33,6 @@ LEVEL_1 = ["register", "promote", "rollback", "serve", "export-model", "monitor"
 LEVEL_2 = ["feature-table", "retrieve", "materialize"]
 
 
-@pytest.fixture(scope="module", params=jobs.TASKS)
-def job(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> jobs.Job:
-    return jobs.job(request.param, tmp_path_factory)
-
-
 def test_level_0_stages_train_and_evaluate_without_tracking(job: jobs.Job) -> None:
     # The job ran STAGES at level 0 (jobs.py)
     assert list(jobs.STAGES) == STAGES

@@ -19,11 +19,6 @@ from mlops_ladder.schema import Schema, load_schema
 from mlops_ladder.validate import single_feature_scores, validate
 
 
-@pytest.fixture(scope="module", params=jobs.TASKS)
-def job(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> jobs.Job:
-    return jobs.job(request.param, tmp_path_factory)
-
-
 @pytest.fixture
 def here(job: jobs.Job) -> Iterator[jobs.Job]:
     """The job's project as the runtime's current one (its hooks: the leakage check reads

@@ -18,11 +18,6 @@ from mlops_ladder.errors import DataError
 from mlops_ladder.schema import Target
 
 
-@pytest.fixture(scope="module", params=jobs.TASKS)
-def job(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> jobs.Job:
-    return jobs.job(request.param, tmp_path_factory)
-
-
 def split_as_params_say(job: jobs.Job, frame: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
     params = job.params
     return data.split(

@@ -5,14 +5,12 @@ clear line for every bad input."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import jobs
 import numpy as np
 import pandas as pd
 import pytest
-from harness import inside
 
 from mlops_ladder.commands import main
 from mlops_ladder.errors import DataError
@@ -20,17 +18,6 @@ from mlops_ladder.explain import explain, plain, record_frame, training_referenc
 from mlops_ladder.features import derived_for
 from mlops_ladder.model import predict
 from mlops_ladder.predict import predict_table
-
-
-@pytest.fixture(scope="module", params=jobs.TASKS)
-def job(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> jobs.Job:
-    return jobs.job(request.param, tmp_path_factory)
-
-
-@pytest.fixture
-def here(job: jobs.Job) -> Iterator[jobs.Job]:
-    with inside(job.root):
-        yield job
 
 
 def records(job: jobs.Job, rows: int) -> pd.DataFrame:

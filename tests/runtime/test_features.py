@@ -6,14 +6,13 @@ from __future__ import annotations
 import importlib
 import json
 import time
-from collections.abc import Iterator
 from types import ModuleType
 
 import jobs
 import numpy as np
 import pandas as pd
 import pytest
-from harness import PACKAGE, inside
+from harness import PACKAGE
 
 from mlops_ladder.commands import main
 from mlops_ladder.config import FeaturizeParams
@@ -29,17 +28,6 @@ from mlops_ladder.features import (
 )
 from mlops_ladder.model import predict
 from mlops_ladder.train import train
-
-
-@pytest.fixture(scope="module", params=jobs.TASKS)
-def job(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> jobs.Job:
-    return jobs.job(request.param, tmp_path_factory)
-
-
-@pytest.fixture
-def here(job: jobs.Job) -> Iterator[jobs.Job]:
-    with inside(job.root):
-        yield job
 
 
 @pytest.fixture

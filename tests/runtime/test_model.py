@@ -42,17 +42,6 @@ from mlops_ladder.tuning import cross_validated, tune
 PRIMARY = {"classification": "roc_auc", "regression": "r2"}
 
 
-@pytest.fixture(scope="module", params=jobs.TASKS)
-def job(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> jobs.Job:
-    return jobs.job(request.param, tmp_path_factory)
-
-
-@pytest.fixture
-def here(job: jobs.Job) -> Iterator[jobs.Job]:
-    with inside(job.root):
-        yield job
-
-
 @pytest.fixture
 def a_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jobs.Job]:
     """Some project as the current one, for what is the same for either task (the runtime reads

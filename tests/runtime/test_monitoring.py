@@ -11,7 +11,6 @@ with the model's own predictions, and once through the app itself.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -27,8 +26,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from harness import Made, inside, make_project, run
+from harness import Made, inside, make_project, need, run
 from prometheus_client.parser import text_string_to_metric_families
+from trained import records_of
 
 from mlops_ladder import metrics
 from mlops_ladder.commands import main
@@ -127,21 +127,6 @@ def trained(
             train=pd.read_parquet(root / "data" / "features" / "train.parquet"),
             scores=json.loads((root / "reports" / "metrics.json").read_text())["test"],
         )
-
-
-def records_of(frame: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
-    """Records as a client sends them: JSON values typed as schema.yaml says (a whole-number
-    column read with missing values is float in the frame: sent as int), null when missing."""
-    records = []
-    for row in frame[schema.feature_names].to_dict("records"):
-        record = {}
-        for name, value in row.items():
-            value = None if pd.isna(value) else np.asarray(value).item()
-            if value is not None and schema.features[name].dtype == "int":
-                value = round(value)
-            record[name] = value
-        records.append(record)
-    return records
 
 
 def log_traffic(
@@ -765,15 +750,6 @@ def test_each_served_version_keeps_its_offline_score_beside_its_live_one(
 # ----------------------------------------------------------------------------------------------
 # The Prometheus Pushgateway
 # ----------------------------------------------------------------------------------------------
-def need(program: str) -> str:
-    """A system program the test needs (.ci/run installs it): a failure in CI, a skip else."""
-    found = shutil.which(program)
-    if found is None:
-        message = f"{program} is not installed (Debian: apt-get install {program}; .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 def free_port() -> int:

@@ -7,14 +7,13 @@ ecosystem. The files are the template's own, rendered as the engines render them
 from __future__ import annotations
 
 import inspect
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from harness import TEMPLATE, answers, render
+from harness import TEMPLATE, answers, need, render
 
 from mlops_ladder.serving import telemetry as serving_telemetry
 from mlops_ladder.train import MODEL_SPEC
@@ -27,17 +26,6 @@ TELEMETRY = (
 ECOSYSTEMS = {"uv": "pyproject.toml", "github-actions": ".github/workflows", "docker": "Dockerfile"}
 
 
-def need(program: str) -> str:
-    """A system program the test needs (.ci/run installs it): a failure in CI, a skip else."""
-    found = shutil.which(program)
-    if found is None:
-        message = f"{program} is not installed (Debian: apt-get install prometheus; .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 def in_template(path: str) -> bool:
     """Whether a level-2 project gets this file or folder (plain, or rendered from .jinja)."""
     return (TEMPLATE / path).exists() or (TEMPLATE / f"{path}.jinja").exists()
@@ -45,7 +33,7 @@ def in_template(path: str) -> bool:
 
 @pytest.mark.parametrize("level", [1, 2])
 def test_the_alert_rules_fire_on_latency_errors_and_memory(tmp_path: Path, level: int) -> None:
-    promtool = need("promtool")
+    promtool = need("promtool", package="prometheus")
     # Given the alert rules shipped for the serving app, rendered, beside their unit test
     rules_text = render("deploy/prometheus/alerts.yml", answers("classification", level))
     (tmp_path / "alerts.yml").write_text(rules_text)
@@ -77,7 +65,7 @@ def test_the_alert_rules_fire_on_latency_errors_and_memory(tmp_path: Path, level
 
 def test_broken_alert_rules_fail_their_unit_test(tmp_path: Path) -> None:
     # The unit test can fail: rules that fire at twice the latency stay silent on its series
-    promtool = need("promtool")
+    promtool = need("promtool", package="prometheus")
     rules = render("deploy/prometheus/alerts.yml", answers("classification", 2))
     assert ") > 0.25" in rules
     (tmp_path / "alerts.yml").write_text(rules.replace(") > 0.25", ") > 0.6"))
