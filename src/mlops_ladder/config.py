@@ -326,7 +326,10 @@ class Params(_Section):
     def require_feature_store(self) -> FeatureStoreParams:
         """The feature_store section, for the commands of a project with a feature store."""
         if self.feature_store is None:
-            raise ConfigError("params.yaml has no feature_store section (the feature store's keys)")
+            raise ConfigError(
+                "params.yaml has no feature_store section: this project has no feature store "
+                "(`copier update -d feature_store=feast` adds it at level 2)"
+            )
         return self.feature_store
 
 

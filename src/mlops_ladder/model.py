@@ -71,6 +71,13 @@ def make_estimator(
             f"params.yaml train.estimator: {name} is not a {task} estimator "
             f"({type(estimator).__name__})"
         )
+    # Classification's metrics (log loss, ROC AUC), the gate and serving read probabilities.
+    if task == "classification" and not hasattr(estimator, "predict_proba"):
+        raise ConfigError(
+            f"params.yaml train.estimator: {name} ({type(estimator).__name__}) gives no class "
+            "probabilities (predict_proba): wrap it in "
+            "sklearn.calibration.CalibratedClassifierCV where ESTIMATORS names it, or pick another"
+        )
     return estimator
 
 

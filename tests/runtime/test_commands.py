@@ -117,6 +117,24 @@ def test_a_level_0_project_has_no_registry_command(
     assert "copier update --data maturity_level=1" in error
 
 
+@pytest.mark.parametrize("command", LEVEL_2)
+def test_a_feature_store_command_without_the_store_says_how_to_add_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    # A level-2 project generated without the feature store (the default): its params.yaml has
+    # no feature_store section (whether or not Feast is installed: the dev environment has not)
+    made = make_project(tmp_path, level=2)
+    assert "feature_store" not in made.params()
+    run(tmp_path, "ingest")
+    capsys.readouterr()
+    with inside(tmp_path):
+        assert main([command]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1, error
+    assert "params.yaml has no feature_store section" in error
+    assert "copier update -d feature_store=feast" in error
+
+
 def test_a_typo_in_params_is_one_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

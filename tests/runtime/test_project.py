@@ -243,6 +243,37 @@ def test_an_owners_estimator_of_the_other_task_or_a_failing_metric_is_named(new_
         assert "f2" not in known("regression")
 
 
+def test_an_owners_classifier_without_probabilities_stops_tune_and_train_in_one_line(
+    new_project, capsys
+) -> None:
+    # Given a classification project whose owner trains a real classifier that gives labels
+    # but no probabilities (scikit-learn's LinearSVC)
+    made = own_package(new_project(level=0), "no_proba")
+    write_module(
+        made,
+        "no_proba",
+        "model",
+        "from sklearn.svm import LinearSVC\nESTIMATORS = {'svc': LinearSVC}\n",
+    )
+    made.set_params(
+        train={"estimator": "svc"},
+        tune={"n_trials": 2, "space": {"svc": {"C": {"low": 0.01, "high": 10.0}}}},
+    )
+    run(made.root, "ingest", "validate", "split", "featurize")
+    capsys.readouterr()
+    with inside(made.root):
+        from mlops_ladder.commands import main
+
+        # When tune and train run, then each stops with one line naming the key and the cure
+        for stage in ("tune", "train"):
+            assert main([stage]) == 1
+            error = capsys.readouterr().err.strip().splitlines()[-1]
+            assert error.startswith("error: params.yaml train.estimator: svc (LinearSVC)"), error
+            assert "predict_proba" in error
+            assert "CalibratedClassifierCV" in error
+    assert not (made.root / "models" / "model.joblib").exists()
+
+
 OWN_MODEL = """
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin

@@ -150,6 +150,9 @@ def test_bad_arguments_are_one_clear_error(sample: Trained, tmp_path: Path) -> N
         score(settings, schema, str(lacking), str(tmp_path / "out.csv"))
     with pytest.raises(ModelSourceError, match="models:/no@x not found in"):
         score(settings, schema, str(lacking), str(tmp_path / "out.csv"), model_uri="models:/no@x")
+    # an alias left out after the @ (a variable's value cut short) names the URI
+    with pytest.raises(ModelSourceError, match="models:/no@: the alias after @ is empty"):
+        score(settings, schema, str(lacking), str(tmp_path / "out.csv"), model_uri="models:/no@")
 
 
 @pytest.mark.skipif(
