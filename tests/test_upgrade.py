@@ -360,6 +360,15 @@ class TestClimb:
             if level == 2:
                 linted = lint_workflows(project, user_env)
                 print(f"level-2 workflows linted: {linted or 'none (no level-2 workflows yet)'}")
+            if level == 1:
+                # Level 1's pipeline and tests are level 2's minus CD/CT: the tree equals a fresh
+                # level-1 render with the same edits (above), fresh renders run green in
+                # test_level1, and the edits run at level 2 below. Running them here too cost
+                # ~3 CPU-minutes; the new dependencies are locked and the climb committed.
+                run(["make", "setup"], project, user_env, label="L1: make setup")
+                commit(project, user_env, "Climb the ladder")
+                assert not git(project, "status", "--porcelain")
+                continue
             # And it sets up, runs its pipeline and passes its tests (then the user commits)
             run_block("run", project, user_env, label=f"L{level}: setup, dvc repro, test, commit")
             assert (project / "dvc.lock").is_file()
