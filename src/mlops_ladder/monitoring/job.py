@@ -21,12 +21,10 @@ import pandas as pd
 
 from mlops_ladder.config import Params, Settings
 from mlops_ladder.errors import ConfigError, DataError, ProjectError
-from mlops_ladder.model import predict
 from mlops_ladder.monitoring import drift, performance, push, report, sources
 from mlops_ladder.monitoring.profile import category_keys, category_lookup
 from mlops_ladder.privacy import pseudonymise, require_key
 from mlops_ladder.schema import Schema
-from mlops_ladder.train import load
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +180,11 @@ class Predictor:
     def add_to(self, chunk: pd.DataFrame) -> pd.DataFrame:
         if "prediction" in chunk.columns or self.file is None:
             return chunk
+        # scikit-learn's model code: imported only when rows need predictions (a drift check of
+        # logged predictions starts two seconds sooner without it).
+        from mlops_ladder.model import predict
+        from mlops_ladder.train import load
+
         if self._model is None:
             self._model = load(self.file)
         inputs = model_inputs(chunk, self.schema)

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_ladder import metrics
 from mlops_ladder.data import read_table
 from mlops_ladder.errors import DataError
 from mlops_ladder.monitoring.profile import category_keys, category_lookup
@@ -163,6 +162,8 @@ def _scores(matched: pd.DataFrame, target: Target) -> pd.DataFrame | None:
 
 def _metrics(matched: pd.DataFrame, target: Target) -> tuple[dict[str, float], str | None]:
     """The metrics of labelled predictions, and what limits them (None: nothing)."""
+    from mlops_ladder import metrics  # scikit-learn's: only when labels came (a second's import)
+
     y_true = _typed(matched["label"], target, "labels")
     y_pred = _typed(matched["prediction"], target, "predictions")
     if target.values is None:  # regression
@@ -243,6 +244,8 @@ def live_performance(
     if champion is None or primary not in champion or primary not in live:
         result["reason"] = f"no champion {primary} to compare with"
         return result
+    from mlops_ladder import metrics
+
     higher = metrics.higher_is_better(primary)
     floor = champion[primary] - max_drop if higher else champion[primary] + max_drop
     result["floor"] = round(floor, 6)

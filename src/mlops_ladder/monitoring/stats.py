@@ -13,7 +13,6 @@ the tests hold them to it.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 # PSI is infinite for a bin that one side leaves empty: such shares are raised to this floor.
 PSI_FLOOR = 1e-4
@@ -36,6 +35,9 @@ def ks_statistic(reference_cells: np.ndarray, current_cells: np.ndarray) -> floa
 
 def ks_p_value(statistic: float, reference_rows: int, current_rows: int) -> float:
     """Smirnov's asymptotic p-value: `scipy.stats.ks_2samp(..., method="asymp").pvalue`."""
+    # scipy.stats takes a second to import: only the tests that need a distribution pay it.
+    from scipy import stats
+
     large, small = sorted([float(reference_rows), float(current_rows)], reverse=True)
     effective = np.round(large * small / (large + small))
     return float(np.clip(stats.kstwo.sf(statistic, effective), 0.0, 1.0))
@@ -131,4 +133,6 @@ def chi_squared(reference_counts: np.ndarray, current_counts: np.ndarray) -> tup
         return 0.0, 1.0
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     statistic = float(((table - expected) ** 2 / expected).sum())
+    from scipy import stats
+
     return statistic, float(stats.chi2.sf(statistic, table.shape[1] - 1))
