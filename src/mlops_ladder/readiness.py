@@ -185,6 +185,7 @@ class Verdict:
     detail: str = ""
     tests: tuple[str, ...] = ()  # the recorded tests behind a `tests:` check
     modules: tuple[str, ...] = ()
+    label: str = ""  # what backs a passed choice of `any_of` (its check's label)
 
     @property
     def passed(self) -> bool:
@@ -286,9 +287,9 @@ def any_of(label: str, *choices: Check) -> Check:
 
     def judge(evidence: Evidence) -> Verdict:
         verdicts = [choice.judge(evidence) for choice in choices]
-        for verdict in verdicts:
+        for choice, verdict in zip(choices, verdicts, strict=True):
             if verdict.passed:
-                return verdict
+                return Verdict("passed", "", verdict.tests, verdict.modules, choice.label)
         detail = "; or ".join(verdict.detail for verdict in verdicts)
         modules = tuple(dict.fromkeys(m for verdict in verdicts for m in verdict.modules))
         return Verdict(verdicts[0].status, detail, (), modules)
@@ -406,6 +407,12 @@ def costs_within_bounds(value: dict[str, Any]) -> str | None:
             "after a change, against the same registry)"
         )
     return None
+
+
+def no_cost_regression(value: dict[str, Any]) -> str | None:
+    """The gate's last decision found no cost regression (whether or not it could compare)."""
+    failures = (value.get("costs") or {}).get("failures")
+    return "; ".join(failures) if failures else None
 
 
 def champion_age_read(value: dict[str, Any]) -> str | None:
@@ -857,7 +864,7 @@ def wired_or_by_hand(paper_id: str, wiring: tuple[Check, ...], by_hand: Check) -
     """Half a point: the scheduled step's code tested and its workflow wired (level 2), or a
     report of the monitoring run by hand (`by_hand`)."""
     wired = all_of("the scheduled step tested, its workflow wired", T(paper_id), *wiring)
-    return any_of(f"{wired.label}, or {by_hand.label} by hand", wired, by_hand)
+    return any_of(f"{wired.label}; or {by_hand.label}, by hand", wired, by_hand)
 
 
 PAPER: tuple[PaperTest, ...] = (
@@ -1113,6 +1120,7 @@ PAPER: tuple[PaperTest, ...] = (
                 "training time, latency, throughput and size measured",
                 costs_measured,
             ),
+            report("registration.json", "no cost regression found", no_cost_regression),
             ALERTS_TESTED,
         ),
     ),
@@ -1186,7 +1194,7 @@ def score_test(paper: PaperTest, evidence: Evidence) -> dict[str, Any]:
     evidence_lines = []
     if score:
         for check, verdict in backing:
-            evidence_lines.append(check.label)
+            evidence_lines.append(verdict.label or check.label)
             evidence_lines += [f"  {node}" for node in verdict.tests]
     return {
         "id": paper.id,
