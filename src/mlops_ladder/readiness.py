@@ -836,8 +836,10 @@ def scheduled_monitoring(labels: bool) -> Callable[[Evidence], str]:
     def run(evidence: Evidence) -> str:
         if evidence.level < 2:
             return f"{by_hand} against the registry's champion"
-        variables = "MLFLOW_TRACKING_URI, PREDICTION_LOG_URI" + (
-            " and PREDICTION_LABELS_URI" if labels else ""
+        variables = (
+            "MLFLOW_TRACKING_URI, PREDICTION_LOG_URI and PREDICTION_LABELS_URI"
+            if labels
+            else "MLFLOW_TRACKING_URI and PREDICTION_LOG_URI"
         )
         return (
             f"monitor.yml once the repository variables {variables} are set, and keep its "
