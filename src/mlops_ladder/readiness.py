@@ -16,8 +16,13 @@ Nothing here is declared. Each paper test lists its checks, each with an id:
 - `file:<path>#<rule>`: a file of the project (a workflow, a deployment, params.yaml) holds
   what the property needs, read here (a cd.yml whose smoke test is removed loses its point).
 
-A point needs every one of its checks to pass. A red `make test` (a test failed, or a module
-failed to load) makes a red card: it says so, and no point rests on a module with a failure.
+A point needs every one of its checks to pass. Half a point needs every one of its manual
+checks: a documented procedure whose command the project's tests run, or a report of a run by
+hand (where either will do, `any_of`). A red `make test` (a test failed, or a module failed to
+load) makes a red card: it says so, and no point rests on a module with a failure.
+
+The card reads a project as it runs by itself: a workflow that waits for a repository variable
+earns nothing until its run is recorded (monitor.yml's report, kept in reports/monitoring/).
 
 One scorer: `make readiness` (commands.py) and `mlops-ladder assess` (checks.py) both call
 `score`, the card's reading of a project's files.
