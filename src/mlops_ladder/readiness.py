@@ -1196,8 +1196,14 @@ def score_test(paper: PaperTest, evidence: Evidence) -> dict[str, Any]:
         score = 1
     elif manual and not red and all(verdict.passed for _, verdict in manual):
         score, backing = 0.5, manual
-    elif manual:  # what half a point by hand would need, too
-        problems += [f"by hand: {verdict.detail}" for _, verdict in manual if not verdict.passed]
+    elif manual:  # what half a point by hand would need, too, beyond what is said above
+        said = set(problems)
+        for _, verdict in manual:
+            parts = re.split(r"; (?:or )?", verdict.detail) if not verdict.passed else []
+            new = list(dict.fromkeys(part for part in parts if part not in said))
+            if new:
+                problems.append(f"by hand: {'; '.join(new)}")
+            said.update(parts)
     evidence_lines = []
     if score:
         for check, verdict in backing:
