@@ -442,7 +442,7 @@ class PipelineBreakages:
         assert "copy these into params.yaml train.random_forest:" in untuned.stderr
         assert found["data-3"]["score"] == found["model-3"]["score"] == 0
 
-    def test_a_personal_column_left_untagged_leaves_privacy_to_the_deployment_rule(
+    def test_a_personal_column_left_untagged_fails_the_privacy_test_and_loses_data_5(
         self, project: Path, env: dict[str, str], tmp_path: Path
     ) -> None:
         # Given the data with a column of e-mail addresses that schema.yaml does not mention
@@ -461,10 +461,12 @@ class PipelineBreakages:
             test = "tests/test_serving.py::test_personal_data_is_tagged_and_never_logged_in_clear"
             failed = run([*PYTEST, test], project, broken, check=False)
             found = entries(readiness(project, broken)[1])["data-5"]
-        # Then the project's privacy test names the column, and the point is the rule's half
+        # Then the project's privacy test names the column, and data-5 drops: a privacy test
+        # that fails is personal data in the clear, no half point for the deployment's secret
         assert failed.code == 1, failed.tail()
         assert "email" in failed.stdout
-        assert found["score"] == 0.5
+        assert found["score"] == 0
+        assert "failed in the last run" in found["missing"]
         assert "test_personal_data_is_tagged_and_never_logged_in_clear" in found["missing"]
 
 
