@@ -662,9 +662,10 @@ def ci_smoke_tests_the_image(evidence: Evidence) -> str | None:
         build = step_index(job, r"\bdocker-build\b")
         start = step_index(job, r"service\.sh\s+start")
         smoke = step_index(job, r"mlops_ladder\.ci\s+smoke-test")
-        if build is not None and start is not None and smoke is not None:  # noqa: SIM102
-            if build < start < smoke:
-                return None
+        if build is None or start is None or smoke is None:
+            continue
+        if build < start < smoke:
+            return None
     return (
         "ci.yml does not start the image it builds and smoke-test it (docker-build, then "
         ".github/scripts/service.sh start, then mlops_ladder.ci smoke-test)"
@@ -714,13 +715,13 @@ def dependabot_watches(evidence: Evidence) -> str | None:
 
 def upstream_data_watched(evidence: Evidence) -> str | None:
     """A scheduled workflow asks the data's upstream source whether it changed (`dvc update`
-    of data imported with `dvc import-url`, or `dvc status --cloud`): retraining when a
-    committed .dvc file changes is a reaction, not a notification."""
+    of data imported with `dvc import-url`): retraining when a committed .dvc file changes is a
+    reaction, not a notification."""
     for name in ("ct.yml", "monitor.yml"):
         loaded = workflow(evidence, name)
         if loaded is None or "schedule" not in triggers(loaded):
             continue
-        pattern = r"\bdvc\s+(update|status\s+(-c|--cloud))\b"
+        pattern = r"\bdvc\s+update\b"
         if any(step_index(job, pattern) is not None for job in jobs(loaded).values()):
             return None
     return (
