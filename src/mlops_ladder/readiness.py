@@ -1039,7 +1039,7 @@ PAPER: tuple[PaperTest, ...] = (
         "Models are canaried before serving",
         (
             rule("cd.yml", "smoke test, then staging, then production", cd_canary, 2),
-            rule("ci.yml", "the built image started and smoke-tested", ci_smoke_tests_the_image, 2),
+            rule("ci.yml", "the built image started and smoke-tested", ci_smoke_tests_the_image, 1),
         ),
         manual=(rule("cd.yml", "smoke test, then staging, then production", cd_canary, 2),),
     ),
