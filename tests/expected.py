@@ -33,6 +33,8 @@ LEVEL1 = {
     ".github/CODEOWNERS",
     ".github/actions/setup/action.yml",
     ".github/dependabot.yml",
+    # CI starts the image it builds (a container, or a host server under act) to smoke-test it
+    ".github/scripts/service.sh",
     ".github/workflows/ci.yml",
     ".github/zizmor.yml",
     ".dvc/.gitignore",
@@ -54,10 +56,9 @@ LEVEL1 = {
 }
 LEVEL2 = {
     ".github/actions/deploy/action.yml",
-    # The shell steps: a container or a host server for the smoke test, kubectl for deploys
-    # (the steps that are Python are the runtime's: python -m mlops_ladder.ci).
+    # The shell steps: kubectl for deploys (the steps that are Python are the runtime's:
+    # python -m mlops_ladder.ci).
     ".github/scripts/deploy.sh",
-    ".github/scripts/service.sh",
     ".github/workflows/cd.yml",
     ".github/workflows/ct.yml",
     ".github/workflows/monitor.yml",

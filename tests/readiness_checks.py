@@ -135,7 +135,10 @@ def recorded(reports: Path) -> dict[str, dict[str, Any]]:
 
 class CardChecks:
     LEVEL = 2
-    TARGET = 6  # the lowest section score the level must reach (the paper: above 5 is strong)
+    # The lowest section score the level reaches on a fresh project (the paper: above 5 is
+    # strong). The model section holds it down: CODEOWNERS names the generated placeholder, the
+    # sample has no time order for staleness, live metrics need the repository's variables.
+    TARGET = 4
     MEASURED: ClassVar[dict[str, float]] = {}  # every point, as measured on the sample
 
     @pytest.fixture(scope="class")
@@ -220,10 +223,14 @@ class CardChecks:
         with restored(github / "dependabot.yml"):
             (github / "dependabot.yml").unlink()
             monitoring_1 = entries(readiness(project, env)[1])["monitoring-1"]
-        # params.yaml's spec no longer reviewed by a code owner, and CI's review check removed
+        # The generated placeholder replaced by a real owner: the model spec is reviewed
         with restored(github / "CODEOWNERS", github / "workflows" / "ci.yml"):
-            owners = (github / "CODEOWNERS").read_text().replace("/params.yaml ", "# ")
+            placeholder = entries(readiness(project, env)[1])["model-1"]
+            owners = (github / "CODEOWNERS").read_text().replace("@example-org", "@acme-ml")
             (github / "CODEOWNERS").write_text(owners)
+            reviewed = entries(readiness(project, env)[1])["model-1"]
+            # params.yaml's spec no longer reviewed by a code owner, and CI's review check removed
+            (github / "CODEOWNERS").write_text(owners.replace("/params.yaml ", "# "))
             unowned = entries(readiness(project, env)[1])["model-1"]
             edit_yaml(github / "workflows" / "ci.yml", drop_steps("readiness --code-owner-review"))
             unchecked = entries(readiness(project, env)[1])["model-1"]
@@ -235,7 +242,11 @@ class CardChecks:
             unrun = entries(readiness(project, env)[1])["infrastructure-3"]
         assert monitoring_1["score"] == 0
         assert ".github/dependabot.yml is missing" in monitoring_1["missing"]
-        assert unowned["score"] == unchecked["score"] == 0
+        assert placeholder["score"] == 0.5
+        assert ".github/CODEOWNERS names only @example-org" in placeholder["missing"]
+        assert reviewed["score"] == 1
+        # committed specs, the gate requiring commits: half a point, by hand
+        assert unowned["score"] == unchecked["score"] == 0.5
         assert "no code owner reviews params.yaml" in unowned["missing"]
         assert "requires code-owner review" in unchecked["checks"][1]["detail"]
         assert untested["score"] == 0
@@ -431,15 +442,53 @@ class PipelineBreakages:
         assert "copy these into params.yaml train.random_forest:" in untuned.stderr
         assert found["data-3"]["score"] == found["model-3"]["score"] == 0
 
+    def test_a_personal_column_left_untagged_fails_the_privacy_test_and_loses_data_5(
+        self, project: Path, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        # Given the data with a column of e-mail addresses that schema.yaml does not mention
+        params_file = project / "params.yaml"
+        with restored(params_file), scratch(project, env, tmp_path) as broken:
+            personal = tmp_path / "personal.csv"
+            script = (
+                "import pandas as pd, sys; f = pd.read_csv(sys.argv[1]);"
+                "f.insert(0, 'email', [f'patient{i}@example.org' for i in range(len(f))]);"
+                "f.to_csv(sys.argv[2], index=False)"
+            )
+            source = yaml.safe_load(params_file.read_text())["ingest"]["source"]
+            run(["uv", "run", "--frozen", "python", "-c", script, source, personal], project, env)
+            # the tests read the project's own params.yaml: it points at that data for them
+            edit_yaml(params_file, lambda p: p["ingest"].update(source=str(personal)))
+            test = "tests/test_serving.py::test_personal_data_is_tagged_and_never_logged_in_clear"
+            failed = run([*PYTEST, test], project, broken, check=False)
+            found = entries(readiness(project, broken)[1])["data-5"]
+        # Then the project's privacy test names the column, and data-5 drops: a privacy test
+        # that fails is personal data in the clear, no half point for the deployment's secret
+        assert failed.code == 1, failed.tail()
+        assert "email" in failed.stdout
+        assert found["score"] == 0
+        assert "failed in the last run" in found["missing"]
+        assert "test_personal_data_is_tagged_and_never_logged_in_clear" in found["missing"]
+
 
 class Level2Card(PipelineBreakages, CardChecks):
     LEVEL = 2
     MEASURED: ClassVar[dict[str, float]] = {
         **{f"data-{n}": 1 for n in range(1, 8)},
-        **{f"model-{n}": 1 for n in range(1, 7)},
+        "model-1": 0.5,  # CODEOWNERS names the placeholder @example-org; the gate needs commits
+        "model-2": 0.5,  # monitor.yml's step tested and wired; no report against the champion
+        "model-3": 1,
+        "model-4": 0,  # the sample has no time column: params.yaml evaluate.order_by is null
+        "model-5": 1,
+        "model-6": 1,
         "model-7": 0,  # the sample tags no feature sensitive: nothing to be inclusive of
         **{f"infrastructure-{n}": 1 for n in range(1, 8)},
-        **{f"monitoring-{n}": 1 for n in range(1, 8)},
+        "monitoring-1": 0.5,  # Dependabot; nothing watches the data's upstream source
+        "monitoring-2": 1,
+        "monitoring-3": 1,
+        "monitoring-4": 0.5,  # as model-2: the champion's age read by the step's test only
+        "monitoring-5": 1,
+        "monitoring-6": 0.5,  # the first champion: the gate had none to compare costs with
+        "monitoring-7": 0.5,  # as model-2
     }
 
     def test_cd_without_its_smoke_test_or_staging_loses_the_canary(
@@ -506,6 +555,68 @@ class Level2Card(PipelineBreakages, CardChecks):
         for paper_id in ("monitoring-4", "model-2", "monitoring-7"):
             assert "test_the_scheduled_monitoring_reads_the_champion" in found[paper_id]["missing"]
 
+    def test_a_second_model_against_the_same_registry_compares_costs_for_monitoring_6(
+        self, project: Path, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        # Given the first champion's decision: no champion before it, no costs compared
+        first = entries(readiness(project, env)[1])["monitoring-6"]
+        # When a model is trained again and put to the gate against the same registry (bounds
+        # loosened: the comparison is under test here, not this shared machine's timing)
+        with scratch(project, env, tmp_path) as again:
+
+            def change(params: dict) -> None:
+                params["gate"].update(max_slowdown=20, max_training_slowdown=20, max_size_growth=20)
+                params["evaluate"].update(LIGHT)
+
+            edit_yaml(tmp_path / "params.yaml", change)
+            for stage in ("train", "evaluate", "register"):
+                run([*CLI, stage], project, again)
+            decision = json.loads((tmp_path / "reports" / "registration.json").read_text())
+            second = entries(readiness(project, again)[1])["monitoring-6"]
+        # Then the gate compared its costs with the champion's, and the point is whole
+        assert first["score"] == 0.5
+        assert "the first champion: none to compare with" in first["missing"]
+        assert decision["costs"]["compared"] is True, decision["costs"]
+        assert second["score"] == 1, second["missing"]
+
+    def test_a_monitoring_report_against_the_champion_with_labels_is_automated(
+        self, project: Path, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        # Given the test split served by the champion (its prediction log) and its labels
+        with scratch(project, env, tmp_path) as served:
+            fresh = entries(readiness(project, served)[1])
+            script = (
+                "import sys, datetime, pathlib, joblib, pandas as pd;"
+                "from mlops_ladder.testing import prediction_log;"
+                "from mlops_ladder.schema import load_schema;"
+                "folder, version, name = sys.argv[1:4];"
+                "schema = load_schema(pathlib.Path('schema.yaml'));"
+                "test = pd.read_parquet('data/processed/test.parquet');"
+                "model = joblib.load('models/model.joblib');"
+                "lines = prediction_log(model, test, schema, version, name);"
+                "day = datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d');"
+                "open(f'{folder}/predictions-{day}-runner-1.jsonl', 'w')"
+                ".write('\\n'.join(lines) + '\\n');"
+                "ids = [f'scheduled-{i}' for i in range(len(test))];"
+                "labels = pd.DataFrame({'request_id': ids, 'record': 0});"
+                "labels[schema.target.name] = test[schema.target.name].to_numpy();"
+                "labels.to_csv(f'{folder}/labels.csv', index=False)"
+            )
+            log = tmp_path / "log"
+            log.mkdir()
+            champion = json.loads((tmp_path / "reports" / "registration.json").read_text())
+            arguments = [log, champion["version"], champion["model_name"]]
+            run(["uv", "run", "--frozen", "python", "-c", script, *arguments], project, served)
+            # When the monitoring job runs against the registry's champion, with the labels
+            labelled = ["--current", log, "--labels", log / "labels.csv"]
+            run([*CLI, "monitor", *labelled], project, served)
+            found = entries(readiness(project, served)[1])
+        # Then model-2, monitoring-4 and monitoring-7 rest on that report, not on the wiring
+        for paper_id in ("model-2", "monitoring-4", "monitoring-7"):
+            assert fresh[paper_id]["score"] == 0.5, paper_id
+            assert "PREDICTION_LOG_URI" in fresh[paper_id]["missing"]
+            assert found[paper_id]["score"] == 1, found[paper_id]["missing"]
+
     def test_a_challenger_far_costlier_than_the_champion_is_refused_and_loses_monitoring_6(
         self, project: Path, env: dict[str, str], tmp_path: Path
     ) -> None:
@@ -528,35 +639,60 @@ class Level2Card(PipelineBreakages, CardChecks):
         assert found["score"] == 0
         assert "times worse, more than the gate's" in found["missing"]
 
-    def test_data_changes_no_longer_retraining_leaves_dependabot_only(
+    def test_dependency_notification_is_dependabot_s_half_until_the_data_source_is_watched(
         self, project: Path, env: dict[str, str]
     ) -> None:
         ct = project / ".github" / "workflows" / "ct.yml"
+        fresh = entries(readiness(project, env)[1])["monitoring-1"]
         with restored(ct):
+            # ct.yml asks the data's source for a change each week (dvc update of an import)
+            edit_yaml(
+                ct,
+                lambda w: w["jobs"]["train"]["steps"].insert(
+                    2, {"name": "Look for new data", "run": "uv run --frozen dvc update -R data"}
+                ),
+            )
+            watched = entries(readiness(project, env)[1])["monitoring-1"]
+            # its retraining on a committed .dvc change is a reaction, not a notification
+            edit_yaml(ct, lambda w: w["jobs"]["train"]["steps"].pop(2))
             edit_yaml(ct, lambda w: (w.get("on") or w[True]).pop("push"))
-            found = entries(readiness(project, env)[1])["monitoring-1"]
+            unchanged = entries(readiness(project, env)[1])["monitoring-1"]
+        assert fresh["score"] == unchanged["score"] == 0.5
+        assert "no scheduled workflow watches the data's upstream source" in fresh["missing"]
+        assert watched["score"] == 1
+
+    def test_ci_without_the_image_smoke_test_leaves_the_canary_half(
+        self, project: Path, env: dict[str, str]
+    ) -> None:
+        ci = project / ".github" / "workflows" / "ci.yml"
+        with restored(ci):
+            edit_yaml(ci, drop_steps("smoke-test"))
+            found = entries(readiness(project, env)[1])["infrastructure-6"]
         assert found["score"] == 0.5
-        assert "ct.yml does not retrain when the data's .dvc files change" in found["missing"]
+        assert "ci.yml does not start the image it builds and smoke-test it" in found["missing"]
 
 
 class Level1Card(CardChecks):
     LEVEL = 1
-    TARGET = 4
+    TARGET = 3.5
     MEASURED: ClassVar[dict[str, float]] = {
         **{f"data-{n}": 1 for n in range(1, 8)},
-        "model-1": 1,
+        "model-1": 0.5,  # CODEOWNERS names the placeholder @example-org
         "model-2": 0,  # level 2's scheduled monitoring reads the registry (by hand: a report)
-        **{f"model-{n}": 1 for n in range(3, 7)},
+        "model-3": 1,
+        "model-4": 0,  # the sample has no time column
+        "model-5": 1,
+        "model-6": 1,
         "model-7": 0,  # the sample tags no feature sensitive
         **{f"infrastructure-{n}": 1 for n in range(1, 6)},
         "infrastructure-6": 0,  # level 2's CD: smoke test, staging, production
-        "infrastructure-7": 0.5,  # make rollback by hand; level 2 runs it as a workflow
-        "monitoring-1": 0.5,  # Dependabot; level 2 retrains when the data changes
+        "infrastructure-7": 0.5,  # make rollback by hand (tested); level 2 adds rollback.yml
+        "monitoring-1": 0.5,  # Dependabot; nothing watches the data's upstream source
         "monitoring-2": 1,
         "monitoring-3": 1,
         "monitoring-4": 0,  # `make monitor` by hand; level 2 schedules it with the registry
         "monitoring-5": 1,
-        "monitoring-6": 1,
+        "monitoring-6": 0.5,  # the first champion: no costs compared
         "monitoring-7": 0,  # by hand with labels; level 2 schedules it
     }
 

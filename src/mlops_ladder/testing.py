@@ -18,6 +18,10 @@ each built once per session, read-only (copy before you change one):
                          slices, the quality bar
     retrained            the model trained again in process (the reproducibility test's)
     scheduled_monitor    (level 2) monitor.yml's monitoring step, run as the schedule runs it
+    privacy              (level 1 and up) the data's columns against schema.yaml's pii tags, and
+                         the prediction log of the champion served with features tagged pii
+    rollback_drill       (level 1 and up) the project's promote and rollback commands on
+                         versions of the job's model registered under a name of their own
 
 Runs of a tracked project (level 1 and up) go to a temporary MLflow store, never the project's.
 
@@ -32,7 +36,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -552,3 +558,168 @@ def scheduled_monitor(
         return report
 
     return run
+
+
+# --------------------------------------------------------------------------------------------
+# Privacy (data-5) and rollback (infrastructure-7), exercised on the project's own model
+# --------------------------------------------------------------------------------------------
+# Column names that say personal data (after lower-casing, anything not a letter or digit as _).
+PERSONAL = (
+    r"e_?mail|phone|mobile|surname|^name$|^(first|last|full|given|family|middle|user|customer|"
+    r"patient|client)_?name$|address|street|zip_?code|post_?code|postal|ssn|social_security|"
+    r"passport|birth|^dob$|national_id|iban|credit_card|card_number|ip_?addr"
+)
+
+
+def untagged_personal_columns(schema: Any, columns: list[str]) -> list[str]:
+    """Columns whose names look like personal data but that schema.yaml neither tags pii (a
+    feature: hashed in the prediction log) nor lists under ignored (never a model input)."""
+    import re
+
+    tagged = set(schema.tagged("pii")) | set(schema.ignored) | {schema.target.name}
+    return [
+        column
+        for column in columns
+        if column not in tagged
+        and re.search(PERSONAL, re.sub(r"[^a-z0-9]+", "_", str(column).lower()))
+    ]
+
+
+@dataclass
+class PrivacyCheck:
+    """What `privacy` found: the columns left untagged, and the prediction log of a served
+    model whose contract tags features pii."""
+
+    untagged: list[str]  # columns that look personal, neither tagged pii nor ignored
+    tagged: list[str]  # the features tagged pii when serving (the contract's, else its first)
+    sent: list[dict[str, Any]]  # the records sent to /predict
+    logged: list[dict[str, Any]]  # their inputs as the prediction log holds them
+    hashed: dict[str, list[Any]]  # each tagged feature's sent values, hashed under the key
+    refused: str  # what serving said when started on the public default key ("": it started)
+
+
+@pytest.fixture(scope="session")
+def privacy(
+    registered: dict[str, Any],
+    dataset: Any,
+    splits: tuple[Any, Any],
+    schema: Any,
+    ml_project: project.Identity,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> PrivacyCheck:
+    """The data's columns read against schema.yaml's pii tags, and the serving app run on the
+    champion with features tagged pii (the contract's, else its first feature, in a copy of
+    schema.yaml) and a key of its own: the records sent, the prediction log it wrote; and
+    whether it refuses to start on the public default key."""
+    import secrets
+
+    import pandas as pd
+    import yaml
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from mlops_ladder.config import Settings
+    from mlops_ladder.errors import ConfigError
+    from mlops_ladder.privacy import pseudonymise
+    from mlops_ladder.serving.app import create_app
+
+    folder = tmp_path_factory.mktemp("privacy")
+    tagged = schema.tagged("pii") or schema.feature_names[:1]
+    contract = yaml.safe_load((ml_project.root / "schema.yaml").read_text())
+    for name in tagged:
+        spec = contract["features"][name]
+        spec["tags"] = sorted({*(spec.get("tags") or []), "pii"})
+    (folder / "schema.yaml").write_text(yaml.safe_dump(contract, sort_keys=False))
+    key = secrets.token_hex(16)
+    settings = Settings.load().model_copy(
+        update={
+            "schema_file": folder / "schema.yaml",
+            "pii_key": SecretStr(key),
+            "prediction_log_dir": folder / "log",
+        }
+    )
+    inputs = splits[1][schema.feature_names].head(20).astype(object)
+    sent = inputs.where(inputs.notna(), None).to_dict("records")
+    with TestClient(create_app(project=settings)) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/ready").status_code != 200:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app never got ready: {client.get('/ready').json()}")
+            time.sleep(0.2)
+        answer = client.post("/predict", json={"records": sent})
+        if answer.status_code != 200:
+            pytest.fail(f"/predict answered HTTP {answer.status_code}: {answer.text}")
+    logged = [
+        json.loads(line)["inputs"]
+        for path in sorted((folder / "log").glob("predictions-*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+    hashed = {
+        name: [
+            None if pd.isna(value) else value
+            for value in pseudonymise(
+                pd.Series([record[name] for record in sent], dtype=object), key, False
+            )
+        ]
+        for name in tagged
+    }
+    public = settings.model_copy(
+        update={"pii_key": Settings.model_fields["pii_key"].get_default(call_default_factory=True)}
+    )
+    try:
+        create_app(project=public)
+        refused = ""
+    except ConfigError as error:
+        refused = str(error)
+    return PrivacyCheck(
+        untagged_personal_columns(schema, list(dataset.columns)),
+        tagged,
+        sent,
+        logged,
+        hashed,
+        refused,
+    )
+
+
+@dataclass
+class RollbackDrill:
+    """The project's registry commands on versions of the job's model registered under a
+    name of their own, in the session's registry (the champion the other tests serve stays)."""
+
+    name: str
+    model_uri: str
+
+    def register(self) -> str:
+        """One more version of the job's model; its number."""
+        import mlflow
+
+        return str(mlflow.register_model(self.model_uri, self.name).version)
+
+    def command(self, *args: str) -> int:
+        """The project's command line (python -m <package> ...), its exit status."""
+        from mlops_ladder.commands import main
+
+        return main(list(args))
+
+    def champion(self) -> str | None:
+        from mlops_ladder import registry
+        from mlops_ladder.config import Settings
+
+        return registry.champion_version(registry.client_for(Settings.load()), self.name)
+
+
+@pytest.fixture
+def rollback_drill(
+    registered: dict[str, Any], ml_project: project.Identity, monkeypatch: pytest.MonkeyPatch
+) -> RollbackDrill:
+    """A rollback rehearsed on the job's model (level 1 and up): `register()` adds a version,
+    `command("promote", v)` and `command("rollback")` run the project's commands, `champion()`
+    reads the alias, for a registered model of the drill's own name."""
+    from mlops_ladder import tracking
+    from mlops_ladder.config import Settings
+
+    settings = Settings.load()
+    run = tracking.read_metadata(settings.metadata_file)["mlflow"]
+    name = f"{settings.model_name}-rollback-drill"
+    monkeypatch.setenv(f"{ml_project.env_prefix}MODEL_NAME", name)
+    return RollbackDrill(name, run["model_uri"])

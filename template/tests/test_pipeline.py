@@ -1,8 +1,10 @@
 """Pipeline tests: the job of dvc.yaml, run stage by stage on your data through the command line,
-ends with a champion; the gate refuses a model clearly worse than it.
+ends with a champion; the gate refuses a model clearly worse than it; a rollback moves the
+champion back.
 
 `workspace` (mlops-ladder's pytest plugin) runs the stages in a temporary folder with your
-params.yaml and schema.yaml; `registered` is the gate's decision on its model.
+params.yaml and schema.yaml; `registered` is the gate's decision on its model;
+`rollback_drill` registers versions of it under a name of their own for the rollback.
 """
 
 import json
@@ -41,3 +43,18 @@ def test_the_gate_refuses_a_crippled_model_and_keeps_the_champion(
     # And it timed both models on the same records: latency, throughput, size, training time
     ratios = decision["costs"]["ratios"]
     assert set(ratios) == {"latency_ms", "rows_per_second", "model_bytes", "training_seconds"}
+
+
+@pytest.mark.ml_test_score("infrastructure-7")
+def test_rollback_moves_the_champion_back_and_promote_restores_it(rollback_drill) -> None:
+    # Given two versions of the job's model, the second made champion after the first
+    first, second = rollback_drill.register(), rollback_drill.register()
+    assert rollback_drill.command("promote", first) == 0
+    assert rollback_drill.command("promote", second) == 0
+    assert rollback_drill.champion() == second
+    # When the project's rollback command runs (make rollback, rollback.yml)
+    assert rollback_drill.command("rollback") == 0
+    # Then the first is the champion again, and promote brings the second back
+    assert rollback_drill.champion() == first
+    assert rollback_drill.command("promote", second) == 0
+    assert rollback_drill.champion() == second

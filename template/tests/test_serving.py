@@ -1,8 +1,10 @@
 """Serving tests: the served model answers records of your data as the model predicts them,
-and refuses a record that breaks the contract, naming what is wrong.
+refuses a record that breaks the contract, naming what is wrong, and never logs personal data
+in clear.
 
 `served` (mlops-ladder's pytest plugin) is the serving app answering with the champion of the
-job's registry, through FastAPI's test client.
+job's registry, through FastAPI's test client; `privacy` runs it with features tagged pii and
+reads the prediction log it wrote.
 """
 
 import numpy as np
@@ -36,3 +38,18 @@ def test_a_record_that_breaks_the_contract_is_refused_by_name(served, splits, sc
     answer = served.post("/predict", json={"records": [record]})
     assert answer.status_code == 422
     assert name in answer.text
+
+
+@pytest.mark.ml_test_score("data-5")
+def test_personal_data_is_tagged_and_never_logged_in_clear(privacy) -> None:
+    # Every column whose name says personal data (email, phone, name, address, birth...) is
+    # tagged pii or listed under ignored in schema.yaml
+    assert not privacy.untagged, f"tag pii or list under ignored in schema.yaml: {privacy.untagged}"
+    # A feature tagged pii reaches the prediction log as its hash under the deployment's key
+    assert len(privacy.logged) == len(privacy.sent)
+    for name in privacy.tagged:
+        assert [inputs[name] for inputs in privacy.logged] == privacy.hashed[name]
+        sent = {str(record[name]) for record in privacy.sent if record[name] is not None}
+        assert not sent & {str(inputs[name]) for inputs in privacy.logged}
+    # And serving refuses to start on the public default key once a feature is tagged pii
+    assert "PII_KEY to a secret key" in privacy.refused

@@ -52,7 +52,10 @@ MARKED = {
         "data-2", "data-6", "model-5", "model-6", "infrastructure-1", "infrastructure-5",
         "monitoring-5",
     ],
-    "tests/test_pipeline.py": ["infrastructure-3", "infrastructure-4", "monitoring-6"],
+    "tests/test_pipeline.py": [
+        "infrastructure-3", "infrastructure-4", "monitoring-6", "infrastructure-7",
+    ],
+    "tests/test_serving.py": ["data-5"],
     "tests/test_workflows.py": ["monitoring-4", "model-2", "monitoring-7"],
 }  # fmt: skip
 REPORTS = {
@@ -62,7 +65,11 @@ REPORTS = {
     },
     "feature_cost.json": {"features": {"radius_ratio": {}}, "failures": []},
     "tuning.json": {"passed": True},
-    "registration.json": {"promoted": True, "reasons": [], "costs": {"compared": False}},
+    "registration.json": {
+        "promoted": True,
+        "reasons": [],
+        "costs": {"compared": True, "ratios": {"latency_ms": 1.1}, "failures": []},
+    },
     "metrics.json": {
         "baselines": {"dummy": {}, "linear": {}},
         "slices": {"coarse_texture": {"metrics": {}}},
@@ -70,7 +77,7 @@ REPORTS = {
         "feature_importance": {"passed": True, "useless": [], "failures": []},
         "groups": {"features": {}, "failures": []},
         "numerics": {"passed": True},
-        "staleness": {"score_by_age": {"1": 0.9}, "retrain_every_windows": 3},
+        "staleness": {"order": "date", "score_by_age": {"1": 0.9}, "retrain_every_windows": 3},
         "costs": {
             "latency_ms": 1.0,
             "rows_per_second": 1000.0,
@@ -78,7 +85,18 @@ REPORTS = {
             "model_bytes": 1000,
         },
     },
+    # A monitoring run against the champion, with labels (monitor.yml's artifact, kept).
+    "monitoring/report.json": {
+        "model": {"champion": {"version": "1", "age_days": 2.0}},
+        "performance": {
+            "metrics": {"roc_auc": 0.99},
+            "alert": False,
+            "versions": {"1": {"offline": 0.99, "live": 0.99, "flagged": False}},
+        },
+        "notes": [],
+    },
 }
+FIRST_CHAMPION = {"compared": False, "note": "the first champion: none to compare with"}
 
 
 def record_of(
@@ -151,7 +169,7 @@ def entries(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def repository_files(root: Path, level: int) -> None:
     """The project's workflows, deployment and Makefile, rendered as the template renders
     them at `level` (what a level lacks, copier.yml excludes: left out here too)."""
-    context = {**answers("classification", level), "github_owner": "example-org"}
+    context = {**answers("classification", level), "github_owner": "acme-ml"}
     context["project_slug"] = "tabular-model"
     for name in REPOSITORY:
         if level < 2 and name.split("/")[-1] in {"cd.yml", "ct.yml", "monitor.yml", "rollback.yml"}:
@@ -198,8 +216,10 @@ def test_a_level_2_project_whose_checks_all_passed_scores_every_point_it_impleme
 ) -> None:
     card = fake.card()
     found = entries(card)
-    # model-7: nothing tagged sensitive in the sample's contract (honestly no point)
-    assert {key for key, entry in found.items() if entry["score"] != 1} == {"model-7"}
+    # model-7: nothing tagged sensitive in the sample's contract (honestly no point);
+    # monitoring-1: Dependabot notifies, nothing watches the data's upstream source
+    partial = {key: entry["score"] for key, entry in found.items() if entry["score"] != 1}
+    assert partial == {"model-7": 0, "monitoring-1": 0.5}
     assert card["run"]["status"] == "green"
     assert card["final"] == 6
     assert card["sections"]["data"]["score"] == 7
@@ -293,11 +313,20 @@ def test_a_level_1_project_scores_by_hand_where_level_2_automates(tmp_path: Path
     made = make_project(tmp_path / "project", level=1)
     repository_files(made.root, 1)
     fake = Fake(made)
+    (fake.root / "reports" / "monitoring" / "report.json").unlink()  # never monitored
     scores = fake.scores()
-    # make rollback, Dependabot: by hand, half a point; what only level 2 has: none
+    # make rollback (its drill tested), Dependabot: by hand, half a point; what only level 2
+    # has: none
     assert scores["infrastructure-7"] == scores["monitoring-1"] == 0.5
-    assert scores["infrastructure-6"] == scores["monitoring-4"] == scores["model-2"] == 0
+    for paper_id in ("infrastructure-6", "monitoring-4", "model-2", "monitoring-7"):
+        assert scores[paper_id] == 0, paper_id
     assert "cd.yml: level 2 adds it" in entries(fake.card())["infrastructure-6"]["missing"]
+    # the rollback command no longer tested: nothing backs `make rollback`
+    tests = green()
+    del tests["tests/test_pipeline.py::test_infrastructure_7"]
+    fake.record(tests)
+    assert fake.scores()["infrastructure-7"] == 0
+    fake.record(green())
     # Monitoring run by hand with its report: its age read from the registry counts, a report
     # that could not read the registry does not
     fake.report(
@@ -361,7 +390,154 @@ def drop(key: str) -> Callable[[dict[str, Any]], None]:
     return lambda mapping: mapping.pop(key)
 
 
-# breakage: (edit of the project's files, the paper test, its score after, what the card says)
+def test_the_monitoring_points_need_a_report_against_the_champion(fake: Fake) -> None:
+    # Given no monitoring report kept: the scheduled step's code is tested and its workflow
+    # wired, half a point, naming the repository variables that make it run
+    (fake.root / "reports" / "monitoring" / "report.json").unlink()
+    found = entries(fake.card())
+    for paper_id in ("model-2", "monitoring-4", "monitoring-7"):
+        assert found[paper_id]["score"] == 0.5, paper_id
+        assert "the scheduled step tested, its workflow wired" in found[paper_id]["evidence"]
+        assert "PREDICTION_LOG_URI" in found[paper_id]["missing"]
+    assert "PREDICTION_LABELS_URI are set" in found["model-2"]["missing"]
+    # A report of a run that could not read the registry is no run against the champion
+    fake.report(
+        "monitoring/report.json",
+        {
+            **REPORTS["monitoring/report.json"],
+            "model": {"champion": None},
+            "notes": ["registry not read: no registry at sqlite:///x"],
+        },
+    )
+    found = entries(fake.card())
+    for paper_id in ("model-2", "monitoring-4", "monitoring-7"):
+        assert found[paper_id]["score"] == 0.5, paper_id
+        assert "registry not read" in found[paper_id]["missing"]
+    # Against the champion without labels: its age counts, no live score or offline beside it
+    fake.report(
+        "monitoring/report.json",
+        {"model": {"champion": {"age_days": 2.0}}, "performance": {}, "notes": []},
+    )
+    found = entries(fake.card())
+    assert found["monitoring-4"]["score"] == 1
+    assert found["model-2"]["score"] == found["monitoring-7"]["score"] == 0.5
+    assert "no live performance (no labels given)" in found["monitoring-7"]["missing"]
+    # And the scheduled step's test gone: only a report by hand is left to back half a point
+    tests = green()
+    del tests["tests/test_workflows.py::test_monitoring_4"]
+    fake.record(tests)
+    (fake.root / "reports" / "monitoring" / "report.json").unlink()
+    assert fake.scores()["monitoring-4"] == 0
+
+
+def test_the_first_champion_compares_no_costs_half_a_point(fake: Fake) -> None:
+    # Given the gate's decision on the first champion of a registry: nothing to compare with
+    fake.report("registration.json", {**REPORTS["registration.json"], "costs": FIRST_CHAMPION})
+    found = entries(fake.card())["monitoring-6"]
+    # Then the costs measured and the alert rules tested back half a point, not a comparison
+    assert found["score"] == 0.5
+    assert (
+        "the gate compared no costs (the first champion: none to compare with)"
+        in (found["missing"])
+    )
+    # A second registration against the same registry compares them: a point
+    fake.report("registration.json", REPORTS["registration.json"])
+    assert fake.scores()["monitoring-6"] == 1
+
+
+def test_model_specs_reviewed_by_the_placeholder_owner_are_half_a_point(fake: Fake) -> None:
+    replaced(".github/CODEOWNERS", "@acme-ml", "@example-org")(fake.root)
+    found = entries(fake.card())["model-1"]
+    assert found["score"] == 0.5
+    assert found["evidence"] == ["params.yaml: only committed models become champion"]
+    assert ".github/CODEOWNERS names only @example-org" in found["missing"]
+    assert "github_owner" in found["missing"]
+
+
+def test_a_scheduled_look_at_the_data_source_makes_dependency_notification_automated(
+    fake: Fake,
+) -> None:
+    assert fake.scores()["monitoring-1"] == 0.5
+
+    def watch(workflow: dict[str, Any]) -> None:
+        workflow["jobs"]["train"]["steps"].insert(2, {"run": "uv run --frozen dvc update -R data"})
+
+    edited(CT, watch)(fake.root)
+    assert fake.scores()["monitoring-1"] == 1
+    # ct.yml's retraining on a committed .dvc change is a reaction, not a notification
+    edited(CT, lambda w: w["jobs"]["train"]["steps"].pop(2))(fake.root)
+    assert "push" in yaml.safe_load((fake.root / CT).read_text())[True]
+    assert fake.scores()["monitoring-1"] == 0.5
+
+
+def test_privacy_without_the_projects_own_check_is_half_a_point(fake: Fake) -> None:
+    # Given the pii key taken from a secret, but no test of the prediction log's privacy
+    tests = green()
+    del tests["tests/test_serving.py::test_data_5"]
+    fake.record(tests)
+    found = entries(fake.card())["data-5"]
+    assert found["score"] == 0.5
+    assert 'no test of the last run is marked ml_test_score("data-5")' in found["missing"]
+
+
+def test_columns_named_like_personal_data_must_be_tagged_pii_or_ignored() -> None:
+    from mlops_ladder.schema import Schema
+    from mlops_ladder.testing import untagged_personal_columns
+
+    schema = Schema.model_validate(
+        {
+            "target": {"name": "churned", "dtype": "int", "allowed": [0, 1]},
+            "features": {
+                "age": {"dtype": "float"},
+                "E-mail": {"dtype": "category", "allowed": ["a", "b"], "tags": ["pii"]},
+                "phone number": {"dtype": "int"},
+                "date_of_birth": {"dtype": "int"},
+                "tenure": {"dtype": "float"},
+            },
+            "ignored": {"customer_name": "an identifier, never an input"},
+            "dataset": {"min_rows": 10, "max_duplicate_share": 0.1},
+        }
+    )
+    columns = [*schema.feature_names, "customer_name", "home_address", "churned", "file_name"]
+    # A personal feature left untagged, and a column of the data the contract does not list
+    assert untagged_personal_columns(schema, columns) == [
+        "phone number", "date_of_birth", "home_address",
+    ]  # fmt: skip
+
+
+def test_staleness_counts_only_in_the_order_of_time(tmp_path: Path) -> None:
+    from vega_datasets import local_data
+
+    from mlops_ladder.backtest import staleness
+    from mlops_ladder.config import load_params
+    from mlops_ladder.schema import load_schema
+
+    # Given Seattle's daily weather (four years, a date a row), its rows shuffled as a sample's
+    table = local_data.seattle_weather().sample(frac=1, random_state=0, ignore_index=True)
+    made = make_project(tmp_path / "weather", level=0, table=table, target="weather")
+    with inside(made.root):
+        params, schema = load_params(Path("params.yaml")), load_schema(Path("schema.yaml"))
+
+        def backtest(order_by: str | None) -> dict[str, Any]:
+            update = {"order_by": order_by, "backtest_windows": 4}
+            settings = params.evaluate.model_copy(update=update)
+            return staleness(table, schema, params.model_copy(update={"evaluate": settings}))
+
+        as_ingested, by_date = backtest(None), backtest("date")
+    # Then the rows as ingested give scores by "age" that are no age: model-4 says what to set
+    assert as_ingested["order"] == "row order"
+    assert as_ingested["score_by_age"]
+    problem = readiness.staleness_measured({"staleness": as_ingested})
+    assert problem is not None
+    assert "params.yaml evaluate.order_by" in problem
+    # In the order of the dates the score by age is the model's age: the point stands
+    assert by_date["order"] == "date"
+    assert by_date["retrain_every_windows"] is not None
+    assert readiness.staleness_measured({"staleness": by_date}) is None
+
+
+# breakage: (edit of the project's files, the paper test, its score after, what the card says).
+# A broken schedule leaves half a point where the monitoring report was recorded by hand.
 BREAKAGES = {
     "smoke test removed": (
         without_step("cd.yml", "smoke-test"), "infrastructure-6", 0, "no smoke test"),
@@ -373,24 +549,24 @@ BREAKAGES = {
     "image pushed before its smoke test": (
         edited(CD, early_push), "infrastructure-6", 0, "pushed before its smoke test"),
     "monitor without the registry": (
-        monitor_env(drop("MLFLOW_TRACKING_URI")), "monitoring-4", 0, "not given the registry"),
+        monitor_env(drop("MLFLOW_TRACKING_URI")), "monitoring-4", 0.5, "not given the registry"),
     "monitor with the writer's secret": (
         monitor_env(lambda e: e.update(MLFLOW_TRACKING_PASSWORD=WRITER)),
-        "model-2", 0, "not a read-only user's secret"),
+        "model-2", 0.5, "not a read-only user's secret"),
     "monitor in the registry environment": (
         edited(MONITOR, lambda w: w["jobs"]["monitor"].update(environment="registry")),
-        "monitoring-4", 0, "writer secrets"),
+        "monitoring-4", 0.5, "writer secrets"),
     "monitor without labels": (
-        replaced(MONITOR, "--labels", "--nolabels"), "monitoring-7", 0, "never passes labels"),
+        replaced(MONITOR, "--labels", "--nolabels"), "monitoring-7", 0.5, "never passes labels"),
     "monitor not scheduled": (
         edited(MONITOR, lambda w: w[True].pop("schedule")),
-        "monitoring-4", 0, "monitor.yml does not run on a schedule"),
+        "monitoring-4", 0.5, "monitor.yml does not run on a schedule"),
     "ct not scheduled": (
         edited(CT, lambda w: w[True].pop("schedule")),
-        "monitoring-4", 0, "ct.yml does not run on a schedule"),
-    "data changes no longer retrain": (
-        edited(CT, lambda w: w[True].pop("push")),
-        "monitoring-1", 0.5, "data's .dvc files change"),
+        "monitoring-4", 0.5, "ct.yml does not run on a schedule"),
+    "CI no longer smoke-tests the image": (
+        without_step("ci.yml", "smoke-test"),
+        "infrastructure-6", 0.5, "does not start the image it builds and smoke-test it"),
     "rollback not redeployed": (
         edited(ROLLBACK, lambda w: w["jobs"].pop("redeploy")),
         "infrastructure-7", 0.5, "does not redeploy through cd.yml"),
@@ -399,9 +575,10 @@ BREAKAGES = {
         "monitoring-1", 0, "does not watch docker"),
     "params.yaml without a code owner": (
         replaced(".github/CODEOWNERS", "/params.yaml ", "# "),
-        "model-1", 0, "no code owner reviews params.yaml"),
+        "model-1", 0.5, "no code owner reviews params.yaml"),
     "CI's code-owner review check removed": (
-        without_step("ci.yml", "--code-owner-review"), "model-1", 0, "requires code-owner review"),
+        without_step("ci.yml", "--code-owner-review"),
+        "model-1", 0.5, "requires code-owner review"),
     "gate takes uncommitted models": (
         edited("params.yaml", lambda p: p["gate"].update(require_committed="never")),
         "model-1", 0, "gate.require_committed is never"),
@@ -451,6 +628,9 @@ REPORT_BREAKAGES = {
         "metrics.json", "slices", {"coarse_texture": {"skipped": "few"}}, "model-6"),
     "outputs not finite": ("metrics.json", "numerics", {"passed": False}, "monitoring-5"),
     "staleness not measured": ("metrics.json", "staleness", {}, "model-4"),
+    "staleness in the order of ingestion": (
+        "metrics.json", "staleness",
+        {"order": "row order", "score_by_age": {"1": 0.9}, "retrain_every_windows": 3}, "model-4"),
     "a cost not measured": ("metrics.json", "costs", {"latency_ms": 1.0}, "monitoring-6"),
     "a costlier challenger": (
         "registration.json", "costs", {"failures": ["latency 3 times"]}, "monitoring-6"),
