@@ -99,10 +99,14 @@ def make_project(
     table: pd.DataFrame | None = None,
     target: str | None = None,
     file_name: str = "data.csv",
+    feature_store: bool = False,
 ) -> Made:
     """A project at `root`: the template's params.yaml, pyproject table and package, and the
-    bundled sample with its contract, or `table` with a contract drafted for `target`."""
+    bundled sample with its contract, or `table` with a contract drafted for `target`; with
+    `feature_store`, params.yaml's feature_store section as a level-2 Feast project has it."""
     context = answers(task, level)
+    if feature_store:
+        context |= {"feature_store": "feast", "__feast": "yes"}
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text(
         "[project]\n"

@@ -89,8 +89,9 @@ LEVEL_2 = {
 
 
 def test_each_level_2_command_without_its_extra_is_one_line_naming_it(tmp_path: Path) -> None:
-    # Given a level-2 project on an install without any of the runtime's extras
-    made = make_project(tmp_path, level=2)
+    # Given a level-2 project with the feature store, on an install without any of the
+    # runtime's extras
+    made = make_project(tmp_path, level=2, feature_store=True)
     commands = [command.split() for command in LEVEL_2]
     # When each command that needs one runs
     results = run_without(made.root, OPTIONAL, commands)

@@ -555,7 +555,7 @@ def test_a_command_whose_extra_is_not_installed_says_which_to_add(
     # command of a level-2 project says what to install, in one line
     if importlib.util.find_spec("feast") is not None:
         pytest.skip("feast is installed here: its absence cannot be shown")
-    made = new_project(level=2)
+    made = new_project(level=2, feature_store=True)
     with inside(made.root):
         from mlops_ladder.commands import main
 
