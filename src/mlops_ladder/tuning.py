@@ -13,6 +13,14 @@ params.yaml `tune.on_shortfall` decides what follows: `use_best` (the default: a
 new table ends with a model) has train fit the study's best hyperparameters instead, and say
 so, naming the values to copy into params.yaml to make them the spec; `error` fails the stage
 with that message (a team whose params.yaml must be the model trained).
+
+The estimator family gets the same check: when params.yaml's estimator is not `linear`, the
+built-in linear model (params.yaml `train.linear`) is scored on the same folds and rows. If it
+beats the model train would fit otherwise (params.yaml's configuration, or the study's best on
+a shortfall) by more than the quality bar lets a model trail it (quality.beat_baselines
+`linear`, as the registry gate judges it), the report says `use_estimator: linear`: train fits
+it under `use_best`, naming the edit that makes it the spec (`train.estimator: linear`), and the
+stage fails under `error`.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from mlops_ladder.config import Params
 from mlops_ladder.errors import ConfigError
+from mlops_ladder.evaluate import gain
 from mlops_ladder.metrics import compute_metrics, higher_is_better
 from mlops_ladder.model import make_estimator, predict
 from mlops_ladder.schema import Schema
@@ -58,6 +67,9 @@ class Tuning:
     rows: int = 0  # the training rows the study scored on
     sampled: bool = False  # a seeded sample of a larger training split (MAX_ROWS)
     on_shortfall: str = "error"
+    # The linear model scored alike (params.yaml train.linear), when the estimator is another:
+    # its score, its hyperparameters, and how far the quality bar lets a model trail it.
+    linear: dict[str, Any] | None = None
 
     @property
     def shortfall(self) -> float:
@@ -66,16 +78,58 @@ class Tuning:
         return max(0.0, gap if self.greater_is_better else -gap)
 
     @property
-    def passed(self) -> bool:
+    def hyperparameters_passed(self) -> bool:
+        """Whether params.yaml's hyperparameters score within tolerance of the study's best."""
         return self.shortfall <= self.tolerance
 
     @property
+    def candidate_score(self) -> float:
+        """The score of the forest (or params.yaml's estimator) train would fit otherwise:
+        params.yaml's configuration, or the study's best when that falls short of it."""
+        return self.configured_score if self.hyperparameters_passed else self.best_score
+
+    @property
+    def linear_is_better(self) -> bool:
+        """Whether the linear model beats the model train would fit otherwise by more than the
+        quality bar lets a model trail it (evaluate.quality_failures' rule for the linear
+        baseline; with a margin of zero or more, by anything: the gate would refuse the
+        other). The gate judges the model train fits, so that is the one compared, not only
+        the study's best: a configuration within tune.tolerance of the best can still trail
+        the linear model by more than the bar allows."""
+        if not self.linear or self.linear.get("score") is None:
+            return False
+        ahead = gain(self.metric, self.candidate_score, self.linear["score"])
+        return ahead < min(self.linear["margin"], 0.0)
+
+    @property
+    def use_estimator(self) -> str | None:
+        """The estimator to train instead of params.yaml's (`linear`), or None."""
+        return "linear" if self.linear_is_better else None
+
+    @property
+    def passed(self) -> bool:
+        return self.hyperparameters_passed and not self.linear_is_better
+
+    @property
     def use_best(self) -> bool:
-        """Whether train fits the study's best instead of params.yaml's configuration."""
+        """Whether train fits the study's best (or the linear model, `use_estimator`) instead
+        of params.yaml's configuration."""
         return not self.passed and self.on_shortfall == "use_best"
 
     def failure(self) -> str:
         """What to do when the check fails: the values to copy into params.yaml."""
+        if self.linear_is_better:
+            assert self.linear is not None
+            which = "params.yaml's" if self.hyperparameters_passed else "the study's best"
+            ahead = -gain(self.metric, self.candidate_score, self.linear["score"])
+            return (
+                f"the linear model (train.linear) scores {self.linear['score']:.4f} {self.metric} "
+                f"in {self.folds}-fold cross-validation, {ahead:.4f} better than {which} "
+                f"train.{self.estimator} ({self.candidate_score:.4f}; the study's best "
+                f"{self.best_score:.4f}), more than quality.beat_baselines linear "
+                f"{self.linear['margin']:g} allows: a simpler model is better; set params.yaml "
+                "train.estimator: linear"
+            )
         changed = {
             name: value
             for name, value in self.best_params.items()
@@ -94,7 +148,9 @@ class Tuning:
             **asdict(self),
             "shortfall": round(self.shortfall, 6),
             "passed": self.passed,
+            "hyperparameters_passed": self.hyperparameters_passed,
             "use_best": self.use_best,
+            "use_estimator": self.use_estimator,
         }
 
 
@@ -127,9 +183,11 @@ def cross_validated(
     schema: Schema,
     params: Params,
     hyperparameters: dict[str, Any],
+    estimator_name: str | None = None,
 ) -> float:
-    """The primary metric of `hyperparameters` on the out-of-fold predictions of k-fold
-    cross-validation (stratified for classes), each fold fitted as train fits the model."""
+    """The primary metric of `hyperparameters` (of `estimator_name`, else params.yaml's
+    estimator) on the out-of-fold predictions of k-fold cross-validation (stratified for
+    classes), each fold fitted as train fits the model."""
     target = schema.target.name
     labels = train_features[target]
     splitter = StratifiedKFold if params.task == "classification" else KFold
@@ -139,7 +197,7 @@ def cross_validated(
     score_parts: list[pd.DataFrame] = []  # a classifier's, from every fold
     for fit_rows, held_rows in folds.split(train_features, labels):
         estimator = make_estimator(
-            params.train.estimator, hyperparameters, params.seed, params.task
+            estimator_name or params.train.estimator, hyperparameters, params.seed, params.task
         )
         model = fit(train_features.iloc[fit_rows], schema, estimator)
         held = train_features.iloc[held_rows]
@@ -199,6 +257,7 @@ def tune(train_features: pd.DataFrame, schema: Schema, params: Params) -> Tuning
     )
     study.optimize(objective, n_trials=settings.n_trials, timeout=settings.timeout)
     configured_score = cross_validated(train_features, schema, params, configured)
+    linear = linear_alternative(train_features, schema, params)
     done = [trial for trial in study.trials if trial.state == optuna.trial.TrialState.COMPLETE]
     return Tuning(
         estimator=estimator,
@@ -219,7 +278,28 @@ def tune(train_features: pd.DataFrame, schema: Schema, params: Params) -> Tuning
         rows=len(train_features),
         sampled=sampled,
         on_shortfall=settings.on_shortfall,
+        linear=linear,
     )
+
+
+def linear_alternative(
+    train_features: pd.DataFrame, schema: Schema, params: Params
+) -> dict[str, Any] | None:
+    """The linear model (params.yaml train.linear) scored as the study scores its trials, when
+    params.yaml's estimator is another and the quality bar compares the model with the linear
+    baseline (quality.beat_baselines linear); else None. A linear model that does not converge
+    here is no alternative (score None)."""
+    margin = params.quality.beat_baselines.get("linear")
+    if params.train.estimator == "linear" or margin is None:
+        return None
+    hyperparameters = params.train.sections["linear"]
+    try:
+        score: float | None = cross_validated(
+            train_features, schema, params, hyperparameters, "linear"
+        )
+    except ConfigError:
+        score = None
+    return {"hyperparameters": hyperparameters, "score": score, "margin": margin}
 
 
 def _yaml(value: Any) -> str:
