@@ -273,12 +273,12 @@ def cmd_tune(project: Project, args: argparse.Namespace) -> int:
         settings.tuning_report,
     )
     if result.linear is not None:
+        linear = result.linear
         log.info(
-            "the linear model (train.linear) scored %s %s alike%s",
-            result.metric,
-            "(did not converge)"
-            if result.linear["score"] is None
-            else f"{result.linear['score']:.4f}",
+            "tuned the linear model alike: %d trials, best %s, train.linear %s%s",
+            len(linear["trials"]),
+            _score(linear["best_score"]),
+            _score(linear["configured_score"]),
             ": clearly better" if result.linear_is_better else "",
         )
     if result.use_best:
@@ -293,18 +293,25 @@ def cmd_tune(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(value: float | None) -> str:
+    return "(did not converge)" if value is None else f"{value:.4f}"
+
+
 def cmd_train(project: Project, args: argparse.Namespace) -> int:
     settings, params, schema = project.settings, project.params, project.schema
     tuned = train.tuned_model(settings.tuning_report, params)
     if tuned is not None and tuned.estimator != params.train.estimator:
         log.warning(
             "training %s (%s) instead of train.%s: %s says it is clearly better; set "
-            "params.yaml train.estimator: %s to make it the spec",
+            "params.yaml train.estimator: %s%s to make it the spec",
             tuned.estimator,
             ", ".join(f"{name}: {value}" for name, value in tuned.hyperparameters.items()),
             params.train.estimator,
             settings.tuning_report,
             tuned.estimator,
+            ""
+            if tuned.hyperparameters_from == "params.yaml"
+            else f" (and these hyperparameters into train.{tuned.estimator})",
         )
     elif tuned is not None:
         log.warning(

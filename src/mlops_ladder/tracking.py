@@ -205,7 +205,7 @@ def log_tuning(settings: Settings, tuning: dict[str, Any]) -> str:
                 f"configured_cv_{metric}": tuning["configured_score"],
                 "shortfall": tuning["shortfall"],
                 "trials": len(trials),
-                # the linear model scored alike (when the estimator is another and it converged)
+                # the linear model tuned alike: the one train would fit (where one converged)
                 **(
                     {f"linear_cv_{metric}": tuning["linear"]["score"]}
                     if (tuning.get("linear") or {}).get("score") is not None

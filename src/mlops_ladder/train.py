@@ -69,11 +69,13 @@ def fit(train_features: pd.DataFrame, schema: Schema, estimator: BaseEstimator) 
 
 @dataclass(frozen=True)
 class Tuned:
-    """What the tune stage's report has train fit instead of params.yaml's configuration: the
-    study's best hyperparameters of params.yaml's estimator, or the linear model."""
+    """What the tune stage's report has train fit instead of params.yaml's model: the study's
+    best hyperparameters of params.yaml's estimator, or the linear model (with train.linear's
+    hyperparameters, or its study's best where train.linear falls short)."""
 
     estimator: str
     hyperparameters: dict[str, Any]
+    hyperparameters_from: str = "tuning"  # or params.yaml: train.linear's own
 
 
 def train(
@@ -93,11 +95,11 @@ def train(
 
 
 def tuned_model(report_file: Path, params: Params) -> Tuned | None:
-    """What the tune stage's report says train fits instead of params.yaml's configuration
-    (params.yaml tune.on_shortfall use_best, and its configuration clearly below the study's
-    best, or the linear model clearly better than that best), for the estimator and
-    configuration params.yaml holds now (and the linear model's, where it is the choice); else
-    None: params.yaml's."""
+    """What the tune stage's report says train fits instead of params.yaml's model (params.yaml
+    tune.on_shortfall use_best, and its configuration clearly below the study's best, or the
+    linear model clearly better than the model train would fit), for the estimator and
+    configuration params.yaml holds now (and train.linear and the bar's linear margin, where
+    the linear model is the choice); else None: params.yaml's."""
     if not report_file.is_file():
         return None
     report = json.loads(report_file.read_text())
@@ -110,11 +112,14 @@ def tuned_model(report_file: Path, params: Params) -> Tuned | None:
     if not current:
         return None
     if report.get("use_estimator") == "linear":
-        linear = params.train.sections["linear"]
         scored = report.get("linear") or {}
-        if scored.get("hyperparameters") != linear:
-            return None  # train.linear changed since it was scored: tune again
-        return Tuned("linear", linear)
+        if scored.get("configured") != params.train.sections["linear"] or scored.get(
+            "margin"
+        ) != params.quality.beat_baselines.get("linear"):
+            return None  # train.linear or the bar changed since it was scored: tune again
+        if scored.get("hyperparameters_passed"):
+            return Tuned("linear", dict(scored["configured"]), "params.yaml")
+        return Tuned("linear", dict(scored["best_params"]))
     return Tuned(params.train.estimator, dict(report["best_params"]))
 
 
@@ -139,7 +144,10 @@ def describe(
         "task": params.task,
         "estimator": params.train.estimator if tuned is None else tuned.estimator,
         "hyperparameters": params.train.hyperparameters if tuned is None else tuned.hyperparameters,
-        "hyperparameters_from": "params.yaml" if tuned is None else "tuning",
+        "hyperparameters_from": "params.yaml" if tuned is None else tuned.hyperparameters_from,
+        "estimator_from": "params.yaml"
+        if tuned is None or tuned.estimator == params.train.estimator
+        else "tuning",
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": {
             "raw": {"file": str(raw_file), "md5": file_md5(raw_file)},

@@ -443,12 +443,16 @@ def test_a_linear_model_clearly_better_than_the_forest_is_trained_and_said(
     assert report["use_estimator"] == "linear"
     assert report["use_best"] is True
     assert evaluate.gain("r2", report["linear"]["score"], report["best_score"]) > 0.05
+    # And train.linear is within tolerance of its own study's best: what train fits is tuned
+    assert report["linear"]["hyperparameters_passed"] is True
+    assert report["passed"] is True
     # And train fits it with params.yaml train.linear, naming the edit that makes it the spec
     params = load_params(made.root / "params.yaml")
     metadata = json.loads((made.root / "models" / "metadata.json").read_text())
     assert metadata["estimator"] == "linear"
+    assert metadata["estimator_from"] == "tuning"
     assert metadata["hyperparameters"] == params.train.linear
-    assert metadata["hyperparameters_from"] == "tuning"
+    assert metadata["hyperparameters_from"] == "params.yaml"
     assert "set params.yaml train.estimator: linear to make it the spec" in caplog.text
     from sklearn.linear_model import Ridge
 
@@ -456,14 +460,43 @@ def test_a_linear_model_clearly_better_than_the_forest_is_trained_and_said(
 
     with inside(made.root):
         assert isinstance(load(made.root / "models" / "model.joblib")[-1][-1], Ridge)
-    # And once train.linear changes, the report is stale: train fits params.yaml's forest
-    made.set_params(train={"linear": {"alpha": 2.0}})
-    run(made.root, "train")
+    # And once the bar's linear margin or train.linear changes, the report is stale: train
+    # fits params.yaml's forest
+    for change in (
+        {"quality": {**made.params()["quality"], "beat_baselines": {"linear": -0.5}}},
+        {"train": {"linear": {"alpha": 2.0}}},
+    ):
+        original = made.params_file.read_text()
+        made.set_params(**change)
+        run(made.root, "train")
+        made.params_file.write_text(original)
+        metadata = json.loads((made.root / "models" / "metadata.json").read_text())
+        assert (metadata["estimator"], metadata["hyperparameters_from"]) == (
+            "random_forest",
+            "params.yaml",
+        ), change
+
+
+def test_a_linear_model_whose_own_hyperparameters_fall_short_trains_its_studys_best(
+    new_project, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given the linear table, params.yaml's ridge regularised into uselessness (alpha 1e5)
+    made = on_a_linear_table(new_project, "use_best")
+    made.set_params(train={"linear": {"alpha": 100000.0}})
+    # When tune and train run, then the linear model's study's best is clearly better
+    run(made.root, "tune", "train")
+    report = json.loads((made.root / "reports" / "tuning.json").read_text())
+    linear = report["linear"]
+    assert linear["hyperparameters_passed"] is False
+    assert linear["score"] == linear["best_score"] > linear["configured_score"] + 0.05
+    assert report["use_estimator"] == "linear"
+    # And train fits that best, so the report does not pass: train.linear is not tuned
+    assert report["passed"] is False
     metadata = json.loads((made.root / "models" / "metadata.json").read_text())
-    assert (metadata["estimator"], metadata["hyperparameters_from"]) == (
-        "random_forest",
-        "params.yaml",
-    )
+    assert (metadata["estimator"], metadata["hyperparameters_from"]) == ("linear", "tuning")
+    assert metadata["hyperparameters"] == linear["best_params"]
+    assert "and these hyperparameters into train.linear" in caplog.text
+    assert "copy these into params.yaml train.linear:\n    alpha: " in caplog.text
 
 
 def test_a_team_can_keep_params_yaml_the_estimator_trained(new_project, capsys) -> None:
@@ -472,6 +505,12 @@ def test_a_team_can_keep_params_yaml_the_estimator_trained(new_project, capsys) 
         assert main(["tune"]) == 1
     err = capsys.readouterr().err
     assert "a simpler model is better; set params.yaml train.estimator: linear" in err
+    report = json.loads((made.root / "reports" / "tuning.json").read_text())
+    assert (report["passed"], report["use_best"], report["use_estimator"]) == (
+        False,
+        False,
+        "linear",
+    )
     assert not (made.root / "models" / "model.joblib").exists()
 
 
