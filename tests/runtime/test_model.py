@@ -136,7 +136,14 @@ def test_the_trained_model_is_recorded_with_its_metadata(here: jobs.Job) -> None
     assert metadata["task"] == here.task
     tuned = tuned_model(here.root / "reports" / "tuning.json", here.params)
     assert metadata["estimator"] == (tuned.estimator if tuned else here.params.train.estimator)
-    assert metadata["hyperparameters_from"] == ("tuning" if tuned else "params.yaml")
+    # (the diabetes sample's: the linear model, with params.yaml's train.linear)
+    assert metadata["hyperparameters_from"] == (
+        tuned.hyperparameters_from if tuned else "params.yaml"
+    )
+    assert metadata["estimator_from"] == ("tuning" if tuned else "params.yaml")
+    assert metadata["hyperparameters"] == (
+        tuned.hyperparameters if tuned else here.params.train.hyperparameters
+    )
     assert metadata["data"]["raw"]["md5"] == file_md5(raw)
     assert metadata["data"]["train"]["rows"] == len(here.train_features)
     assert metadata["inputs"] == here.schema.feature_names
