@@ -243,11 +243,13 @@ class TeamChecks:
     ) -> None:
         champion = registry_state(team_project, env)["champion"]
         # When an experiment trains a single one-split tree (let through the tuning check, which
-        # would stop it first: readiness_checks.py tests that, here the gate is under test)
+        # would stop it first or train the linear model instead: readiness_checks.py tests
+        # that, here the gate is under test)
         outcome = dvc(
             team_project, env, "exp", "run",
             "-S", "train.random_forest.n_estimators=1", "-S", "train.random_forest.max_depth=1",
             "-S", "tune.n_trials=1", "-S", "tune.tolerance=1",
+            "-S", "quality.beat_baselines.linear=-1",
             check=False, label="dvc exp run, crippled model",
         )  # fmt: skip
         run(["git", "checkout", "--", "params.yaml"], team_project, env)

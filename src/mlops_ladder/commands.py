@@ -272,32 +272,60 @@ def cmd_tune(project: Project, args: argparse.Namespace) -> int:
         result.configured_score,
         settings.tuning_report,
     )
+    if result.linear is not None:
+        linear = result.linear
+        log.info(
+            "tuned the linear model alike: %d trials, best %s, train.linear %s%s",
+            len(linear["trials"]),
+            _score(linear["best_score"]),
+            _score(linear["configured_score"]),
+            ": clearly better" if result.linear_is_better else "",
+        )
     if result.use_best:
+        instead = "the linear model" if result.use_estimator else "the study's best"
         log.warning(
-            "%s\ntrain fits the study's best until then (tune.on_shortfall: use_best)",
+            "%s\ntrain fits %s until then (tune.on_shortfall: use_best)",
             result.failure(),
+            instead,
         )
     elif not result.passed:
         raise ConfigError(result.failure())
     return 0
 
 
+def _score(value: float | None) -> str:
+    return "(did not converge)" if value is None else f"{value:.4f}"
+
+
 def cmd_train(project: Project, args: argparse.Namespace) -> int:
     settings, params, schema = project.settings, project.params, project.schema
-    chosen = train.tuned_hyperparameters(settings.tuning_report, params)
-    if chosen is not None:
+    tuned = train.tuned_model(settings.tuning_report, params)
+    if tuned is not None and tuned.estimator != params.train.estimator:
+        log.warning(
+            "training %s (%s) instead of train.%s: %s says it is clearly better; set "
+            "params.yaml train.estimator: %s%s to make it the spec",
+            tuned.estimator,
+            ", ".join(f"{name}: {value}" for name, value in tuned.hyperparameters.items()),
+            params.train.estimator,
+            settings.tuning_report,
+            tuned.estimator,
+            ""
+            if tuned.hyperparameters_from == "params.yaml"
+            else f" (and these hyperparameters into train.{tuned.estimator})",
+        )
+    elif tuned is not None:
         log.warning(
             "training the study's best hyperparameters of %s (%s): params.yaml's scored "
             "clearly below them; copy them into params.yaml train.%s to make them the spec",
             settings.tuning_report,
-            ", ".join(f"{name}: {value}" for name, value in chosen.items()),
+            ", ".join(f"{name}: {value}" for name, value in tuned.hyperparameters.items()),
             params.train.estimator,
         )
     started = time.perf_counter()
-    model = train.train(data.read_table(settings.train_features), schema, params, chosen)
+    model = train.train(data.read_table(settings.train_features), schema, params, tuned)
     seconds = time.perf_counter() - started
     metadata = train.describe(
-        model, settings.raw_data, settings.train_features, schema, params, chosen
+        model, settings.raw_data, settings.train_features, schema, params, tuned
     )
     # What training cost (monitoring-6: the gate compares it with the champion's).
     metadata["training_seconds"] = round(seconds, 3)
@@ -308,7 +336,7 @@ def cmd_train(project: Project, args: argparse.Namespace) -> int:
             settings, model, metadata, data.read_table(settings.train_features), schema, params
         )
     train.save(model, metadata, settings.model_file, settings.metadata_file)
-    log.info("trained %s -> %s", params.train.estimator, settings.model_file)
+    log.info("trained %s -> %s", metadata["estimator"], settings.model_file)
     return 0
 
 

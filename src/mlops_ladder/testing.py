@@ -10,10 +10,12 @@ each built once per session, read-only (copy before you change one):
     splits               (train, test), cut as the split stage cuts them
     train_features       the training split with the derived features (features.py)
     tuning_report        the project's reports/tuning.json where train fits the study's best
+                         (or the linear model, clearly better than it)
     workspace            every stage of the job run once through the command line, its outputs
                          in a temporary folder (the project's own files untouched)
     model                the workspace's model, trained as the pipeline trains it: params.yaml's
-                         hyperparameters, or the study's best (tune.on_shortfall use_best)
+                         hyperparameters, or the study's best, or the linear model
+                         (tune.on_shortfall use_best)
     report               its evaluation as the evaluate stage wrote it: test metrics, baselines,
                          slices, the quality bar
     retrained            the model trained again in process (the reproducibility test's)
@@ -263,21 +265,22 @@ def train_features(splits: tuple[Any, Any], schema: Any) -> Any:
 @pytest.fixture(scope="session")
 def tuning_report(ml_project: project.Identity, params: Any) -> Path | None:
     """The project's last tuning report (reports/tuning.json of `make tune` or the pipeline)
-    when it has train fit the study's best hyperparameters (tune.on_shortfall use_best, for
-    params.yaml's estimator and configuration as they are now); else None: params.yaml's."""
+    when it has train fit the study's best hyperparameters or the linear model (tune.on_shortfall
+    use_best, for params.yaml's estimator and configuration as they are now); else None:
+    params.yaml's."""
     from mlops_ladder.config import Settings
-    from mlops_ladder.train import tuned_hyperparameters
+    from mlops_ladder.train import tuned_model
 
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ml_project.root)
         found = Settings.load().tuning_report.resolve()
-    return found if tuned_hyperparameters(found, params) is not None else None
+    return found if tuned_model(found, params) is not None else None
 
 
 @pytest.fixture(scope="session")
 def model(workspace: Path, request: pytest.FixtureRequest) -> Any:
     """The model the pipeline's train stage fitted (the workspace's): params.yaml's
-    hyperparameters, or the study's best where the tuning report says so."""
+    hyperparameters, or the study's best (or the linear model) where the tuning report says so."""
     return request.config.stash[_STAGE_OUTPUTS][0]
 
 
@@ -290,11 +293,11 @@ def report(workspace: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def retrained(train_features: Any, schema: Any, params: Any, tuning_report: Path | None) -> Any:
     """The model trained again here, in process, from the same data, params and seed (and the
-    same tuned hyperparameters): the reproducibility test compares it with `model`."""
-    from mlops_ladder.train import train, tuned_hyperparameters
+    same tuning choice): the reproducibility test compares it with `model`."""
+    from mlops_ladder.train import train, tuned_model
 
-    chosen = tuned_hyperparameters(tuning_report, params) if tuning_report else None
-    return train(train_features, schema, params, chosen)
+    tuned = tuned_model(tuning_report, params) if tuning_report else None
+    return train(train_features, schema, params, tuned)
 
 
 # What the stages wrote, read as soon as they ran: a test may run a stage again on other params

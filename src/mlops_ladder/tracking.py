@@ -140,12 +140,14 @@ def log_training(
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         signature = infer_signature(example, model.predict(example))
     with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"train-{params.train.estimator}"
+        experiment_id=experiment_id, run_name=f"train-{metadata['estimator']}"
     ) as run:
         mlflow.log_params(flatten(params.model_dump()))
         mlflow.set_tags(
             {
                 "seed": params.seed,
+                "estimator": metadata["estimator"],  # the one fitted (tuning may pick linear)
+                "hyperparameters_from": metadata["hyperparameters_from"],
                 "data.raw_md5": metadata["data"]["raw"]["md5"],
                 "data.train_md5": metadata["data"]["train"]["md5"],
                 "git.commit": metadata["git"]["commit"] or "none",
@@ -203,9 +205,21 @@ def log_tuning(settings: Settings, tuning: dict[str, Any]) -> str:
                 f"configured_cv_{metric}": tuning["configured_score"],
                 "shortfall": tuning["shortfall"],
                 "trials": len(trials),
+                # the linear model tuned alike: the one train would fit (where one converged)
+                **(
+                    {f"linear_cv_{metric}": tuning["linear"]["score"]}
+                    if (tuning.get("linear") or {}).get("score") is not None
+                    else {}
+                ),
             }
         )
-        mlflow.set_tags({"tuning.passed": tuning["passed"], "estimator": tuning["estimator"]})
+        mlflow.set_tags(
+            {
+                "tuning.passed": tuning["passed"],
+                "estimator": tuning["estimator"],
+                "tuning.use_estimator": tuning.get("use_estimator") or "",
+            }
+        )
         mlflow.log_dict(tuning, "tuning.json")
         table = pd.DataFrame(
             [{"trial": t["number"], **t["params"], f"cv_{metric}": t["score"]} for t in trials]

@@ -6,6 +6,7 @@ import json
 import platform
 import subprocess
 import warnings
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -66,23 +67,39 @@ def fit(train_features: pd.DataFrame, schema: Schema, estimator: BaseEstimator) 
     return Pipeline([("features", derived), ("predictor", predictor)])
 
 
+@dataclass(frozen=True)
+class Tuned:
+    """What the tune stage's report has train fit instead of params.yaml's model: the study's
+    best hyperparameters of params.yaml's estimator, or the linear model (with train.linear's
+    hyperparameters, or its study's best where train.linear falls short)."""
+
+    estimator: str
+    hyperparameters: dict[str, Any]
+    hyperparameters_from: str = "tuning"  # or params.yaml: train.linear's own
+
+
 def train(
     train_features: pd.DataFrame,
     schema: Schema,
     params: Params,
-    hyperparameters: dict[str, Any] | None = None,
+    tuned: Tuned | None = None,
 ) -> Pipeline:
-    """The model params.yaml describes (or with `hyperparameters`: the study's best, see
-    tuned_hyperparameters), fitted on the training features."""
-    chosen = params.train.hyperparameters if hyperparameters is None else hyperparameters
-    estimator = make_estimator(params.train.estimator, chosen, params.seed, params.task)
-    return fit(train_features, schema, estimator)
+    """The model params.yaml describes (or with `tuned`: the tune stage's choice, see
+    tuned_model), fitted on the training features."""
+    name, chosen = (
+        (params.train.estimator, params.train.hyperparameters)
+        if tuned is None
+        else (tuned.estimator, tuned.hyperparameters)
+    )
+    return fit(train_features, schema, make_estimator(name, chosen, params.seed, params.task))
 
 
-def tuned_hyperparameters(report_file: Path, params: Params) -> dict[str, Any] | None:
-    """The study's best hyperparameters when the tune stage's report says to use them
-    (params.yaml tune.on_shortfall use_best, and its configuration clearly below the best),
-    for the estimator and configuration params.yaml holds now; else None: params.yaml's."""
+def tuned_model(report_file: Path, params: Params) -> Tuned | None:
+    """What the tune stage's report says train fits instead of params.yaml's model (params.yaml
+    tune.on_shortfall use_best, and its configuration clearly below the study's best, or the
+    linear model clearly better than the model train would fit), for the estimator and
+    configuration params.yaml holds now (and train.linear and the bar's linear margin, where
+    the linear model is the choice); else None: params.yaml's."""
     if not report_file.is_file():
         return None
     report = json.loads(report_file.read_text())
@@ -90,8 +107,20 @@ def tuned_hyperparameters(report_file: Path, params: Params) -> dict[str, Any] |
         report.get("estimator") == params.train.estimator
         and report.get("configured") == params.train.hyperparameters
         and params.tune.on_shortfall == "use_best"
+        and report.get("use_best")
     )
-    return dict(report["best_params"]) if current and report.get("use_best") else None
+    if not current:
+        return None
+    if report.get("use_estimator") == "linear":
+        scored = report.get("linear") or {}
+        if scored.get("configured") != params.train.sections["linear"] or scored.get(
+            "margin"
+        ) != params.quality.beat_baselines.get("linear"):
+            return None  # train.linear or the bar changed since it was scored: tune again
+        if scored.get("hyperparameters_passed"):
+            return Tuned("linear", dict(scored["configured"]), "params.yaml")
+        return Tuned("linear", dict(scored["best_params"]))
+    return Tuned(params.train.estimator, dict(report["best_params"]))
 
 
 def describe(
@@ -100,10 +129,11 @@ def describe(
     train_file: Path,
     schema: Schema,
     params: Params,
-    hyperparameters: dict[str, Any] | None = None,
+    tuned: Tuned | None = None,
 ) -> dict[str, Any]:
     """Metadata to reproduce and explain the model: data, code, params, metrics, libraries,
-    and the hyperparameters fitted (the study's best, when they are not params.yaml's).
+    and the estimator and hyperparameters fitted (the tune stage's choice, when they are not
+    params.yaml's).
 
     The data hashes are MD5s of the files, the hashes DVC gives them: the data's version.
     """
@@ -112,9 +142,12 @@ def describe(
     predicted, scores = predict(model, train_features[schema.feature_names])
     return {
         "task": params.task,
-        "estimator": params.train.estimator,
-        "hyperparameters": hyperparameters or params.train.hyperparameters,
-        "hyperparameters_from": "params.yaml" if hyperparameters is None else "tuning",
+        "estimator": params.train.estimator if tuned is None else tuned.estimator,
+        "hyperparameters": params.train.hyperparameters if tuned is None else tuned.hyperparameters,
+        "hyperparameters_from": "params.yaml" if tuned is None else tuned.hyperparameters_from,
+        "estimator_from": "params.yaml"
+        if tuned is None or tuned.estimator == params.train.estimator
+        else "tuning",
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": {
             "raw": {"file": str(raw_file), "md5": file_md5(raw_file)},

@@ -7,8 +7,9 @@ is test_tables.py; here, each rule on its own, cheaply.
 3. The generated tests' expensive steps bound themselves on a large table (tuning, backtest,
    importance sample their rows).
 4. Monitoring: no false alarm from a small current window (measured on real tables).
-5. A first run ends with a model: a tuning shortfall trains the study's best; a feature is
-   failed as harmful only beyond chance.
+5. A first run ends with a model: a tuning shortfall trains the study's best, a linear model
+   clearly better than the forest is trained instead; a feature is failed as harmful only
+   beyond chance.
 6. Drafts that mislead: ordinal text, a median that is the minimum, a file sorted by its
    target, another separator.
 7. Tiny tables: every size from the smallest supported one runs its stages.
@@ -392,6 +393,10 @@ def test_a_tuning_shortfall_trains_the_studys_best_and_says_so(
     assert metadata["hyperparameters_from"] == "tuning"
     assert metadata["hyperparameters"] == report["best_params"]
     assert "copy them into params.yaml train.random_forest" in caplog.text
+    # And the forest stays: penguins' study's best is as good as the linear model
+    assert report["use_estimator"] is None
+    assert report["linear"]["score"] is not None
+    assert metadata["estimator"] == "random_forest"
     # And the model trained is the study's, not one tree
     from mlops_ladder.train import load
 
@@ -407,6 +412,106 @@ def test_a_team_can_keep_params_yaml_the_model_trained(new_project, capsys) -> N
     with inside(made.root):
         assert main(["tune"]) == 1
     assert "copy these into params.yaml train.random_forest:" in capsys.readouterr().err
+
+
+def linear_table(rows: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A target that is a weighted sum of its features plus a little noise: ridge regression
+    fits it, and a forest's steps cannot match it (nor predict beyond the values it saw)."""
+    generator = np.random.default_rng(seed)
+    features = generator.normal(size=(rows, 4))
+    target = features @ np.array([3.0, -2.0, 1.5, 0.5]) + generator.normal(0, 0.3, rows)
+    frame = pd.DataFrame(features, columns=["a", "b", "c", "d"])
+    return frame.assign(y=target)
+
+
+def on_a_linear_table(new_project: Any, on_shortfall: str) -> Any:
+    made = new_project(task="regression", level=0, table=linear_table(), target="y")
+    made.set_params(tune={"n_trials": 3, "timeout": None, "on_shortfall": on_shortfall})
+    run(made.root, "ingest", "validate", "split", "featurize")
+    return made
+
+
+def test_a_linear_model_clearly_better_than_the_forest_is_trained_and_said(
+    new_project, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a new project on a table the linear model fits far better than any forest
+    made = on_a_linear_table(new_project, "use_best")
+    # When tune and train run, then tune passes, its report picking the linear model
+    run(made.root, "tune", "train")
+    report = json.loads((made.root / "reports" / "tuning.json").read_text())
+    assert report["hyperparameters_passed"] is True
+    assert report["use_estimator"] == "linear"
+    assert report["use_best"] is True
+    assert evaluate.gain("r2", report["linear"]["score"], report["best_score"]) > 0.05
+    # And train.linear is within tolerance of its own study's best: what train fits is tuned
+    assert report["linear"]["hyperparameters_passed"] is True
+    assert report["passed"] is True
+    # And train fits it with params.yaml train.linear, naming the edit that makes it the spec
+    params = load_params(made.root / "params.yaml")
+    metadata = json.loads((made.root / "models" / "metadata.json").read_text())
+    assert metadata["estimator"] == "linear"
+    assert metadata["estimator_from"] == "tuning"
+    assert metadata["hyperparameters"] == params.train.linear
+    assert metadata["hyperparameters_from"] == "params.yaml"
+    assert "set params.yaml train.estimator: linear to make it the spec" in caplog.text
+    from sklearn.linear_model import Ridge
+
+    from mlops_ladder.train import load
+
+    with inside(made.root):
+        assert isinstance(load(made.root / "models" / "model.joblib")[-1][-1], Ridge)
+    # And once the bar's linear margin or train.linear changes, the report is stale: train
+    # fits params.yaml's forest
+    for change in (
+        {"quality": {**made.params()["quality"], "beat_baselines": {"linear": -0.5}}},
+        {"train": {"linear": {"alpha": 2.0}}},
+    ):
+        original = made.params_file.read_text()
+        made.set_params(**change)
+        run(made.root, "train")
+        made.params_file.write_text(original)
+        metadata = json.loads((made.root / "models" / "metadata.json").read_text())
+        assert (metadata["estimator"], metadata["hyperparameters_from"]) == (
+            "random_forest",
+            "params.yaml",
+        ), change
+
+
+def test_a_linear_model_whose_own_hyperparameters_fall_short_trains_its_studys_best(
+    new_project, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given the linear table, params.yaml's ridge regularised into uselessness (alpha 1e5)
+    made = on_a_linear_table(new_project, "use_best")
+    made.set_params(train={"linear": {"alpha": 100000.0}})
+    # When tune and train run, then the linear model's study's best is clearly better
+    run(made.root, "tune", "train")
+    report = json.loads((made.root / "reports" / "tuning.json").read_text())
+    linear = report["linear"]
+    assert linear["hyperparameters_passed"] is False
+    assert linear["score"] == linear["best_score"] > linear["configured_score"] + 0.05
+    assert report["use_estimator"] == "linear"
+    # And train fits that best, so the report does not pass: train.linear is not tuned
+    assert report["passed"] is False
+    metadata = json.loads((made.root / "models" / "metadata.json").read_text())
+    assert (metadata["estimator"], metadata["hyperparameters_from"]) == ("linear", "tuning")
+    assert metadata["hyperparameters"] == linear["best_params"]
+    assert "and these hyperparameters into train.linear" in caplog.text
+    assert "copy these into params.yaml train.linear:\n    alpha: " in caplog.text
+
+
+def test_a_team_can_keep_params_yaml_the_estimator_trained(new_project, capsys) -> None:
+    made = on_a_linear_table(new_project, "error")
+    with inside(made.root):
+        assert main(["tune"]) == 1
+    err = capsys.readouterr().err
+    assert "a simpler model is better; set params.yaml train.estimator: linear" in err
+    report = json.loads((made.root / "reports" / "tuning.json").read_text())
+    assert (report["passed"], report["use_best"], report["use_estimator"]) == (
+        False,
+        False,
+        "linear",
+    )
+    assert not (made.root / "models" / "model.joblib").exists()
 
 
 def harmful(importance: dict[str, Any]) -> list[str]:
