@@ -124,8 +124,22 @@ def entries(card: dict) -> dict[str, dict[str, Any]]:
     return {test["id"]: test for s in card["sections"].values() for test in s["tests"]}
 
 
+def card_entries(project: Path, env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """`make readiness`, then its card's entries by paper id."""
+    return card_entries(project, env)
+
+
 def scores(project: Path, env: dict[str, str]) -> dict[str, float]:
-    return {key: entry["score"] for key, entry in entries(readiness(project, env)[1]).items()}
+    return {key: entry["score"] for key, entry in card_entries(project, env).items()}
+
+
+def entry_after_edit(
+    project: Path, env: dict[str, str], workflow: Path, change: Any, point: str
+) -> dict[str, Any]:
+    """One point's entry of the card while `change` edits `workflow` (put back afterwards)."""
+    with restored(workflow):
+        edit_yaml(workflow, change)
+        return card_entries(project, env)[point]
 
 
 def recorded(reports: Path) -> dict[str, dict[str, Any]]:
@@ -222,24 +236,24 @@ class CardChecks:
         # Dependabot gone: no notification of dependency changes
         with restored(github / "dependabot.yml"):
             (github / "dependabot.yml").unlink()
-            monitoring_1 = entries(readiness(project, env)[1])["monitoring-1"]
+            monitoring_1 = card_entries(project, env)["monitoring-1"]
         # The generated placeholder replaced by a real owner: the model spec is reviewed
         with restored(github / "CODEOWNERS", github / "workflows" / "ci.yml"):
-            placeholder = entries(readiness(project, env)[1])["model-1"]
+            placeholder = card_entries(project, env)["model-1"]
             owners = (github / "CODEOWNERS").read_text().replace("@example-org", "@acme-ml")
             (github / "CODEOWNERS").write_text(owners)
-            reviewed = entries(readiness(project, env)[1])["model-1"]
+            reviewed = card_entries(project, env)["model-1"]
             # params.yaml's spec no longer reviewed by a code owner, and CI's review check removed
             (github / "CODEOWNERS").write_text(owners.replace("/params.yaml ", "# "))
-            unowned = entries(readiness(project, env)[1])["model-1"]
+            unowned = card_entries(project, env)["model-1"]
             edit_yaml(github / "workflows" / "ci.yml", drop_steps("readiness --code-owner-review"))
-            unchecked = entries(readiness(project, env)[1])["model-1"]
+            unchecked = card_entries(project, env)["model-1"]
         # The alert rules no longer tested in CI; CI no longer runs the pipeline
         with restored(github / "workflows" / "ci.yml"):
             edit_yaml(github / "workflows" / "ci.yml", drop_steps("promtool"))
-            untested = entries(readiness(project, env)[1])["monitoring-6"]
+            untested = card_entries(project, env)["monitoring-6"]
             edit_yaml(github / "workflows" / "ci.yml", drop_steps("make pipeline"))
-            unrun = entries(readiness(project, env)[1])["infrastructure-3"]
+            unrun = card_entries(project, env)["infrastructure-3"]
         assert monitoring_1["score"] == 0
         assert ".github/dependabot.yml is missing" in monitoring_1["missing"]
         assert placeholder["score"] == 0.5
@@ -313,7 +327,7 @@ class PipelineBreakages:
             edit_yaml(tmp_path / "params.yaml", change)
             run([*CLI, "train"], project, broken)
             evaluated = run([*CLI, "evaluate"], project, broken)
-            found = entries(readiness(project, broken)[1])
+            found = card_entries(project, broken)
         # Then the bar says a simpler model is better, and the card loses model-5
         assert "clearly worse than the linear baseline" in evaluated.stderr
         assert found["model-5"]["score"] == 0
@@ -349,7 +363,7 @@ class PipelineBreakages:
             for stage in ("ingest", "validate", "split", "featurize", "train", "evaluate"):
                 run([*CLI, stage], project, broken, label=f"noise: {stage}")
             flagged = json.loads((tmp_path / "reports" / "metrics.json").read_text())
-            found = entries(readiness(project, broken)[1])["data-2"]
+            found = card_entries(project, broken)["data-2"]
         # Then the noise is named as never helping, and past the stated share data-2 drops
         assert {f"noise_{i}" for i in range(3)} <= set(flagged["feature_importance"]["useless"])
         assert found["score"] == 0
@@ -378,11 +392,11 @@ class PipelineBreakages:
 
             edit_yaml(tmp_path / "params.yaml", bound(1))
             run([*CLI, "evaluate"], project, broken)
-            tagged = entries(readiness(project, broken)[1])
+            tagged = card_entries(project, broken)
             # When no gap is allowed between its groups
             edit_yaml(tmp_path / "params.yaml", bound(0))
             run([*CLI, "evaluate"], project, broken)
-            unequal = entries(readiness(project, broken)[1])
+            unequal = card_entries(project, broken)
         # Then model-6 has no slice to stand on; model-7 scores with a sensitive feature
         # served within its bound, and drops when the gap is over it
         assert tagged["model-6"]["score"] == 0
@@ -411,7 +425,7 @@ class PipelineBreakages:
             )
             run([*CLI, "ingest"], project, broken)
             refused = run([*CLI, "validate"], project, broken, check=False)
-            found = entries(readiness(project, broken)[1])
+            found = card_entries(project, broken)
         # Then validate names the leak; the card loses data-4, and data-1 (the data is invalid)
         assert refused.code == 1
         assert "copy.leakage" in refused.stderr
@@ -435,7 +449,7 @@ class PipelineBreakages:
             edit_yaml(tmp_path / "params.yaml", change)
             costly = run([*CLI, "featurize"], project, broken, check=False)
             untuned = run([*CLI, "tune"], project, broken, check=False)
-            found = entries(readiness(project, broken)[1])
+            found = card_entries(project, broken)
         # Then featurize and tune fail, saying why, and the card loses data-3 and model-3
         assert costly.code == untuned.code == 1
         assert "bytes per row is over the budget of 1" in costly.stderr
@@ -460,7 +474,7 @@ class PipelineBreakages:
             edit_yaml(params_file, lambda p: p["ingest"].update(source=str(personal)))
             test = "tests/test_serving.py::test_personal_data_is_tagged_and_never_logged_in_clear"
             failed = run([*PYTEST, test], project, broken, check=False)
-            found = entries(readiness(project, broken)[1])["data-5"]
+            found = card_entries(project, broken)["data-5"]
         # Then the project's privacy test names the column, and data-5 drops: a privacy test
         # that fails is personal data in the clear, no half point for the deployment's secret
         assert failed.code == 1, failed.tail()
@@ -495,15 +509,13 @@ class Level2Card(PipelineBreakages, CardChecks):
         self, project: Path, env: dict[str, str]
     ) -> None:
         cd = project / ".github" / "workflows" / "cd.yml"
-        with restored(cd):
-            edit_yaml(cd, drop_steps("smoke-test"))
-            unsmoked = entries(readiness(project, env)[1])["infrastructure-6"]
-        with restored(cd):
-            edit_yaml(cd, lambda w: w["jobs"].pop("staging"))
-            unstaged = entries(readiness(project, env)[1])["infrastructure-6"]
+        unsmoked = entry_after_edit(project, env, cd, drop_steps("smoke-test"), "infrastructure-6")
+        unstaged = entry_after_edit(
+            project, env, cd, lambda w: w["jobs"].pop("staging"), "infrastructure-6"
+        )
         with restored(project / ".github" / "workflows" / "rollback.yml"):
             (project / ".github" / "workflows" / "rollback.yml").unlink()
-            by_hand = entries(readiness(project, env)[1])["infrastructure-7"]
+            by_hand = card_entries(project, env)["infrastructure-7"]
         assert unsmoked["score"] == unstaged["score"] == 0
         assert "no smoke test" in unsmoked["missing"]
         assert "no staging job" in unstaged["missing"]
@@ -517,7 +529,7 @@ class Level2Card(PipelineBreakages, CardChecks):
         with restored(deployment):
             text = deployment.read_text()
             deployment.write_text(text.replace("secretKeyRef:", "configMapKeyRef:"))
-            found = entries(readiness(project, env)[1])["data-5"]
+            found = card_entries(project, env)["data-5"]
         assert found["score"] == 0
         assert f"no container takes {PREFIX}PII_KEY from a secret" in found["missing"]
         # And with a feature tagged pii, serving refuses to start on the public default key
@@ -542,10 +554,10 @@ class Level2Card(PipelineBreakages, CardChecks):
 
         with restored(monitor), scratch(project, env, tmp_path) as broken:
             edit_yaml(monitor, unregistered)
-            read = entries(readiness(project, broken)[1])
+            read = card_entries(project, broken)
             # When the workflow test runs that step as the schedule does
             ran = run([*PYTEST, "tests/test_workflows.py"], project, broken, check=False)
-            found = entries(readiness(project, broken)[1])
+            found = card_entries(project, broken)
         # Then the card reads it off the workflow, and the step's report has no champion
         for paper_id in ("monitoring-4", "model-2"):
             assert read[paper_id]["score"] == 0
@@ -559,7 +571,7 @@ class Level2Card(PipelineBreakages, CardChecks):
         self, project: Path, env: dict[str, str], tmp_path: Path
     ) -> None:
         # Given the first champion's decision: no champion before it, no costs compared
-        first = entries(readiness(project, env)[1])["monitoring-6"]
+        first = card_entries(project, env)["monitoring-6"]
         # When a model is trained again and put to the gate against the same registry (bounds
         # loosened: the comparison is under test here, not this shared machine's timing)
         with scratch(project, env, tmp_path) as again:
@@ -572,7 +584,7 @@ class Level2Card(PipelineBreakages, CardChecks):
             for stage in ("train", "evaluate", "register"):
                 run([*CLI, stage], project, again)
             decision = json.loads((tmp_path / "reports" / "registration.json").read_text())
-            second = entries(readiness(project, again)[1])["monitoring-6"]
+            second = card_entries(project, again)["monitoring-6"]
         # Then the gate compared its costs with the champion's, and the point is whole
         assert first["score"] == 0.5
         assert "the first champion: none to compare with" in first["missing"]
@@ -584,7 +596,7 @@ class Level2Card(PipelineBreakages, CardChecks):
     ) -> None:
         # Given the test split served by the champion (its prediction log) and its labels
         with scratch(project, env, tmp_path) as served:
-            fresh = entries(readiness(project, served)[1])
+            fresh = card_entries(project, served)
             script = (
                 "import sys, datetime, pathlib, joblib, pandas as pd;"
                 "from mlops_ladder.testing import prediction_log;"
@@ -610,7 +622,7 @@ class Level2Card(PipelineBreakages, CardChecks):
             # When the monitoring job runs against the registry's champion, with the labels
             labelled = ["--current", log, "--labels", log / "labels.csv"]
             run([*CLI, "monitor", *labelled], project, served)
-            found = entries(readiness(project, served)[1])
+            found = card_entries(project, served)
         # Then model-2, monitoring-4 and monitoring-7 rest on that report, not on the wiring
         for paper_id in ("model-2", "monitoring-4", "monitoring-7"):
             assert fresh[paper_id]["score"] == 0.5, paper_id
@@ -632,7 +644,7 @@ class Level2Card(PipelineBreakages, CardChecks):
                 run([*CLI, stage], project, broken)
             refused = run([*CLI, "register"], project, broken, check=False)
             decision = json.loads((tmp_path / "reports" / "registration.json").read_text())
-            found = entries(readiness(project, broken)[1])["monitoring-6"]
+            found = card_entries(project, broken)["monitoring-6"]
         # Then the gate refuses it for its computing costs, and the card loses monitoring-6
         assert refused.code == 1
         assert decision["costs"]["failures"], decision["costs"]
@@ -643,7 +655,7 @@ class Level2Card(PipelineBreakages, CardChecks):
         self, project: Path, env: dict[str, str]
     ) -> None:
         ct = project / ".github" / "workflows" / "ct.yml"
-        fresh = entries(readiness(project, env)[1])["monitoring-1"]
+        fresh = card_entries(project, env)["monitoring-1"]
         with restored(ct):
             # ct.yml asks the data's source for a change each week (dvc update of an import)
             edit_yaml(
@@ -652,11 +664,11 @@ class Level2Card(PipelineBreakages, CardChecks):
                     2, {"name": "Look for new data", "run": "uv run --frozen dvc update -R data"}
                 ),
             )
-            watched = entries(readiness(project, env)[1])["monitoring-1"]
+            watched = card_entries(project, env)["monitoring-1"]
             # its retraining on a committed .dvc change is a reaction, not a notification
             edit_yaml(ct, lambda w: w["jobs"]["train"]["steps"].pop(2))
             edit_yaml(ct, lambda w: (w.get("on") or w[True]).pop("push"))
-            unchanged = entries(readiness(project, env)[1])["monitoring-1"]
+            unchanged = card_entries(project, env)["monitoring-1"]
         assert fresh["score"] == unchanged["score"] == 0.5
         assert "no scheduled workflow watches the data's upstream source" in fresh["missing"]
         assert watched["score"] == 1
@@ -665,9 +677,7 @@ class Level2Card(PipelineBreakages, CardChecks):
         self, project: Path, env: dict[str, str]
     ) -> None:
         ci = project / ".github" / "workflows" / "ci.yml"
-        with restored(ci):
-            edit_yaml(ci, drop_steps("smoke-test"))
-            found = entries(readiness(project, env)[1])["infrastructure-6"]
+        found = entry_after_edit(project, env, ci, drop_steps("smoke-test"), "infrastructure-6")
         assert found["score"] == 0.5
         assert "ci.yml does not start the image it builds and smoke-test it" in found["missing"]
 
@@ -702,6 +712,6 @@ class Level1Card(CardChecks):
         makefile = project / "Makefile"
         with restored(makefile):
             makefile.write_text(makefile.read_text().replace(f"-e {PREFIX}PII_KEY ", ""))
-            found = entries(readiness(project, env)[1])["data-5"]
+            found = card_entries(project, env)["data-5"]
         assert found["score"] == 0
         assert f"docker-run does not pass {PREFIX}PII_KEY" in found["missing"]
