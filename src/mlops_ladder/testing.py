@@ -363,8 +363,6 @@ def registered(workspace: Path, ml_project: project.Identity) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def served(registered: dict[str, Any]) -> Iterator[Any]:
     """The serving app (FastAPI's TestClient) answering with the registry's champion, ready."""
-    import time
-
     from fastapi.testclient import TestClient
 
     from mlops_ladder.serving.app import create_app
@@ -372,12 +370,18 @@ def served(registered: dict[str, Any]) -> Iterator[Any]:
     if not registered.get("promoted"):
         pytest.fail("the gate promoted no champion to serve: " + "; ".join(registered["reasons"]))
     with TestClient(create_app()) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/ready").status_code != 200:
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app never got ready: {client.get('/ready').json()}")
-            time.sleep(0.2)
+        wait_until_ready(client)
         yield client
+
+
+def wait_until_ready(client: Any, seconds: float = 60) -> None:
+    """Poll the app's /ready until it answers 200 (the model loads in the background); fail
+    the test, with the app's reason, after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while client.get("/ready").status_code != 200:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the app never got ready: {client.get('/ready').json()}")
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")
@@ -644,11 +648,7 @@ def privacy(
     inputs = splits[1][schema.feature_names].head(20).astype(object)
     sent = inputs.where(inputs.notna(), None).to_dict("records")
     with TestClient(create_app(project=settings)) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/ready").status_code != 200:
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app never got ready: {client.get('/ready').json()}")
-            time.sleep(0.2)
+        wait_until_ready(client)
         answer = client.post("/predict", json={"records": sent})
         if answer.status_code != 200:
             pytest.fail(f"/predict answered HTTP {answer.status_code}: {answer.text}")
