@@ -866,6 +866,10 @@ ALERTS_TESTED = rule(
     alert_rules_tested_in_ci,
     1,
 )
+CD_CANARY = rule("cd.yml", "smoke test, then staging, then production", cd_canary, 2)
+COSTS_MEASURED = report(
+    "metrics.json", "training time, latency, throughput and size measured", costs_measured
+)
 
 
 def wired_or_by_hand(paper_id: str, wiring: tuple[Check, ...], by_hand: Check) -> Check:
@@ -1038,10 +1042,10 @@ PAPER: tuple[PaperTest, ...] = (
         "infrastructure-6",
         "Models are canaried before serving",
         (
-            rule("cd.yml", "smoke test, then staging, then production", cd_canary, 2),
+            CD_CANARY,
             rule("ci.yml", "the built image started and smoke-tested", ci_smoke_tests_the_image, 1),
         ),
-        manual=(rule("cd.yml", "smoke test, then staging, then production", cd_canary, 2),),
+        manual=(CD_CANARY,),
     ),
     PaperTest(
         "infrastructure-7",
@@ -1109,11 +1113,7 @@ PAPER: tuple[PaperTest, ...] = (
         "serving latency, throughput, or RAM usage",
         (
             T("monitoring-6"),
-            report(
-                "metrics.json",
-                "training time, latency, throughput and size measured",
-                costs_measured,
-            ),
+            COSTS_MEASURED,
             report(
                 "registration.json",
                 "costs within the gate's bounds of the champion's",
@@ -1123,11 +1123,7 @@ PAPER: tuple[PaperTest, ...] = (
         ),
         manual=(
             T("monitoring-6"),
-            report(
-                "metrics.json",
-                "training time, latency, throughput and size measured",
-                costs_measured,
-            ),
+            COSTS_MEASURED,
             report("registration.json", "no cost regression found", no_cost_regression),
             ALERTS_TESTED,
         ),
