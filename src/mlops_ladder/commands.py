@@ -300,12 +300,13 @@ def _score(value: float | None) -> str:
 def cmd_train(project: Project, args: argparse.Namespace) -> int:
     settings, params, schema = project.settings, project.params, project.schema
     tuned = train.tuned_model(settings.tuning_report, params)
+    values = ", ".join(f"{k}: {v}" for k, v in tuned.hyperparameters.items()) if tuned else ""
     if tuned is not None and tuned.estimator != params.train.estimator:
         log.warning(
             "training %s (%s) instead of train.%s: %s says it is clearly better; set "
             "params.yaml train.estimator: %s%s to make it the spec",
             tuned.estimator,
-            ", ".join(f"{name}: {value}" for name, value in tuned.hyperparameters.items()),
+            values,
             params.train.estimator,
             settings.tuning_report,
             tuned.estimator,
@@ -318,7 +319,7 @@ def cmd_train(project: Project, args: argparse.Namespace) -> int:
             "training the study's best hyperparameters of %s (%s): params.yaml's scored "
             "clearly below them; copy them into params.yaml train.%s to make them the spec",
             settings.tuning_report,
-            ", ".join(f"{name}: {value}" for name, value in tuned.hyperparameters.items()),
+            values,
             params.train.estimator,
         )
     started = time.perf_counter()
