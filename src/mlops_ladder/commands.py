@@ -824,11 +824,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     args = build_parser(identity).parse_args(given)
     try:
+        current = Project()
         if "feast" in NEEDS.get(getattr(args, "command", None) or "", ()):
             # Without the section, installing Feast would not help: say what would.
-            Project().params.require_feature_store()
+            current.params.require_feature_store()
         require_modules(needed_modules(args, identity))
-        return args.run(Project(), args)
+        return args.run(current, args)
     except ProjectError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
