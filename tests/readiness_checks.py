@@ -126,7 +126,7 @@ def entries(card: dict) -> dict[str, dict[str, Any]]:
 
 def card_entries(project: Path, env: dict[str, str]) -> dict[str, dict[str, Any]]:
     """`make readiness`, then its card's entries by paper id."""
-    return card_entries(project, env)
+    return entries(readiness(project, env)[1])
 
 
 def scores(project: Path, env: dict[str, str]) -> dict[str, float]:
