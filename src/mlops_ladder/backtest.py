@@ -1,6 +1,6 @@
 """What a model's age costs: a backtest on the data in its order (ML Test Score, model-4).
 
-The labelled rows, in order (params.yaml `evaluate.order_by`: a column such as a date, listed
+The labelled rows, in order (params.yaml `evaluate.order_by`: a column of dates or times, listed
 under schema.yaml `ignored` or a feature; else the order of the rows as ingested), are cut into
 `backtest_windows` consecutive windows of equal size. A model is trained on each window as
 params.yaml trains it, and scored on every later window: its score at age 1, 2, ... windows,
@@ -26,7 +26,7 @@ import pandas as pd
 
 from mlops_ladder import metrics
 from mlops_ladder.config import Params
-from mlops_ladder.data import ordered_by_target
+from mlops_ladder.data import is_date, ordered_by_target
 from mlops_ladder.errors import ConfigError, ProjectError
 from mlops_ladder.features import add_derived_features, derived_for
 from mlops_ladder.model import predict
@@ -43,14 +43,17 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
     settings, primary = params.evaluate, params.quality.primary_metric
     target, order_by = schema.target.name, settings.order_by
     rows = dataset[dataset[target].notna()]
+    in_time = False
     if order_by is not None:
         if order_by not in rows.columns:
             raise ConfigError(f"params.yaml evaluate.order_by: the data has no column '{order_by}'")
-        rows = rows.sort_values(order_by, kind="stable")
+        in_time = is_date(rows[order_by].dropna())
+        rows = rows.sort_values(order_by, kind="stable", key=_as_time if in_time else None)
     count = min(settings.backtest_windows, len(rows) // settings.min_slice_rows)
     result: dict[str, Any] = {
         "metric": primary,
         "order": order_by or "row order",
+        "in_time": in_time,  # ordered by dates: the score by age is the model's age in time
         "windows": count,
         "rows_per_window": -(-len(rows) // count) if count else 0,
         "skipped": [],
@@ -103,6 +106,11 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
     result["retrain_every_windows"] = interval
     result["retrain_every_rows"] = None if interval is None else interval * len(windows[0])
     return result
+
+
+def _as_time(column: pd.Series) -> pd.Series:
+    # Dates written as text sort as dates ("3/1/2021" after "12/1/2020"), not as text.
+    return pd.Series(pd.to_datetime(column, errors="coerce", format="mixed"), index=column.index)
 
 
 def _sample(window: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_ladder.data import is_date
 from mlops_ladder.errors import ConfigError, DataError
 from mlops_ladder.schema import Schema
 
@@ -59,6 +60,11 @@ class Draft:
     unlabelled: int = 0
     warnings: list[str] = field(default_factory=list)
     store_keys: dict[str, str] = field(default_factory=dict)  # params.yaml feature_store
+
+    def time_column(self) -> str | None:
+        """The ignored column of dates or times (the one named like a time, if several)."""
+        times = [name for name, reason in self.ignored.items() if reason.startswith("date or")]
+        return next((name for name in times if TIME_NAME.search(name)), times[0] if times else None)
 
     def to_yaml(self) -> str:
         lines = [HEADER.format(source=self.source, rows=self.rows, max_categories=MAX_CATEGORIES)]
@@ -263,7 +269,7 @@ def ignore_reason(values: pd.Series) -> str:
     if _is_number(present):
         unique_whole = distinct == len(values) and bool((present % 1 == 0).all())
         return "identifier: a different whole number on every row" if unique_whole else ""
-    if _is_date(present):
+    if is_date(present):
         return "date or time: derive features from it in features.py to use it"
     if distinct == len(values):
         return "identifier: a different text on every row"
@@ -404,26 +410,6 @@ def _is_bool(present: pd.Series) -> bool:
 
 def _is_number(present: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
-
-
-# A date or time written as text: two numbers joined by - / . or :, or a month's name beside a
-# number. An ordinal ("1st", "2nd") or a code ("A1") is not one, though dateutil parses it.
-DATE_LIKE = re.compile(
-    r"\d{1,4}\s*[-/.:]\s*\d{1,4}|\d{8}T?|"
-    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d|"
-    r"\d\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
-    re.IGNORECASE,
-)
-
-
-def _is_date(present: pd.Series) -> bool:
-    if pd.api.types.is_datetime64_any_dtype(present):
-        return True
-    sample = present.astype(str).head(200)
-    if not sample.str.contains(DATE_LIKE).mean() >= 0.95:
-        return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().mean() >= 0.95)
 
 
 def _plain(value: Any) -> Any:

@@ -379,6 +379,11 @@ def staleness_measured(value: dict[str, Any]) -> str | None:
             "the backtest cut the rows as ingested, not in the order of time: set params.yaml "
             "evaluate.order_by to the data's time column (a date)"
         )
+    if not stale.get("in_time"):
+        return (
+            f"params.yaml evaluate.order_by: '{stale['order']}' holds no dates, so the score "
+            "by model age is not an age in time: set it to the data's time column (a date)"
+        )
     return None
 
 

@@ -247,6 +247,21 @@ def test_any_column_name_survives_the_round_trip(new_project, capsys) -> None:
     assert validate(frame, schema).passed, validate(frame, schema).summary()
 
 
+def test_a_column_of_dates_is_offered_as_the_backtests_order(new_project, capsys) -> None:
+    from vega_datasets import local_data
+
+    # Given Seattle's daily weather, its dates a column, and params.yaml's evaluate.order_by unset
+    made = new_project(task="classification", level=0)
+    local_data.seattle_weather().to_csv(made.root / "weather.csv", index=False)
+    # When its contract is drafted, then the summary says which key to set to the date column
+    run(made.root, "schema draft weather.csv --target weather --output drafted.yaml")
+    assert "set params.yaml evaluate.order_by: date so" in capsys.readouterr().out
+    # With the key set, the draft has nothing to add about it
+    made.set_params(evaluate={"order_by": "date"})
+    run(made.root, "schema draft weather.csv --target weather --output drafted.yaml --force")
+    assert "evaluate.order_by" not in capsys.readouterr().out
+
+
 def test_an_existing_schema_is_kept_unless_forced(new_project, capsys) -> None:
     made = new_project(task="classification", level=0)
     table(x=np.linspace(0, 1, ROWS)).to_csv(made.root / "data.csv", index=False)

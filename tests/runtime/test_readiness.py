@@ -524,6 +524,10 @@ def test_staleness_counts_only_in_the_order_of_time(tmp_path: Path) -> None:
             return staleness(table, schema, params.model_copy(update={"evaluate": settings}))
 
         as_ingested, by_date = backtest(None), backtest("date")
+        by_temperature = backtest("temp_max")
+        # The dates written as text, month first: their order as text is not their order
+        table["date"] = table["date"].dt.strftime("%m/%d/%Y")
+        by_written_date = backtest("date")
     # Then the rows as ingested give scores by "age" that are no age: model-4 says what to set
     assert as_ingested["order"] == "row order"
     assert as_ingested["score_by_age"]
@@ -534,6 +538,15 @@ def test_staleness_counts_only_in_the_order_of_time(tmp_path: Path) -> None:
     assert by_date["order"] == "date"
     assert by_date["retrain_every_windows"] is not None
     assert readiness.staleness_measured({"staleness": by_date}) is None
+    # Dates written as text are put in the order of time all the same
+    assert by_written_date["in_time"]
+    assert by_written_date["score_by_age"] == by_date["score_by_age"]
+    # A column that holds no dates orders the rows, but not in time: the point is not earned
+    assert not by_temperature["in_time"]
+    assert by_temperature["score_by_age"] != by_date["score_by_age"]
+    problem = readiness.staleness_measured({"staleness": by_temperature})
+    assert problem is not None
+    assert "evaluate.order_by: 'temp_max' holds no dates" in problem
 
 
 # breakage: (edit of the project's files, the paper test, its score after, what the card says).
