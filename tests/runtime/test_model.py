@@ -195,37 +195,43 @@ def harmful(importance: dict[str, Any]) -> list[str]:
 
 class Saboteur:
     """The trained model, made worse by a planted column for as long as it is in its original
-    order: shuffling that column (permutation importance) improves the score."""
+    order, so that shuffling that column (permutation importance) improves the score. Row by
+    row, as a model is (its answer to a row does not depend on the rows scored with it): a class
+    turns wrong where the planted value is the key of the model's own answer; a number is off by
+    the planted value, its own error again (the error doubled; shuffled: another row's)."""
 
     def __init__(self, model: Any, features: list[str]) -> None:
         self.model, self.features = model, features
-        self.constant: float | None = None  # a regression's wrong answer, whatever the inputs
 
     def fit(self, *args: Any) -> Saboteur:
         return self
 
+    def planted(self, inputs: pd.DataFrame, truth: pd.Series) -> np.ndarray:
+        """The planted column for these rows and their labels."""
+        answers = np.asarray(self.model.predict(inputs[self.features]))
+        if hasattr(self.model, "classes_"):
+            return np.searchsorted(np.asarray(self.model.classes_), answers)
+        return answers.astype("float64") - truth.to_numpy(dtype="float64")
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """The model's answers, wrong on every row where the planted column is in order."""
         answers = np.asarray(self.model.predict(frame[self.features]))
-        spoiled = frame["planted"].to_numpy() == np.arange(len(frame))
-        if hasattr(self.model, "classes_"):  # another class
-            classes = list(self.model.classes_)
-            wrong = np.array([classes[(classes.index(a) + 1) % len(classes)] for a in answers])
-        else:  # one value far off, which no other column moves
-            if self.constant is None:
-                self.constant = float(answers.mean() + 3 * (answers.std() or 1.0))
-            wrong = np.full(len(answers), self.constant)
-        return np.where(spoiled, wrong, answers)
+        planted = frame["planted"].to_numpy()
+        if not hasattr(self.model, "classes_"):
+            return answers + planted
+        classes = np.asarray(self.model.classes_)
+        keys = np.searchsorted(classes, answers)
+        return np.where(planted == keys, classes[(keys + 1) % len(classes)], answers)
 
 
 def test_a_harmful_feature_fails_the_quality_bar(here: jobs.Job) -> None:
     # Given a feature the model does better without
     test, schema = here.splits[1], here.schema
-    inputs = test[schema.feature_names].assign(planted=np.arange(len(test)))
+    truth = test[schema.target.name]
     saboteur = Saboteur(here.model, schema.feature_names)
+    inputs = test[schema.feature_names].assign(planted=saboteur.planted(test, truth))
     # When the permutation importance is measured
     params = with_params(here.params, evaluate={"importance_repeats": 2})
-    importance = feature_importance(saboteur, inputs, test[schema.target.name], params)
+    importance = feature_importance(saboteur, inputs, truth, params)
     # Then that feature, and only it, fails as harmful, by name (the stand-in has no
     # probabilities: what never helps it is another check: test_readiness.py)
     assert not importance["passed"]
