@@ -77,7 +77,12 @@ REPORTS = {
         "feature_importance": {"passed": True, "useless": [], "failures": []},
         "groups": {"features": {}, "failures": []},
         "numerics": {"passed": True},
-        "staleness": {"order": "date", "score_by_age": {"1": 0.9}, "retrain_every_windows": 3},
+        "staleness": {
+            "order": "date",
+            "in_time": True,
+            "score_by_age": {"1": 0.9},
+            "retrain_every_windows": 3,
+        },
         "costs": {
             "latency_ms": 1.0,
             "rows_per_second": 1000.0,
@@ -644,6 +649,10 @@ REPORT_BREAKAGES = {
     "staleness in the order of ingestion": (
         "metrics.json", "staleness",
         {"order": "row order", "score_by_age": {"1": 0.9}, "retrain_every_windows": 3}, "model-4"),
+    "staleness in the order of a column without dates": (
+        "metrics.json", "staleness",
+        {"order": "temp_max", "in_time": False, "score_by_age": {"1": 0.9},
+         "retrain_every_windows": 3}, "model-4"),
     "a cost not measured": ("metrics.json", "costs", {"latency_ms": 1.0}, "monitoring-6"),
     "a costlier challenger": (
         "registration.json", "costs", {"failures": ["latency 3 times"]}, "monitoring-6"),
