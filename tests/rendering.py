@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -123,6 +124,23 @@ def provide_runtime(project: Path, wheel: Path) -> None:
     shutil.copy2(wheel, wheels / wheel.name)
 
 
+# A project whose tests are about what runs around the pipeline (the team platform, serving,
+# monitoring, the workflows, the feature store, ignored outputs) trains with a shorter study and
+# backtest: the tests of each level (test_level0.py, test_level1.py) run the defaults.
+LIGHT_PARAMS = {"n_trials": (10, 3), "backtest_windows": (6, 3)}
+
+
+def lighten(project: Path) -> None:
+    """params.yaml's study and backtest shortened (LIGHT_PARAMS), its comments kept."""
+    params = project / "params.yaml"
+    text = params.read_text()
+    for key, (default, light) in LIGHT_PARAMS.items():
+        line = re.compile(rf"^(\s+{key}: ){default}\b", re.M)
+        assert len(line.findall(text)) == 1, f"params.yaml: no single {key}: {default}"
+        text = line.sub(rf"\g<1>{light}", text)
+    params.write_text(text)
+
+
 @dataclass
 class Renderer:
     """Renders on demand; `get` caches, `fresh` always renders a new copy. Every render gets the
@@ -134,9 +152,10 @@ class Renderer:
     cache: dict[tuple, Path] = field(default_factory=dict)
     count: int = 0
 
-    def fresh(self, engine: str, provide: bool = True, **answers: str) -> Path:
+    def fresh(self, engine: str, provide: bool = True, light: bool = False, **answers: str) -> Path:
         """A new render; `provide=False` leaves the runtime's wheel for `make setup` to build
-        from the template, as on a new user's machine."""
+        from the template, as on a new user's machine; `light` gives its pipeline a shorter
+        study and backtest (`lighten`)."""
         self.count += 1
         parent = self.base / f"{engine}-{self.count}"
         parent.mkdir()
@@ -145,6 +164,8 @@ class Renderer:
         assert path.is_dir(), f"{engine} wrote no project at {path}"
         if provide:
             provide_runtime(path, self.wheel)
+        if light:
+            lighten(path)
         return path
 
     def get(self, engine: str, **answers: str) -> Path:

@@ -161,7 +161,7 @@ def prepare(
     registry: bool = False,
     **answers: str,
 ) -> ActProject:
-    project = renderer.fresh("copier", maturity_level=level, **answers)
+    project = renderer.fresh("copier", maturity_level=level, light=True, **answers)
     act_env = dict(env)
     for name in ("MLFLOW_TRACKING_URI", "ACT", "GITHUB_TOKEN"):
         act_env.pop(name, None)

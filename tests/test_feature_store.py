@@ -31,7 +31,7 @@ FEAST_STAGES = ["feature-table", "feast-apply", "split", "train", "register", "m
 
 @pytest.fixture(scope="module")
 def project(renderer: Renderer, env: dict[str, str]) -> tuple[Path, str, float]:
-    path = renderer.fresh("copier", maturity_level="2", feature_store="feast")
+    path = renderer.fresh("copier", maturity_level="2", feature_store="feast", light=True)
     run(["make", "setup"], path, env, label="feast: make setup")
     started = time.perf_counter()
     outcome = run(["make", "all"], path, env, label="feast: make all")

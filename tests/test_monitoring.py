@@ -34,7 +34,7 @@ CURRENT_RGB = (249, 188, 128)
 
 @pytest.fixture(scope="module")
 def project(renderer: Renderer, env: dict[str, str]) -> Path:
-    path = renderer.fresh("copier", maturity_level="1")
+    path = renderer.fresh("copier", maturity_level="1", light=True)
     run(["make", "setup"], path, env, label="monitoring: make setup")
     run(["make", "pipeline"], path, env, label="monitoring: make pipeline")
     return path

@@ -62,7 +62,7 @@ def test_pipeline_outputs_stay_ignored_after_failed_and_successful_runs(
     renderer: Renderer, env: dict[str, str]
 ) -> None:
     # Given a fresh level-1 project, set up and committed
-    project = renderer.fresh("copier", maturity_level="1")
+    project = renderer.fresh("copier", maturity_level="1", light=True)
     run(["make", "setup"], project, env, label="L1 copier: make setup")
     run(["git", "add", "--all"], project, env)
     run(["git", "commit", "--quiet", "--no-verify", "-m", "Generated project"], project, env)

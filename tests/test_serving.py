@@ -206,7 +206,7 @@ json.dump(
 # A second registered version of the champion's model, aliased `challenger`.
 @pytest.fixture(scope="module")
 def project(renderer: Renderer, env: dict[str, str]) -> Path:
-    path = renderer.fresh("copier", maturity_level="2")
+    path = renderer.fresh("copier", maturity_level="2", light=True)
     run(["make", "setup"], path, env, label="serving L2: make setup")
     run(["make", "pipeline"], path, env, label="serving L2: make pipeline")
     return path

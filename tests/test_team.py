@@ -379,7 +379,7 @@ class TestTeamPlatform:
     @pytest.fixture(scope="class")
     @classmethod
     def project(cls, renderer: Renderer, env: dict[str, str]) -> Path:
-        path = renderer.fresh("copier", maturity_level="1")
+        path = renderer.fresh("copier", maturity_level="1", light=True)
         run(["make", "setup", "GROUPS=team spark"], path, env, label="team: make setup GROUPS=...")
         # deploy/.env as the README says: the example with every change-me replaced.
         example = (path / "deploy" / ".env.example").read_text()
