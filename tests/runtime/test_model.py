@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from harness import inside
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
 
@@ -24,6 +26,7 @@ from mlops_ladder.config import Params
 from mlops_ladder.data import file_md5, write_table
 from mlops_ladder.errors import ConfigError, DataError
 from mlops_ladder.evaluate import (
+    MAX_BATCH_ROUNDS,
     check_metrics,
     feature_importance,
     gain,
@@ -32,6 +35,7 @@ from mlops_ladder.evaluate import (
     numerics,
     quality_failures,
     slice_metrics,
+    timings,
 )
 from mlops_ladder.metrics import compute_metrics
 from mlops_ladder.model import make_baselines, make_estimator, predict
@@ -257,6 +261,35 @@ def test_non_finite_or_unnormalised_outputs_fail_the_quality_bar(here: jobs.Job)
         broken[0], broken[1] = np.nan, np.inf
         # Then it is a failure of the quality bar
         assert numerics((broken, None))["failures"] == ["2 predictions are NaN or infinite"]
+
+
+class Timed(RegressorMixin, BaseEstimator):
+    """A regressor whose batch takes `seconds` (a single record none): it counts its batches."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.batches = seconds, 0
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        if len(frame) > 1:
+            self.batches += 1
+            time.sleep(self.seconds)
+        return np.zeros(len(frame))
+
+
+def test_a_quick_batch_is_timed_often_enough_to_see_past_a_busy_machine() -> None:
+    # Given a model whose batch takes a millisecond, one whose batch takes a quarter second
+    rows = pd.DataFrame({"x": np.arange(50.0)})
+    quick, slow = Timed(0.001), Timed(0.25)
+    # When both are timed side by side, as the gate times a challenger and its champion
+    (_, quick_batch), (_, slow_batch) = timings([quick, slow], rows, records=2, rounds=3)
+    # Then the rounds stop once half a second was spent: the slow model's three rounds (at
+    # least `rounds`) take that, so the quick one is timed three times too, alone it is timed
+    # up to MAX_BATCH_ROUNDS: a one-off pause of milliseconds no longer decides its best time
+    assert (quick.batches, slow.batches) == (3, 3)
+    alone = Timed(0.001)
+    timings([alone], rows, records=2, rounds=3)
+    assert alone.batches == MAX_BATCH_ROUNDS
+    assert quick_batch < 0.2 <= slow_batch
 
 
 def test_probabilities_outside_zero_and_one_fail_the_quality_bar() -> None:
