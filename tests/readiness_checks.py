@@ -239,7 +239,7 @@ class CardChecks:
             monitoring_1 = card_entries(project, env)["monitoring-1"]
         # The generated placeholder replaced by a real owner: the model spec is reviewed
         with restored(github / "CODEOWNERS", github / "workflows" / "ci.yml"):
-            placeholder = card_entries(project, env)["model-1"]
+            example_owner = card_entries(project, env)["model-1"]
             owners = (github / "CODEOWNERS").read_text().replace("@example-org", "@acme-ml")
             (github / "CODEOWNERS").write_text(owners)
             reviewed = card_entries(project, env)["model-1"]
@@ -256,8 +256,8 @@ class CardChecks:
             unrun = card_entries(project, env)["infrastructure-3"]
         assert monitoring_1["score"] == 0
         assert ".github/dependabot.yml is missing" in monitoring_1["missing"]
-        assert placeholder["score"] == 0.5
-        assert ".github/CODEOWNERS names only @example-org" in placeholder["missing"]
+        assert example_owner["score"] == 0.5
+        assert ".github/CODEOWNERS names only @example-org" in example_owner["missing"]
         assert reviewed["score"] == 1
         # committed specs, the gate requiring commits: half a point, by hand
         assert unowned["score"] == unchecked["score"] == 0.5

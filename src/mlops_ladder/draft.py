@@ -63,8 +63,7 @@ class Draft:
 
     def time_column(self) -> str | None:
         """The ignored column of dates or times (the one named like a time, if several)."""
-        times = [name for name, reason in self.ignored.items() if reason.startswith("date or")]
-        return next((name for name in times if TIME_NAME.search(name)), times[0] if times else None)
+        return time_column(list(self.ignored), self.ignored)
 
     def to_yaml(self) -> str:
         lines = [HEADER.format(source=self.source, rows=self.rows, max_categories=MAX_CATEGORIES)]
@@ -297,10 +296,16 @@ def feature_store_keys(frame: pd.DataFrame, ignored: dict[str, str]) -> dict[str
     if ids:
         keys["entity"] = ids[0]
         keys["entity_dtype"] = "int" if _is_number(frame[ids[0]]) else "str"
-    times = [name for name in complete if ignored[name].startswith("date or time")]
-    if times:
-        keys["timestamp"] = next((name for name in times if TIME_NAME.search(name)), times[0])
+    timestamp = time_column(complete, ignored)
+    if timestamp is not None:
+        keys["timestamp"] = timestamp
     return keys
+
+
+def time_column(names: list[str], ignored: dict[str, str]) -> str | None:
+    """Of these ignored columns, the one of dates or times (named like a time, if several)."""
+    times = [name for name in names if ignored[name].startswith("date or time")]
+    return next((name for name in times if TIME_NAME.search(name)), times[0] if times else None)
 
 
 def write_store_keys(params_file: Path, keys: dict[str, str]) -> None:

@@ -151,12 +151,13 @@ def feature_importance(
         shuffled, column = repeated.copy(), inputs[name].to_numpy()
         shuffled[name] = np.concatenate([column[rng.permutation(count)] for _ in range(repeats)])
         all_labels, all_probabilities = outputs(model, shuffled, classification)
+        all_labels = np.asarray(all_labels)
         scores, helped = [], []
         for start in range(0, count * repeats, count):
-            labels = np.asarray(all_labels)[start : start + count]
+            labels = all_labels[start : start + count]
             probabilities = None
             if all_probabilities is not None:
-                probabilities = np.asarray(all_probabilities)[start : start + count]
+                probabilities = all_probabilities[start : start + count]
             scores.append(row_scores(labels, truth, classification))
             score = help_score(model, labels, probabilities, truth, classification)
             helped.append(baseline_help - score)
