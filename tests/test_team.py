@@ -13,9 +13,10 @@ Podman cannot run the compose file here, so the compose file is what the fixture
 change to its services' commands or settings changes what these tests start, and
 `test_the_compose_file_says_what_the_tests_run` checks the rest (images, ports, no password).
 
-Against it, in order (one project and one set of services for the class): refusals without
-credentials, the whole pipeline with the gate and aliases, promote/rollback, serving the
-champion over HTTP, `dvc push` to S3 and `dvc pull` into a fresh clone, and faults: the server
+Against it, in order (one project and one set of services for the class): the accounts made
+as the README says (`make platform-users`), refusals without credentials or permission, the
+whole pipeline as `ci` with the gate and aliases, promote/rollback, serving the champion over
+HTTP as `serving`, `dvc push` to S3 and `dvc pull` into a fresh clone, and faults: the server
 killed in the middle of `register`, and away when serving starts and after it has loaded.
 """
 
@@ -320,13 +321,19 @@ class Platform:
             )
             shutil.rmtree(self.pg_data, ignore_errors=True)
 
-    def client_env(self, env: dict[str, str], **extra: str) -> dict[str, str]:
-        """What a team member exports (README, team setup)."""
+    def account(self, name: str) -> tuple[str, str]:
+        """An account `make platform-users` made: its name and its password in deploy/.env."""
+        return name, self.variables[f"MLFLOW_{name.upper()}_PASSWORD"]
+
+    def client_env(self, env: dict[str, str], account: str = "ci", **extra: str) -> dict[str, str]:
+        """What a team member exports (README, team setup): the `ci` account trains,
+        registers and promotes; `serving` serves and scores."""
+        user, password = self.account(account)
         return {
             **env,
             "MLFLOW_TRACKING_URI": self.url,
-            "MLFLOW_TRACKING_USERNAME": self.credentials[0],
-            "MLFLOW_TRACKING_PASSWORD": self.credentials[1],
+            "MLFLOW_TRACKING_USERNAME": user,
+            "MLFLOW_TRACKING_PASSWORD": password,
             **extra,
         }
 
@@ -394,7 +401,7 @@ class TestTeamPlatform:
     @pytest.fixture(scope="class")
     @classmethod
     def platform(
-        cls, project: Path, tmp_path_factory: pytest.TempPathFactory
+        cls, project: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[Platform]:
         compose = yaml.safe_load((project / "deploy" / "compose.yaml").read_text())
         variables = read_env_file(project / "deploy" / ".env")
@@ -403,6 +410,12 @@ class TestTeamPlatform:
             platform.start_postgres()
             platform.start_s3()
             platform.start_mlflow()
+            # The README's next step: the accounts, made by the admin.
+            accounts = run(
+                ["make", "platform-users"], project, {**env, "MLFLOW_TRACKING_URI": platform.url},
+                label="team: make platform-users",
+            )  # fmt: skip
+            assert "ci: made, EDIT" in accounts.stderr, accounts.tail()
             yield platform
         finally:
             platform.stop()
@@ -450,7 +463,8 @@ class TestTeamPlatform:
         # No password in the file: each comes from deploy/.env, and the example names each one.
         example = read_env_file(project / "deploy" / ".env.example")
         used = set(re.findall(r"\$\{([A-Z_]+):\?", text))
-        assert used == set(example), (used, set(example))
+        accounts = {f"MLFLOW_{name}_PASSWORD" for name in ("CI", "SERVING", "MONITORING")}
+        assert used | accounts == set(example), (used, set(example))
         for service in services.values():
             for key, value in service.get("environment", {}).items():
                 if re.search("PASSWORD|SECRET|_KEY$", key):
@@ -518,7 +532,7 @@ class TestTeamPlatform:
         assert any(key.endswith("/MLmodel") for key in keys), keys
         assert any(key.endswith("metadata.json") for key in keys), keys
 
-    def test_requests_without_credentials_are_refused(
+    def test_requests_without_credentials_or_permission_are_refused(
         self, project: Path, platform: Platform, env: dict[str, str]
     ) -> None:
         api = f"{platform.url}/api/2.0/mlflow"
@@ -543,6 +557,14 @@ class TestTeamPlatform:
         assert errors[-1].startswith("error: the tracking server")
         assert "refused" in errors[-1]
         assert "Traceback" not in outcome.stderr
+        # The read-only accounts may read, not write (their commands: the next test).
+        for account in ("serving", "monitoring"):
+            reader = platform.account(account)
+            status, text = http("GET", f"{api}/registered-models/get?name={MODEL}", None, reader)
+            assert status == 200, (account, text)
+            for method, url, body in attempts[2:]:
+                status, text = http(method, url, body, reader)
+                assert status == 403, (account, url, status, text)
         # The same requests with the admin's credentials work, and nothing was changed above.
         status, text = http(
             "GET", f"{api}/registered-models/get?name={MODEL}", None, platform.credentials
@@ -561,6 +583,16 @@ class TestTeamPlatform:
         state = registry(project, team)
         assert state["versions"] == [1, 2]
         assert state["aliases"]["champion"] == "2"
+        # The serving account may not move it: one line, and the champion stays.
+        refused = run(
+            ["make", "rollback"], project, platform.client_env(env, "serving"), check=False
+        )
+        assert refused.code != 0
+        errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1, refused.stderr
+        assert "(PERMISSION_DENIED): the account 'serving' may not do this" in errors[0]
+        assert "Traceback" not in refused.stderr
+        assert registry(project, team)["aliases"]["champion"] == "2"
         run(["make", "rollback"], project, team)
         assert registry(project, team)["aliases"]["champion"] == "1"
         run(["make", "promote", "VERSION=2"], project, team)
@@ -574,8 +606,8 @@ class TestTeamPlatform:
     def test_dvc_push_to_the_object_store_and_pull_into_a_fresh_clone(
         self, project: Path, platform: Platform, env: dict[str, str], tmp_path: Path
     ) -> None:
-        keys = platform.environment("minio")
-        user, password = keys["MINIO_ROOT_USER"], keys["MINIO_ROOT_PASSWORD"]
+        # MinIO's dvc-writer (moto, standing in, does not check keys: docs/scale.md)
+        user, password = "dvc-writer", platform.variables["DVC_WRITER_PASSWORD"]
         # The README's commands, with this machine's endpoint.
         for command in (
             ["remote", "add", "-d", "team", "s3://dvc/tabular-model"],
@@ -650,7 +682,7 @@ class TestTeamPlatform:
     def test_serving_waits_for_the_server_then_keeps_answering_without_it(
         self, project: Path, platform: Platform, env: dict[str, str], records: list[dict]
     ) -> None:
-        team = platform.client_env(env, **FAST_FAILURE)
+        team = platform.client_env(env, "serving", **FAST_FAILURE)
         champion = registry(project, team)["aliases"]["champion"]
         platform.stop_mlflow()
         log = platform.folder / "serve.log"
@@ -705,7 +737,7 @@ class TestTeamPlatform:
     ) -> dict:
         """The serving app's answers to `records` from the champion now on the server: the
         serving test's, or asked here if that test did not run, failed, or the champion moved."""
-        team = platform.client_env(env)
+        team = platform.client_env(env, "serving")
         champion = registry(project, team)["aliases"]["champion"]
         answers = getattr(type(self), "answers", None)
         if answers is None or answers["version"] != champion:
@@ -728,7 +760,7 @@ class TestTeamPlatform:
         source = write_csv(records, tmp_path / "records.csv")
         output = tmp_path / "scored.parquet"
         outcome = uv_run(
-            project, platform.client_env(env), "python", "-m", PACKAGE, "score",
+            project, platform.client_env(env, "serving"), "python", "-m", PACKAGE, "score",
             "--input", str(source), "--output", str(output), "--engine", engine,
             "--chunk-rows", "16", label=f"team: score --engine {engine}",
         )  # fmt: skip
@@ -754,7 +786,7 @@ class TestTeamPlatform:
         uv_run(project, env, "python", "-c", script, broken)
         output = tmp_path / "scored.csv"
         outcome = uv_run(
-            project, platform.client_env(env), "python", "-m", PACKAGE, "score",
+            project, platform.client_env(env, "serving"), "python", "-m", PACKAGE, "score",
             "--input", str(broken), "--output", str(output), "--chunk-rows", "40", check=False,
         )  # fmt: skip
         assert outcome.code == 1
@@ -802,7 +834,7 @@ class TestTeamPlatform:
         peaks, logs = {}, {}
         for name in ("medium.csv", "large.csv", "medium.parquet", "large.parquet"):
             outcome = uv_run(
-                project, platform.client_env(env), "python", "-c", measured, "score",
+                project, platform.client_env(env, "serving"), "python", "-c", measured, "score",
                 "--input", str(tmp_path / name), "--output", str(tmp_path / f"scored-{name}"),
                 "--chunk-rows", "6000", label=f"team: score {name} (pandas, chunks of 6000)",
             )  # fmt: skip

@@ -551,6 +551,14 @@ def cmd_score(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(project: Project, args: argparse.Namespace) -> int:
+    from mlops_ladder import users
+
+    for line in users.make_accounts(project.settings, args.env_file, args.admin):
+        log.info("%s", line)
+    return 0
+
+
 def add_score_command(commands: argparse._SubParsersAction) -> None:
     summary = (
         "Score a CSV/Parquet file or folder with the registry's champion (or --model), after "
@@ -598,6 +606,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "export-model": ("mlflow",),
     "monitor": ("scipy", "mlflow"),
     "score": ("mlflow",),
+    "users": ("mlflow", "flask_wtf"),
     "feature-table": ("feast",),
     "retrieve": ("feast",),
     "materialize": ("feast",),
@@ -612,6 +621,7 @@ LEVEL_1_COMMANDS = (
     "export-model",
     "monitor",
     "score",
+    "users",
     "feature-table",
     "retrieve",
     "materialize",
@@ -783,6 +793,14 @@ def build_parser(identity: projects.Identity) -> argparse.ArgumentParser:
         help="exit with status 3 when retraining is needed",
     )
     add_score_command(commands)
+    users_cmd = add(
+        "users",
+        cmd_users,
+        "As the MLflow server's admin, make the team platform's accounts (ci: EDIT; serving, "
+        "monitoring: READ) with the passwords of deploy/.env. Safe to run again.",
+    )
+    users_cmd.add_argument("--env-file", type=Path, default=Path("deploy/.env"))
+    users_cmd.add_argument("--admin", default="admin", help="the admin's user name")
     if identity.level >= 2:  # the feature store (Feast) is an option of level 2
         add("feature-table", cmd_feature_table, "Write the feature store's tables: data/feast/.")
         add("retrieve", cmd_retrieve, "Split the labels; retrieve their features point in time.")

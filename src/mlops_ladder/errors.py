@@ -27,6 +27,7 @@ EXTRAS = {
     "feast": "feast",
     "boto3": "team",
     "psycopg2": "team",
+    "flask_wtf": "team",  # mlflow[auth]: MLflow's login, and its admin client
 }
 
 

@@ -80,6 +80,14 @@ def server_errors(function: Callable[P, R]) -> Callable[P, R]:
             return function(*args, **kwargs)
         except MlflowException as error:
             where = mlflow.get_tracking_uri()
+            if error.error_code == "PERMISSION_DENIED":
+                user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
+                raise TrackingServerError(
+                    f"the tracking server {where} refused the request (PERMISSION_DENIED): the "
+                    f"account {user!r} may not do this; reading needs READ, and tracking, "
+                    "registering, promoting or rolling back EDIT, on the project's experiment "
+                    "and registered model (`make platform-users` makes the ci account)"
+                ) from None
             if is_refused(error):
                 raise TrackingServerError(
                     f"the tracking server {where} refused the request ({error.error_code}): set "

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -174,6 +178,39 @@ def run(root: Path, *commands: str) -> None:
     with inside(root):
         for command in commands:
             assert main(command.split()) == 0, command
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 nothing listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def server_process(
+    command: list[str], url: str, log: Path, timeout: float, **options: Any
+) -> Iterator[subprocess.Popen]:
+    """A server started by `command` (its output in `log`), once `url` answers; stopped after.
+    `options` go to Popen (env, cwd)."""
+    with log.open("w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **options)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:
+                assert process.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, (
+                    f"{url} did not answer: {log.read_text()[-3000:]}"
+                )
+                time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def need(program: str, package: str | None = None) -> str:

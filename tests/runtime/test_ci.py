@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from fake_github import TOKEN, FakeGitHub, serve_fake_github
-from harness import Made, make_project, run
+from harness import Made, free_port, make_project, run
 
 from mlops_ladder.ci import smoke
 from mlops_ladder.ci.cli import main
@@ -31,12 +30,6 @@ from mlops_ladder.serving.payloads import record_model
 
 REPOSITORY = "example-org/tabular-model"
 STAGES = ["ingest", "validate", "split", "featurize", "train", "evaluate", "register"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

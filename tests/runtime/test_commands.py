@@ -29,7 +29,7 @@ LEVEL_0 = [
     "readiness",
     "eject",
 ]
-LEVEL_1 = ["register", "promote", "rollback", "serve", "export-model", "monitor", "score"]
+LEVEL_1 = ["register", "promote", "rollback", "serve", "export-model", "monitor", "score", "users"]
 LEVEL_2 = ["feature-table", "retrieve", "materialize"]
 
 

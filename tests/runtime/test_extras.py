@@ -82,6 +82,7 @@ LEVEL_2 = {
     "export-model": "pipeline",
     "monitor": "pipeline",
     "score --input data.csv --output scored.csv": "pipeline",
+    "users": "pipeline",
     "feature-table": "feast",
     "retrieve": "feast",
     "materialize": "feast",
@@ -142,7 +143,10 @@ def test_a_level_0_project_needs_no_extra_and_says_what_level_1_adds(
         | {"hdl": 50, "tch": 4, "ltg": 4.6, "glu": 90}
     )
     stages = ["ingest", "validate", "split", "featurize", "tune", "train", "evaluate"]
-    level_1 = ["register", "promote", "rollback", "serve", "export-model", "monitor", "score"]
+    level_1 = [
+        *("register", "promote", "rollback", "serve", "export-model", "monitor", "score"),
+        "users",
+    ]
     commands = [
         *([stage] for stage in stages),
         ["predict", "data/processed/test.parquet", "--output", "predicted.csv"],
@@ -171,3 +175,13 @@ def test_a_level_0_project_needs_no_extra_and_says_what_level_1_adds(
             "level 0: climb with `copier update --data maturity_level=1` (docs: upgrading), "
             "which adds it and its extras\n"
         ), command
+
+
+def test_the_accounts_command_without_mlflows_login_names_the_team_group(tmp_path: Path) -> None:
+    made = make_project(tmp_path, level=1)
+    code, error = run_without(made.root, ["flask_wtf"], [["users"]])["users"]
+    assert code == 1
+    assert error == (
+        "error: this command needs flask_wtf, which is not installed: run `make setup "
+        "GROUPS=team` (the project's `team` dependency group: mlops-ladder[team])\n"
+    )

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from harness import Made, inside, make_project, need, run
+from harness import Made, free_port, inside, make_project, need, run, server_process
 from prometheus_client.parser import text_string_to_metric_families
 from trained import records_of
 
@@ -752,38 +750,15 @@ def test_each_served_version_keeps_its_offline_score_beside_its_live_one(
 # ----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus Pushgateway on a free local port; its URL."""
     program = need("prometheus-pushgateway")
     url = f"http://127.0.0.1:{free_port()}"
     logs = tmp_path_factory.mktemp("pushgateway") / "output.log"
-    with logs.open("w") as output:
-        process = subprocess.Popen(
-            [program, f"--web.listen-address={url.removeprefix('http://')}"],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1):
-                    break
-            except OSError:
-                assert process.poll() is None, logs.read_text()
-                assert time.monotonic() < deadline, "the Pushgateway did not start"
-                time.sleep(0.1)
+    command = [program, f"--web.listen-address={url.removeprefix('http://')}"]
+    with server_process(command, f"{url}/-/ready", logs, 30):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def scraped(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

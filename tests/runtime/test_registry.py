@@ -32,6 +32,7 @@ from mlops_ladder.evaluate import evaluate
 from mlops_ladder.model import make_baselines
 from mlops_ladder.schema import Schema
 from mlops_ladder.train import describe, fit
+from mlops_ladder.users import ACCOUNTS
 
 ENV = "TABULAR_MODEL_"
 
@@ -622,10 +623,12 @@ def test_the_platform_gives_each_role_its_own_bucket_and_no_root_keys(tmp_path: 
     mlflow_env = services["mlflow"]["environment"]
     assert mlflow_env["AWS_ACCESS_KEY_ID"] == "mlflow-server"
     assert mlflow_env["AWS_SECRET_ACCESS_KEY"] == "${MLFLOW_BUCKET_PASSWORD:?set it in deploy/.env}"
-    # Every password is a variable the example lists (and `make platform-up` checks)
+    # Every password is a variable the example lists (and `make platform-up` checks), and the
+    # example also lists the MLflow accounts' (`make platform-users`: test_users.py)
     example = (TEMPLATE / "deploy" / ".env.example").read_text()
     listed = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
-    assert set(re.findall(r"\$\{([A-Z_]+):\?", text)) == listed
+    accounts = {account.password_key for account in ACCOUNTS}
+    assert set(re.findall(r"\$\{([A-Z_]+):\?", text)) | accounts == listed
     # When the setup job's script runs (here with an `mc` that only says what it was asked)
     script = services["buckets"]["command"][0].replace("$$", "$")
     passwords = {name: f"{name.lower()}-value" for name in listed}
