@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness import server_process
 from readiness_checks import Level1Card, Level2Card
 from rendering import Renderer, free_port, run
 
@@ -128,37 +126,15 @@ class TeamChecks:
         """A real `mlflow server` (sqlite backend, served artifacts) on 127.0.0.1."""
         folder = tmp_path_factory.mktemp("mlflow-server")
         port = free_port()
-        log = (folder / "server.log").open("w")
         command = [
             team_project / ".venv" / "bin" / "mlflow", "server",
             "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
             "--artifacts-destination", str(folder / "artifacts"),
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         ]  # fmt: skip
-        server = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
         url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(
-                            f"mlflow server did not start:\n{(folder / 'server.log').read_text()}"
-                        )
-                    time.sleep(0.5)
+        with server_process(command, f"{url}/health", folder / "server.log", 120):
             yield url
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            log.close()
 
     def test_params_diff_shows_an_edited_hyperparameter(
         self, team_project: Path, env: dict[str, str]
