@@ -46,6 +46,9 @@ LEVEL1 = {
     "deploy/compose.yaml",
     "deploy/mlflow-auth.ini",
     "deploy/mlflow.Dockerfile",
+    # uv and the MLflow server's packages, pinned by sha256, for the two images
+    "deploy/requirements/mlflow-server.txt",
+    "deploy/requirements/uv.txt",
     "deploy/prometheus/alerts.yml",
     "deploy/prometheus/alerts_test.yml",
     "docs/monitoring.md",

@@ -15,13 +15,15 @@ model loading, both tasks, odd column names) is tested in process by the runtime
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
-import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from rendering import BIN, DEFAULT_PACKAGE, Renderer, free_port, run
 
 pytestmark = pytest.mark.slow
@@ -346,13 +349,14 @@ def test_the_prediction_log_has_every_request_after_a_clean_shutdown(
 def test_the_rendered_dockerfile_and_manifests_pass_their_linters(
     project: Path, env: dict[str, str]
 ) -> None:
-    run([BIN / "hadolint", "--config", ".hadolint.yaml", "Dockerfile"], project, env)
+    for dockerfile in ("Dockerfile", "deploy/mlflow.Dockerfile"):
+        run([BIN / "hadolint", "--config", ".hadolint.yaml", dockerfile], project, env)
     for manifest in sorted((project / "deploy" / "k8s").glob("*.yaml")):
         run([BIN / "kubernetes-validate", "--strict", "-k", "1.30.0", manifest], project, env)
 
 
-def dockerfile_bases(dockerfile: Path) -> tuple[str, str]:
-    """The uv image and the Python base image the Dockerfile names (ARGs resolved)."""
+def dockerfile_base(dockerfile: Path) -> str:
+    """The Python base image the Dockerfile names (ARGs resolved)."""
     args, images = {}, []
     for line in dockerfile.read_text().splitlines():
         if line.startswith("ARG ") and "=" in line:
@@ -363,9 +367,8 @@ def dockerfile_bases(dockerfile: Path) -> tuple[str, str]:
             for name, value in args.items():
                 image = image.replace("${" + name + "}", value)
             images.append(image)
-    uv = next(image for image in images if "astral-sh/uv" in image)
-    python = next(image for image in images if image.startswith("python:"))
-    return uv, python
+    assert all(image.startswith("python:") for image in images), images
+    return images[0]
 
 
 class Podman:
@@ -389,12 +392,14 @@ class Podman:
         return self("image", "exists", image, check=False).code == 0
 
     def make_python_base(self, tag: str) -> None:
-        """A stand-in for the official Python image: Debian bookworm (debootstrap) with python3
-        and the user tools, and this machine's CA bundle so that builds can reach PyPI."""
+        """A stand-in for the official Python image: Debian bookworm (debootstrap) with python3,
+        pip (installing as the official image's does: not marked externally managed) and the
+        user tools, and this machine's CA bundle so that builds can reach PyPI."""
         rootfs = self.root / "rootfs"
         run(
             [
-                "debootstrap", "--variant=minbase", "--include=python3,ca-certificates,passwd",
+                "debootstrap", "--variant=minbase",
+                "--include=python3,python3-pip,ca-certificates,passwd",
                 "bookworm", rootfs, "http://deb.debian.org/debian",
             ],
             self.root,
@@ -403,6 +408,8 @@ class Podman:
             timeout=1800,
         )  # fmt: skip
         shutil.copy("/etc/ssl/certs/ca-certificates.crt", rootfs / "etc/ssl/certs/")
+        for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
+            marker.unlink()
         (rootfs / "usr/local/bin/python").symlink_to("/usr/bin/python3")
         archive = self.root / "rootfs.tar"
         run(["tar", "-C", rootfs, "-cf", archive, "."], self.root, self.env)
@@ -412,16 +419,6 @@ class Podman:
             "--change", "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
             archive, tag,
         )  # fmt: skip
-
-    def make_uv_image(self, tag: str) -> None:
-        """A stand-in for ghcr.io/astral-sh/uv: the uv binary this machine runs."""
-        archive = self.root / "uv.tar"
-        with tarfile.open(archive, "w") as bundle:
-            for name in ("uv", "uvx"):
-                found = shutil.which(name)
-                if found:
-                    bundle.add(found, arcname=name)
-        self("import", archive, tag)
 
 
 def podman_for(dockerfile: Path, folder: Path, env: dict[str, str]) -> Podman:
@@ -433,11 +430,9 @@ def podman_for(dockerfile: Path, folder: Path, env: dict[str, str]) -> Podman:
     # would look for that digest): this test's copy names them by tag.
     text = dockerfile.read_text()
     dockerfile.write_text(re.sub(r"^(FROM \S+?)@sha256:[0-9a-f]{64}", r"\1", text, flags=re.M))
-    uv_image, python_image = dockerfile_bases(dockerfile)
+    python_image = dockerfile_base(dockerfile)
     if not podman.has(python_image):
         podman.make_python_base(python_image)
-    if not podman.has(uv_image):
-        podman.make_uv_image(uv_image)
     return podman
 
 
@@ -485,5 +480,70 @@ def test_the_image_builds_and_serves(
         assert image["Config"]["User"] == "10001:10001"
         assert "/health" in " ".join(image["Healthcheck"]["Test"])
         assert podman("exec", name, "id", "-u").stdout.strip() == "10001"
+    finally:
+        podman("rm", "--force", name, check=False)
+
+
+@pytest.mark.skipif(
+    not IMAGE_TESTS, reason="set MLOPS_LADDER_IMAGE_TESTS=1 (needs podman, runc, debootstrap)"
+)
+def test_the_mlflow_server_image_builds_and_asks_for_a_login(
+    project: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Given the team platform's MLflow image, built as compose builds it (context deploy/):
+    # Python's base and the hashed requirements, installed with --require-hashes
+    deploy = project / "deploy"
+    podman = podman_for(deploy / "mlflow.Dockerfile", tmp_path_factory.mktemp("podman"), env)
+    tag = "localhost/mlflow-server-test:latest"
+    podman(
+        "build", "--pull=never", "--format", "docker", "--network", "host",
+        "--isolation", "chroot", "--volume",
+        "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro",
+        "--file", deploy / "mlflow.Dockerfile", "--tag", tag, deploy,
+        label="mlflow image: build",
+    )  # fmt: skip
+    # When it runs the compose service's command, environment and auth config (its backend
+    # store and artifacts local here: PostgreSQL and S3 are tests/test_team.py's)
+    service = yaml.safe_load((deploy / "compose.yaml").read_text())["services"]["mlflow"]
+    port = free_port()
+    command = []
+    for argument in service["command"]:
+        if argument.startswith("--backend-store-uri="):
+            argument = "--backend-store-uri=sqlite:////tmp/mlflow.db"
+        elif argument.startswith("--artifacts-destination="):
+            argument = "--artifacts-destination=/tmp/artifacts"
+        elif argument.startswith("--allowed-hosts="):
+            argument = f"--allowed-hosts=127.0.0.1:{port}"
+        command.append(argument)
+    admin = secrets.token_urlsafe(18)
+    settings = {
+        **{key: str(value) for key, value in service["environment"].items()},
+        "MLFLOW_AUTH_ADMIN_PASSWORD": admin,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
+    }
+    mount = next(volume for volume in service["volumes"] if volume.endswith(":ro"))
+    source, target, _ = mount.split(":")
+    name = f"mlflow-server-test-{port}"
+    podman(
+        "run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:5000",
+        "--volume", f"{deploy / source}:{target}:ro",
+        *(f"--env={key}={value}" for key, value in settings.items()), tag, *command,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:
+            with contextlib.suppress(OSError):  # not listening yet
+                if request(base + "/health", timeout=5)[0] == 200:
+                    break
+            assert time.monotonic() < deadline, podman("logs", name, check=False).stdout
+            time.sleep(1)
+        # Then it answers only those who sign in, as a user of its own, not root
+        search = f"{base}/api/2.0/mlflow/experiments/search?max_results=1"
+        assert request(search)[0] == 401
+        token = base64.b64encode(f"admin:{admin}".encode()).decode()
+        assert request(search, headers={"Authorization": f"Basic {token}"})[0] == 200
+        assert podman("exec", name, "id", "-u").stdout.strip() == "10001"
+        assert podman("exec", name, "test", "-s", "/var/lib/mlflow-auth/basic_auth.db").code == 0
     finally:
         podman("rm", "--force", name, check=False)

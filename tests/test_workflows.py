@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from rendering import BIN, Renderer, run
+from rendering import BIN, ROOT, Renderer, run
 
 from mlops_ladder.ci.cli import build_parser
 
@@ -260,17 +261,61 @@ def test_one_uv_version_and_images_pinned_by_digest(renderer: Renderer) -> None:
     makefile = (project / "Makefile").read_text()
     assert f"UV_VERSION := {pinned}" in makefile
     assert "pip install --quiet uv==$(UV_VERSION)" in makefile
-    dockerfile = (project / "Dockerfile").read_text()
-    assert f"FROM ghcr.io/astral-sh/uv:{pinned} AS uv" in dockerfile
-    # Every other image by digest: the Dockerfile's Python base, the team platform's services.
-    # (uv's image and MLflow's, deploy/mlflow.Dockerfile, stay pinned by exact version: no
-    # digest of theirs could be read from here, without a registry.)
+    # The images get uv, and the MLflow server its packages, from PyPI by the sha256 of each
+    # file: every requirement pinned by version and hash, installed with --require-hashes
+    requirements = project / "deploy" / "requirements"
+    for name, dockerfile in (
+        ("uv.txt", project / "Dockerfile"),
+        ("mlflow-server.txt", project / "deploy" / "mlflow.Dockerfile"),
+    ):
+        pins = pinned_requirements(requirements / name)
+        assert pins, name
+        assert all(hashes for hashes in pins.values()), name
+        text = dockerfile.read_text()
+        assert f"requirements/{name}" in text, name
+        assert "--require-hashes" in text, name
+        assert "--only-binary :all:" in text, name
+    assert list(pinned_requirements(requirements / "uv.txt")) == [f"uv=={pinned}"]
+    server = pinned_requirements(requirements / "mlflow-server.txt")
+    team = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
+        "team"
+    ]
+    mlflow = next(name for name in server if name.startswith("mlflow=="))
+    assert f"mlflow[auth]>={mlflow.split('==')[1]}" in " ".join(team), (mlflow, team)
+    assert {"flask-wtf", "psycopg2-binary", "boto3"} <= {name.split("==")[0] for name in server}
+    # Every image by digest: the Dockerfiles' Python base, the team platform's services
     compose = yaml.safe_load((project / "deploy" / "compose.yaml").read_text())
-    images = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    images = [
+        line.split()[1]
+        for dockerfile in (project / "Dockerfile", project / "deploy" / "mlflow.Dockerfile")
+        for line in dockerfile.read_text().splitlines()
+        if line.startswith("FROM ")
+    ]
     images += [service["image"] for service in compose["services"].values() if "image" in service]
     unpinned = [image for image in images if not re.search(r"@sha256:[0-9a-f]{64}$", image)]
-    assert unpinned == [f"ghcr.io/astral-sh/uv:{pinned}"]
-    assert "docker-compose" in (project / ".github" / "dependabot.yml").read_text()
+    assert not unpinned, unpinned
+    dependabot = (project / ".github" / "dependabot.yml").read_text()
+    assert "docker-compose" in dependabot
+    assert "directory: /deploy/requirements" in dependabot
+
+
+def pinned_requirements(path: Path) -> dict[str, list[str]]:
+    """A hashed requirements file: each `name==version` and its sha256 hashes."""
+    pins: dict[str, list[str]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("--hash=sha256:"):
+            assert current is not None, line
+            pins[current].append(line.removeprefix("--hash=sha256:").rstrip(" \\"))
+            continue
+        requirement = line.split(";")[0].rstrip(" \\")
+        assert re.fullmatch(r"[a-z0-9._-]+==[0-9][^ ]*", requirement), requirement
+        current = requirement
+        pins[current] = []
+    return pins
 
 
 @pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)
