@@ -101,6 +101,8 @@ def test_workflows_and_actions_match_githubs_schemas(
     check = BIN / "check-jsonschema"
     run([check, "--builtin-schema", "vendor.github-workflows", *workflows(project)], project, env)
     run([check, "--builtin-schema", "vendor.github-actions", *actions(project)], project, env)
+    dependabot = project / ".github" / "dependabot.yml"
+    run([check, "--builtin-schema", "vendor.dependabot", dependabot], project, env)
 
 
 @pytest.mark.parametrize(("level", "task"), CASES, ids=IDS)

@@ -54,8 +54,12 @@ def read_env_file(path: Path) -> dict[str, str]:
         raise ConfigError(
             f"{path} is missing: copy deploy/.env.example to it and set its passwords"
         )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} cannot be read: {error}") from None
     values = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             key, _, value = line.partition("=")
@@ -85,9 +89,22 @@ def make_accounts(settings: Settings, env_file: Path, admin: str = "admin") -> l
     passwords = {
         account.name: password(values, account.password_key, env_file) for account in ACCOUNTS
     }
+    admin_password = password(values, "MLFLOW_ADMIN_PASSWORD", env_file)
+    # One password per account: a shared one would give each account the others' permissions.
+    keys = {"MLFLOW_ADMIN_PASSWORD": admin_password} | {
+        account.password_key: passwords[account.name] for account in ACCOUNTS
+    }
+    seen: dict[str, str] = {}
+    for key, value in keys.items():
+        if value in seen:
+            raise ConfigError(
+                f"{env_file}: {key} is the same as {seen[value]}: give each account a password "
+                "of its own"
+            )
+        seen[value] = key
     # Every check passed before the first request: a wrong file changes nothing on the server.
     os.environ["MLFLOW_TRACKING_USERNAME"] = admin
-    os.environ["MLFLOW_TRACKING_PASSWORD"] = password(values, "MLFLOW_ADMIN_PASSWORD", env_file)
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = admin_password
     return grant(settings, passwords, env_file)
 
 

@@ -98,6 +98,11 @@ def env_file(folder: Path, name: str = ".env", **changes: str) -> Path:
     return path
 
 
+def binary_file(path: Path) -> Path:
+    path.write_bytes(b"MLFLOW_CI_PASSWORD=\xff\xfe\n")
+    return path
+
+
 def sign_in(monkeypatch: pytest.MonkeyPatch, name: str, password: str) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", name)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
@@ -139,6 +144,14 @@ def test_a_wrong_file_or_admin_password_is_one_line_and_makes_nothing(
         "no key": (
             env_file(tmp_path, "no-key.env", MLFLOW_MONITORING_PASSWORD=""),
             "set MLFLOW_MONITORING_PASSWORD",
+        ),
+        "shared": (
+            env_file(tmp_path, "shared.env", MLFLOW_MONITORING_PASSWORD=ADMIN_PASSWORD),
+            "MLFLOW_MONITORING_PASSWORD is the same as MLFLOW_ADMIN_PASSWORD",
+        ),
+        "not text": (
+            binary_file(tmp_path / "binary.env"),
+            "binary.env cannot be read",
         ),
     }
     for case, (path, expected) in cases.items():
