@@ -46,6 +46,8 @@ import yaml
 from harness import need
 from rendering import BIN, Renderer, free_port, run
 
+from mlops_ladder.users import ACCOUNTS, read_env_file
+
 pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 PACKAGE = "tabular_model"
@@ -108,11 +110,6 @@ def substitute(value: str, variables: dict[str, str]) -> str:
     """Compose's `${NAME:?message}` and `${NAME}` from the .env values; `$$` is a `$`."""
     pattern = r"\$\{([A-Z_]+)(?::\?[^}]*)?\}"
     return re.sub(pattern, lambda match: variables[match.group(1)], value).replace("$$", "$")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
 def http(method: str, url: str, body: dict | None = None, auth: tuple[str, str] | None = None):
@@ -323,7 +320,8 @@ class Platform:
 
     def account(self, name: str) -> tuple[str, str]:
         """An account `make platform-users` made: its name and its password in deploy/.env."""
-        return name, self.variables[f"MLFLOW_{name.upper()}_PASSWORD"]
+        key = next(account.password_key for account in ACCOUNTS if account.name == name)
+        return name, self.variables[key]
 
     def client_env(self, env: dict[str, str], account: str = "ci", **extra: str) -> dict[str, str]:
         """What a team member exports (README, team setup): the `ci` account trains,
@@ -463,7 +461,7 @@ class TestTeamPlatform:
         # No password in the file: each comes from deploy/.env, and the example names each one.
         example = read_env_file(project / "deploy" / ".env.example")
         used = set(re.findall(r"\$\{([A-Z_]+):\?", text))
-        accounts = {f"MLFLOW_{name}_PASSWORD" for name in ("CI", "SERVING", "MONITORING")}
+        accounts = {account.password_key for account in ACCOUNTS}
         assert used | accounts == set(example), (used, set(example))
         for service in services.values():
             for key, value in service.get("environment", {}).items():

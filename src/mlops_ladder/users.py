@@ -86,16 +86,11 @@ def make_accounts(settings: Settings, env_file: Path, admin: str = "admin") -> l
             "server's address (http://127.0.0.1:5000 for `make platform-up`)"
         )
     values = read_env_file(env_file)
-    passwords = {
-        account.name: password(values, account.password_key, env_file) for account in ACCOUNTS
-    }
-    admin_password = password(values, "MLFLOW_ADMIN_PASSWORD", env_file)
+    keys = ["MLFLOW_ADMIN_PASSWORD", *(account.password_key for account in ACCOUNTS)]
     # One password per account: a shared one would give each account the others' permissions.
-    keys = {"MLFLOW_ADMIN_PASSWORD": admin_password} | {
-        account.password_key: passwords[account.name] for account in ACCOUNTS
-    }
-    seen: dict[str, str] = {}
-    for key, value in keys.items():
+    seen: dict[str, str] = {}  # password: the key that holds it
+    for key in keys:
+        value = password(values, key, env_file)
         if value in seen:
             raise ConfigError(
                 f"{env_file}: {key} is the same as {seen[value]}: give each account a password "
@@ -104,7 +99,8 @@ def make_accounts(settings: Settings, env_file: Path, admin: str = "admin") -> l
         seen[value] = key
     # Every check passed before the first request: a wrong file changes nothing on the server.
     os.environ["MLFLOW_TRACKING_USERNAME"] = admin
-    os.environ["MLFLOW_TRACKING_PASSWORD"] = admin_password
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = values["MLFLOW_ADMIN_PASSWORD"]
+    passwords = {account.name: values[account.password_key] for account in ACCOUNTS}
     return grant(settings, passwords, env_file)
 
 
