@@ -2,8 +2,9 @@
 127.0.0.1: the admin makes `ci`, `serving` and `monitoring` from deploy/.env's passwords, and
 each can do its job and nothing more.
 
-The server runs as deploy/compose.yaml's does (basic-auth, nobody sees anything by default,
-artifacts proxied by the server), on a sqlite store: PostgreSQL and the object store are
+The server runs as deploy/compose.yaml's does (basic-auth with the template's
+deploy/mlflow-auth.ini: nobody sees anything by default, a checked password is trusted for a
+minute; artifacts proxied by the server), on a sqlite store: PostgreSQL and the object store are
 tests/test_team.py's. The tests share one server and run in order: the refusals first, while no
 account exists, then the accounts made, used and remade.
 """
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import free_port, server_process
+from harness import TEMPLATE, free_port, server_process
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.client import AuthServiceClient
@@ -33,18 +34,16 @@ from mlops_ladder.train import describe
 ADMIN_PASSWORD = secrets.token_urlsafe(18)
 MODEL = "team-model"
 EXPERIMENT = "team-experiment"
-AUTH_CONFIG = """[mlflow]
-default_permission = NO_PERMISSIONS
-database_uri = sqlite:///{folder}/basic_auth.db
-authorization_function = mlflow.server.auth:authenticate_request_basic_auth
-"""
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("mlflow-auth")
+    # The generated project's file, its store (a volume in compose) moved into our folder.
+    shipped = (TEMPLATE / "deploy" / "mlflow-auth.ini").read_text()
     config = folder / "auth.ini"
-    config.write_text(AUTH_CONFIG.format(folder=folder))
+    config.write_text(shipped.replace("/var/lib/mlflow-auth", str(folder)))
+    assert "/var/lib" not in config.read_text()
     url = f"http://127.0.0.1:{free_port()}"
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
@@ -260,6 +259,9 @@ def test_run_again_the_file_decides_passwords_and_permissions(
     # Given the accounts, and serving given EDIT by hand on the model
     first = env_file(tmp_path, "first.env")
     assert main(["users", "--env-file", str(first)]) == 0
+    # (signed in once with the first password, so that the server has it in its cache)
+    sign_in(monkeypatch, "serving", password_of(first, "serving"))
+    assert MlflowClient().get_registered_model(MODEL).name == MODEL
     with monkeypatch.context() as patch:
         sign_in(patch, "admin", ADMIN_PASSWORD)
         auth = AuthServiceClient(server)
@@ -270,7 +272,8 @@ def test_run_again_the_file_decides_passwords_and_permissions(
     with caplog.at_level(logging.INFO):
         assert main(["users", "--env-file", str(second)]) == 0
     assert "serving: updated, READ" in caplog.text
-    # Then the old password is refused, the new one works, and serving is READ again
+    # Then the old password is refused at once (the cache forgets it with the change), the new
+    # one works, and serving is READ again
     sign_in(monkeypatch, "serving", password_of(first, "serving"))
     with pytest.raises(MlflowException) as refused:
         MlflowClient().get_registered_model(MODEL)
