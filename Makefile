@@ -50,10 +50,10 @@ demo: | $(UV) ## Generate a demo project (the highest level) in demo/, run its w
 	@echo "    cd demo && make lint   # every pre-commit check, as its CI runs them"
 	@echo "    cd demo && make help   # every command"
 
-# One worker more than the cores: a worker waiting on a server, an image build or act leaves its
-# core idle. On 2 cores, the same day: 3 workers took 1996 s and 2263 s, 2 took 2254 s. Within this
-# host's variation, then; with 2 the cores had idle stretches (63-68% busy) that 3 filled.
-TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 1)")
+# Two workers more than the cores: a worker waiting on a server, an image build or act leaves its
+# core idle. On 2 cores: 2 workers had idle stretches (63-68% busy) that 3 filled (2254 s against
+# 1996 to 2263 s); 4 kept the cores 84% busy where 3 kept them 80% (2026-12-06).
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 2)")
 test: .venv/synced ## Run the template's test suite: render, lint, execute every level
 	uv run pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 

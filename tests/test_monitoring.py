@@ -1,5 +1,6 @@
-"""Monitoring, executed in a rendered level-1 project after `make setup` and `make pipeline`:
-what only a render shows. Traffic goes over real HTTP to the served champion (`python -m
+"""Monitoring, executed in a rendered level-2 project after `make setup` and `make pipeline` (the
+one test_serving.py serves; level 1's `make monitor` is test_own_data.py's): what only a render
+shows. Traffic goes over real HTTP to the served champion (`python -m
 tabular_model serve`), which writes the prediction log `make monitor` reads: traffic like the
 test split is clean, shifted traffic is drift naming the shifted features and exit status 3,
 and the HTML report renders in headless Chromium with its plots.
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 from harness import need
-from rendering import ROOT, Renderer, free_port, run
+from rendering import ROOT, free_port, run
 
 pytestmark = pytest.mark.slow
 
@@ -33,11 +34,9 @@ CURRENT_RGB = (249, 188, 128)
 
 
 @pytest.fixture(scope="module")
-def project(renderer: Renderer, env: dict[str, str]) -> Path:
-    path = renderer.fresh("copier", maturity_level="1", light=True)
-    run(["make", "setup"], path, env, label="monitoring: make setup")
-    run(["make", "pipeline"], path, env, label="monitoring: make pipeline")
-    return path
+def project(served_project: Path) -> Path:
+    """The level-2 project test_serving.py serves too (conftest.py)."""
+    return served_project
 
 
 def wait_for(url: str, seconds: float = 180) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 import yaml
-from rendering import BIN, DEFAULT_PACKAGE, Renderer, free_port, run
+from rendering import BIN, DEFAULT_PACKAGE, free_port, run
 
 pytestmark = pytest.mark.slow
 
@@ -208,11 +208,9 @@ json.dump(
 
 # A second registered version of the champion's model, aliased `challenger`.
 @pytest.fixture(scope="module")
-def project(renderer: Renderer, env: dict[str, str]) -> Path:
-    path = renderer.fresh("copier", maturity_level="2", light=True)
-    run(["make", "setup"], path, env, label="serving L2: make setup")
-    run(["make", "pipeline"], path, env, label="serving L2: make pipeline")
-    return path
+def project(served_project: Path) -> Path:
+    """The level-2 project test_monitoring.py monitors too (conftest.py)."""
+    return served_project
 
 
 @pytest.fixture(scope="module")

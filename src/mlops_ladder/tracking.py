@@ -52,11 +52,16 @@ class TrackingServerError(ProjectError):
 
 def is_unreachable(error: BaseException) -> bool:
     """An MLflow error that says the server could not be reached, or kept failing (5xx), after
-    MLflow's retries; not an answer such as 401 or 404."""
-    if not isinstance(error, MlflowException):
-        return False
-    text = str(error.message)
-    return text.startswith("API request to") and "failed with error code" not in text
+    MLflow's retries; not an answer such as 401 or 404. MLflow wraps some of these in an error
+    of its own ("Failed to get logged model ...": set_logged_model_tags), so the causes count."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, MlflowException):
+            text = str(cause.message)
+            if text.startswith("API request to") and "failed with error code" not in text:
+                return True
+        cause = cause.__cause__
+    return False
 
 
 def is_refused(error: BaseException) -> bool:
@@ -105,7 +110,10 @@ def server_errors(function: Callable[P, R]) -> Callable[P, R]:
 
 def short_reason(error: BaseException) -> str:
     """The innermost cause, in a few words: 'connection refused', 'timed out', ..."""
-    text = str(error).lower()
+    causes = [error]
+    while causes[-1].__cause__ is not None:
+        causes.append(causes[-1].__cause__)
+    text = " ".join(str(cause) for cause in causes).lower()
     for needle, reason in [
         ("connection refused", "connection refused"),
         ("timed out", "timed out"),

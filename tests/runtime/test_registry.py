@@ -19,9 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pandas as pd
 import pytest
 import yaml
+from harness import free_port
 from mlflow import MlflowClient
 from trained import MODEL_NAME, Trained, own_tracking_uri, records_of, shared
 
@@ -657,3 +659,24 @@ def test_the_platform_gives_each_role_its_own_bucket_and_no_root_keys(tmp_path: 
     # and the reader may only read
     readonly = json.loads((tmp_path / "dvc-readonly.json").read_text())["Statement"][0]
     assert all(action.startswith(("s3:Get", "s3:List")) for action in readonly["Action"])
+
+
+def test_a_server_gone_in_the_middle_of_a_call_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # MLflow wraps this connection failure in an error of its own ("Failed to get logged model
+    # ..."): the tracking server killed while register tags the model (tests/test_team.py).
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    before = mlflow.get_tracking_uri()
+
+    @tracking.server_errors
+    def tag_the_model() -> None:
+        MlflowClient().set_logged_model_tags("m-0", {"reviewed": "yes"})
+
+    mlflow.set_tracking_uri(url)
+    try:
+        with pytest.raises(tracking.TrackingServerError) as gone:
+            tag_the_model()
+    finally:
+        mlflow.set_tracking_uri(before)
+    assert f"{url} did not answer (connection refused)" in str(gone.value)
+    assert "run the command again" in str(gone.value)
