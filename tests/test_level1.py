@@ -6,6 +6,7 @@ validate; a crippled model refused by the gate."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,7 +134,10 @@ class TeamChecks:
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         ]  # fmt: skip
         url = f"http://127.0.0.1:{port}"
-        with server_process(command, f"{url}/health", folder / "server.log", 120):
+        # Without MLflow's job runner, as deploy/compose.yaml runs the team's server.
+        environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        log = folder / "server.log"
+        with server_process(command, f"{url}/health", log, 120, env=environment):
             yield url
 
     def test_params_diff_shows_an_edited_hyperparameter(

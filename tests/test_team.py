@@ -499,6 +499,20 @@ class TestTeamPlatform:
             "compose -f deploy/compose.yaml --env-file deploy/.env up -d --build" in started.stdout
         )
 
+    def test_the_server_runs_without_a_job_runner(self, platform: Platform) -> None:
+        # MLflow's job runner (its GenAI jobs) would start eight processes beside the server,
+        # 2.6 GB: the compose file's environment turns it off, and the server is its command
+        # and its uvicorn worker (the processes of the session it was started in).
+        server = platform.processes["mlflow"].pid
+        commands = []
+        for entry in Path("/proc").iterdir():
+            with contextlib.suppress(OSError, ValueError):  # gone, or not a process
+                if os.getsid(int(entry.name)) == server:
+                    commands.append((entry / "cmdline").read_bytes().replace(b"\0", b" "))
+        assert commands, "the server's processes were not found"
+        assert not [command for command in commands if b"mlflow.server.jobs" in command], commands
+        assert len(commands) <= 2, commands
+
     # -- the pipeline on the platform ---------------------------------------------------------
 
     def test_the_whole_pipeline_runs_on_the_platform(

@@ -52,6 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "MLFLOW_AUTH_ADMIN_USERNAME": "admin",
         "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
+        # No job runner, as there (eight more processes otherwise).
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
     command = [
         str(Path(sys.executable).with_name("mlflow")), "server", "--app-name=basic-auth",
