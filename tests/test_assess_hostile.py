@@ -451,6 +451,28 @@ def test_a_hostile_repository_gets_a_report_that_names_what_was_left_out(
     check(assess(repo), *named)
 
 
+def test_toml_nesting_counts_brackets_outside_strings_and_comments() -> None:
+    text = '[tool.x]\na = "[[[{"\nb = [[1], {c = \'}]\'}]  # [[[[\nd = """\n[[[\n"""\ne = "\\"[["\n'
+    assert scan.toml_nesting(text) == 2
+    assert scan.toml_nesting("a = " + "[" * 101 + "]" * 101) == 101
+
+
+def test_a_pyproject_nested_too_deep_is_refused_whatever_the_recursion_limit(
+    tmp_path: Path,
+) -> None:
+    # Another library in the process may raise the limit (hypothesis does, for a while): tomllib
+    # would then parse 5,000 levels, and the report depended on what ran before it.
+    (tmp_path / "pyproject.toml").write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(60_000)
+    try:
+        repo = scan.read_repository(tmp_path)
+        assert scan.read_pyproject(repo) == {}
+    finally:
+        sys.setrecursionlimit(limit)
+    assert any("values nested too deep to parse" in note for note in repo.limits), repo.limits
+
+
 @pytest.fixture(scope="module")
 def deep_repository() -> Iterator[Path]:
     """A 1,100-level tree, and a link to a folder outside, made once (each level costs a

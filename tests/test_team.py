@@ -625,7 +625,8 @@ class TestTeamPlatform:
             ["remote", "add", "-d", "team", "s3://dvc/tabular-model"],
             ["remote", "modify", "team", "endpointurl", platform.s3_url],
             ["remote", "modify", "--local", "team", "access_key_id", user],
-            ["remote", "modify", "--local", "team", "secret_access_key", password],
+            # `--`: a password may start with "-" (token_urlsafe: 1 in 64), not an option
+            ["remote", "modify", "--local", "team", "secret_access_key", "--", password],
         ):
             uv_run(project, env, "dvc", *command)
         pushed = uv_run(project, env, "dvc", "push", label="team: dvc push to S3")

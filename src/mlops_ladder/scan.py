@@ -33,6 +33,10 @@ MAX_TOML_BYTES = 256_000  # a pyproject.toml is parsed whole (tomllib): bound it
 MAX_TOML_KEY_PARTS = 32
 # A dotted key of MAX_TOML_KEY_PARTS parts or more: tomllib's memory grows with the square of a
 # key's parts (100,000 parts: gigabytes). It starts only where a part can start, so it is linear.
+# Arrays and inline tables inside one another: tomllib recurses for each level, so a file nested
+# past the interpreter's recursion limit fails it, and one nested less deeply than a raised limit
+# (another library may raise it) passes: bounded here, the same in every process.
+MAX_TOML_NESTING = 100
 DEEP_TOML_KEY = re.compile(
     r"(?<![\w\"'-])(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')"
     rf"(?:[ \t]*\.[ \t]*(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')){{{MAX_TOML_KEY_PARTS - 1}}}"
@@ -204,6 +208,8 @@ def _parse_pyproject(repo: Repository) -> dict:
         why = f"over {MAX_TOML_BYTES // 1000} KB"
     elif DEEP_TOML_KEY.search(f.text):
         why = f"a key of {MAX_TOML_KEY_PARTS} dotted parts or more"
+    elif toml_nesting(f.text) > MAX_TOML_NESTING:
+        why = "values nested too deep to parse"
     else:
         try:
             return tomllib.loads(f.text)
@@ -216,6 +222,34 @@ def _parse_pyproject(repo: Repository) -> dict:
         "seen, and the answers come from other files"
     )
     return {}
+
+
+def toml_nesting(text: str) -> int:
+    """The deepest nesting of brackets and braces in a TOML text, outside its strings and
+    comments (a table header counts one). One pass over the text."""
+    depth = deepest = 0
+    at, end = 0, len(text)
+    while at < end:
+        char = text[at]
+        if char in "\"'":
+            quote = char * 3 if text.startswith(char * 3, at) else char
+            at += len(quote)
+            while at < end and not text.startswith(quote, at):
+                if len(quote) == 1 and text[at] == "\n":
+                    break  # an unclosed one-line string: tomllib refuses the file anyway
+                at += 2 if char == '"' and text[at] == "\\" else 1
+            at += len(quote)
+        elif char == "#":
+            newline = text.find("\n", at)
+            at = end if newline < 0 else newline
+        else:
+            if char in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif char in "]}":
+                depth = max(depth - 1, 0)
+            at += 1
+    return deepest
 
 
 def split_lines(text: str) -> Iterator[str]:
