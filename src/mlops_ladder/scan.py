@@ -33,14 +33,14 @@ MAX_TOML_BYTES = 256_000  # a pyproject.toml is parsed whole (tomllib): bound it
 MAX_TOML_KEY_PARTS = 32
 # A dotted key of MAX_TOML_KEY_PARTS parts or more: tomllib's memory grows with the square of a
 # key's parts (100,000 parts: gigabytes). It starts only where a part can start, so it is linear.
-# Arrays and inline tables inside one another: tomllib recurses for each level, so a file nested
-# past the interpreter's recursion limit fails it, and one nested less deeply than a raised limit
-# (another library may raise it) passes: bounded here, the same in every process.
-MAX_TOML_NESTING = 100
 DEEP_TOML_KEY = re.compile(
     r"(?<![\w\"'-])(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')"
     rf"(?:[ \t]*\.[ \t]*(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')){{{MAX_TOML_KEY_PARTS - 1}}}"
 )
+# Arrays and inline tables inside one another: tomllib recurses for each level, so a file nested
+# past the interpreter's recursion limit fails it, and one nested less deeply than a raised limit
+# (another library may raise it) passes: bounded here, the same in every process.
+MAX_TOML_NESTING = 100
 MAX_TEXT_BYTES = 100_000_000  # the memory of all the text kept for the checks
 LISTED = 5  # names a note lists before "and N more"
 SKIPPED_DIRS = {

@@ -54,14 +54,20 @@ def is_unreachable(error: BaseException) -> bool:
     """An MLflow error that says the server could not be reached, or kept failing (5xx), after
     MLflow's retries; not an answer such as 401 or 404. MLflow wraps some of these in an error
     of its own ("Failed to get logged model ...": set_logged_model_tags), so the causes count."""
+    return any(
+        isinstance(cause, MlflowException)
+        and str(cause.message).startswith("API request to")
+        and "failed with error code" not in str(cause.message)
+        for cause in causes(error)
+    )
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """The error, then what it was raised from (`raise ... from`), outermost first."""
     cause: BaseException | None = error
     while cause is not None:
-        if isinstance(cause, MlflowException):
-            text = str(cause.message)
-            if text.startswith("API request to") and "failed with error code" not in text:
-                return True
+        yield cause
         cause = cause.__cause__
-    return False
 
 
 def is_refused(error: BaseException) -> bool:
@@ -110,10 +116,7 @@ def server_errors(function: Callable[P, R]) -> Callable[P, R]:
 
 def short_reason(error: BaseException) -> str:
     """The innermost cause, in a few words: 'connection refused', 'timed out', ..."""
-    causes = [error]
-    while causes[-1].__cause__ is not None:
-        causes.append(causes[-1].__cause__)
-    text = " ".join(str(cause) for cause in causes).lower()
+    text = " ".join(str(cause) for cause in causes(error)).lower()
     for needle, reason in [
         ("connection refused", "connection refused"),
         ("timed out", "timed out"),
