@@ -473,6 +473,26 @@ def test_a_pyproject_nested_too_deep_is_refused_whatever_the_recursion_limit(
     assert any("values nested too deep to parse" in note for note in repo.limits), repo.limits
 
 
+def test_json_nesting_counts_brackets_outside_strings() -> None:
+    text = '{"cells": [{"source": ["[[[{", "\\"]]]"]}, [[]]], "k": "\\\\"}'
+    assert scan.json_nesting(text) == 4
+    assert scan.json_nesting("[" * 101 + "]" * 101) == 101
+
+
+def test_a_notebook_nested_too_deep_is_refused_whatever_the_recursion_limit(
+    tmp_path: Path,
+) -> None:
+    # As the pyproject above: with a raised limit json would parse these 5,000 levels.
+    (tmp_path / "deep.ipynb").write_text("[" * 5000 + "]" * 5000)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(60_000)
+    try:
+        repo = scan.read_repository(tmp_path)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert "cells not read: deep.ipynb is JSON nested too deep to parse" in repo.limits
+
+
 @pytest.fixture(scope="module")
 def deep_repository() -> Iterator[Path]:
     """A 1,100-level tree, and a link to a folder outside, made once (each level costs a

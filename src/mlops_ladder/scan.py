@@ -21,6 +21,7 @@ import tomllib
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path, PurePosixPath
 
 MAX_FILE_BYTES = 2_000_000
@@ -37,10 +38,11 @@ DEEP_TOML_KEY = re.compile(
     r"(?<![\w\"'-])(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')"
     rf"(?:[ \t]*\.[ \t]*(?:[\w-]+|\"[^\"\n]*\"|'[^'\n]*')){{{MAX_TOML_KEY_PARTS - 1}}}"
 )
-# Arrays and inline tables inside one another: tomllib recurses for each level, so a file nested
-# past the interpreter's recursion limit fails it, and one nested less deeply than a raised limit
-# (another library may raise it) passes: bounded here, the same in every process.
-MAX_TOML_NESTING = 100
+# Arrays and inline tables (TOML), arrays and objects (a notebook's JSON) inside one another:
+# tomllib and json recurse for each level, so a file nested past the interpreter's recursion
+# limit fails them, and one nested less deeply than a raised limit (another library may raise
+# it) passes: bounded here, the same in every process.
+MAX_NESTING = 100
 MAX_TEXT_BYTES = 100_000_000  # the memory of all the text kept for the checks
 LISTED = 5  # names a note lists before "and N more"
 SKIPPED_DIRS = {
@@ -80,6 +82,10 @@ LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 # number of them decoded by one json.loads.
 JSON_STRING_LINE = re.compile(r'^[^\S\n]*("(?:[^"\\\n]|\\.)*"),*[^\S\n]*$', re.MULTILINE)
 DECODE_BATCH = 2_000
+# A JSON string (a bracket in one is text), what is not a bracket, and what a bracket does.
+JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+LEVEL = {"[": 1, "{": 1, "]": -1, "}": -1}
 BREAK_CHARACTERS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # Control characters (C0 and DEL, C1), line and paragraph separators, bidirectional controls,
 # and the surrogates that stand for a file name's undecodable bytes.
@@ -208,7 +214,7 @@ def _parse_pyproject(repo: Repository) -> dict:
         why = f"over {MAX_TOML_BYTES // 1000} KB"
     elif DEEP_TOML_KEY.search(f.text):
         why = f"a key of {MAX_TOML_KEY_PARTS} dotted parts or more"
-    elif toml_nesting(f.text) > MAX_TOML_NESTING:
+    elif toml_nesting(f.text) > MAX_NESTING:
         why = "values nested too deep to parse"
     else:
         try:
@@ -252,6 +258,14 @@ def toml_nesting(text: str) -> int:
     return deepest
 
 
+def json_nesting(text: str) -> int:
+    """The deepest nesting of arrays and objects in a JSON text: its brackets outside strings,
+    summed (all in C: a Python loop over 20 MB takes seconds). Past a closing bracket too many,
+    json stops, so the count there need not be right."""
+    brackets = NOT_A_BRACKET.sub("", JSON_STRING.sub("", text))
+    return max(accumulate(map(LEVEL.__getitem__, brackets)), default=0)
+
+
 def split_lines(text: str) -> Iterator[str]:
     """text's lines, one at a time, as str.splitlines() gives them once breaks are "\n": no list
     of a million strings, no io.StringIO (which holds 4 bytes a character)."""
@@ -268,9 +282,12 @@ def notebook_text(raw: str) -> tuple[str, array]:
     in the .ipynb file.
 
     nbformat writes one JSON string per source line; a notebook squeezed onto one line gives
-    its cells' lines numbered 1. Raises RecursionError for JSON nested too deep to parse.
+    its cells' lines numbered 1. Raises RecursionError for JSON nested over MAX_NESTING levels
+    (whatever the interpreter's recursion limit: json recurses for each level).
     """
     if raw.count("\n") + (not raw.endswith("\n")) < 3:
+        if json_nesting(raw) > MAX_NESTING:
+            raise RecursionError(f"JSON nested over {MAX_NESTING} levels")
         try:
             cells = json.loads(raw).get("cells", [])
         except (ValueError, AttributeError):
@@ -321,12 +338,6 @@ def _decoded_one(literal: str) -> str | None:
         return json.loads(literal)
     except ValueError:
         return None
-
-
-def notebook_lines(raw: str) -> list[Line]:
-    """notebook_text() as Line objects (small notebooks; the scan keeps the text)."""
-    text, numbers = notebook_text(lines_broken_at_newlines(raw))
-    return [Line(numbers[i], part) for i, part in enumerate(text.split("\n")) if numbers]
 
 
 def _source_list(source: object) -> list[str]:
