@@ -496,7 +496,7 @@ class Level2Card(PipelineBreakages, CardChecks):
         "model-6": 1,
         "model-7": 0,  # the sample tags no feature sensitive: nothing to be inclusive of
         **{f"infrastructure-{n}": 1 for n in range(1, 8)},
-        "monitoring-1": 0.5,  # Dependabot; nothing watches the data's upstream source
+        "monitoring-1": 1,  # Dependabot, and ct.yml's schedule asks data/'s imported sources
         "monitoring-2": 1,
         "monitoring-3": 1,
         "monitoring-4": 0.5,  # as model-2: the champion's age read by the step's test only
@@ -651,27 +651,18 @@ class Level2Card(PipelineBreakages, CardChecks):
         assert found["score"] == 0
         assert "times worse, more than the gate's" in found["missing"]
 
-    def test_dependency_notification_is_dependabot_s_half_until_the_data_source_is_watched(
+    def test_dependency_notification_is_dependabot_s_half_once_the_data_source_is_not_asked(
         self, project: Path, env: dict[str, str]
     ) -> None:
         ct = project / ".github" / "workflows" / "ct.yml"
         fresh = card_entries(project, env)["monitoring-1"]
         with restored(ct):
-            # ct.yml asks the data's source for a change each week (dvc update of an import)
-            edit_yaml(
-                ct,
-                lambda w: w["jobs"]["train"]["steps"].insert(
-                    2, {"name": "Look for new data", "run": "uv run --frozen dvc update -R data"}
-                ),
-            )
-            watched = card_entries(project, env)["monitoring-1"]
-            # its retraining on a committed .dvc change is a reaction, not a notification
-            edit_yaml(ct, lambda w: w["jobs"]["train"]["steps"].pop(2))
-            edit_yaml(ct, lambda w: (w.get("on") or w[True]).pop("push"))
-            unchanged = card_entries(project, env)["monitoring-1"]
-        assert fresh["score"] == unchanged["score"] == 0.5
-        assert "no scheduled workflow watches the data's upstream source" in fresh["missing"]
-        assert watched["score"] == 1
+            # ct.yml's schedule no longer asks data/'s imports for a new version (dvc update)
+            edit_yaml(ct, drop_steps("update-imports"))
+            unasked = card_entries(project, env)["monitoring-1"]
+        assert fresh["score"] == 1
+        assert unasked["score"] == 0.5
+        assert "no scheduled workflow watches the data's upstream source" in unasked["missing"]
 
     def test_ci_without_the_image_smoke_test_leaves_the_canary_half(
         self, project: Path, env: dict[str, str]

@@ -328,14 +328,33 @@ class TestLevel2:
         # `force` input does for a new model on the same data.
         inputs = {**dispatch["inputs"], "force": "true"}
         assert champion(level2) == "1"
+        # And a table imported with `dvc import-url` (a folder stands in for the team's bucket;
+        # the pipeline does not read it), whose source gained a row since
+        upstream = level2.state / "upstream" / "stations.csv"
+        upstream.parent.mkdir()
+        upstream.write_text("station,capacity\nnorth,3\n")
+        dvc = ["uv", "run", "--frozen", "dvc"]
+        run([*dvc, "import-url", upstream, "data/stations.csv"], level2.path, level2.env)
+        upstream.write_text(upstream.read_text() + "south,5\n")
         # When ct.yml runs with it
-        outcome = level2.ci_local(
-            "ct.yml dispatch (+ cd.yml)",
-            workflow="ct",
-            event="workflow_dispatch",
-            extra=(*level2.event("ct", {"inputs": inputs}), *registry_vars(level2)),
-        )
-        # Then a new model passed the gate and became champion
+        with serve_fake_github() as (api, github):
+            outcome = level2.ci_local(
+                "ct.yml dispatch (+ cd.yml)",
+                workflow="ct",
+                event="workflow_dispatch",
+                extra=(
+                    *level2.event("ct", {"inputs": inputs}),
+                    *registry_vars(level2),
+                    "--secret", f"GITHUB_TOKEN={TOKEN}",
+                    "--env", f"GITHUB_API_URL={api}",
+                ),
+            )  # fmt: skip
+        # Then it fetched the new version and said so in one issue, naming the import
+        assert 'changed=["data/stations.csv.dvc"]' in outcome.stdout
+        assert [issue["labels"] for issue in github.issues] == [["data-source"]]
+        assert "`[\"data/stations.csv.dvc\"]`" in github.issues[0]["body"]
+        assert "Continuous training ran on it (success)" in github.issues[0]["body"]
+        # And a new model passed the gate and became champion
         assert champion(level2) == "2"
         train = outcome.stdout.split("passed the gate: it is the champion now", 1)
         assert len(train) == 2, "no new champion in CT"

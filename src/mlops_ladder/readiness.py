@@ -491,8 +491,16 @@ def needs(job: dict[str, Any]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+# A line of a step's script that is text, not a command: a comment, or what echo or printf print.
+TEXT_LINE = re.compile(r"\s*(?:#|echo\b|printf\b)")
+
+
 def runs(step: dict[str, Any], pattern: str) -> bool:
-    return re.search(pattern, str(step.get("run", ""))) is not None
+    """Whether the step's script has a command matching `pattern` (a line that only says it,
+    as an issue's text does, is not one)."""
+    script = str(step.get("run", "")).splitlines()
+    commands = "\n".join(line for line in script if not TEXT_LINE.match(line))
+    return re.search(pattern, commands) is not None
 
 
 def step_index(job: dict[str, Any], pattern: str) -> int | None:
@@ -718,17 +726,33 @@ def dependabot_watches(evidence: Evidence) -> str | None:
     return f"dependabot.yml does not watch {', '.join(missing)}" if missing else None
 
 
+UPSTREAM_ASKED = r"\bdvc\s+update\b|mlops_ladder\.ci\s+update-imports\b"
+
+
 def upstream_data_watched(evidence: Evidence) -> str | None:
     """A scheduled workflow asks the data's upstream source whether it changed (`dvc update`
-    of data imported with `dvc import-url`): retraining when a committed .dvc file changes is a
-    reaction, not a notification."""
+    of data imported with `dvc import-url`) and says so in an issue: retraining when a
+    committed .dvc file changes is a reaction, and a retraining nobody hears of no
+    notification."""
+    asked = False
     for name in ("ct.yml", "monitor.yml"):
         loaded = workflow(evidence, name)
         if loaded is None or "schedule" not in triggers(loaded):
             continue
-        pattern = r"\bdvc\s+update\b"
-        if any(step_index(job, pattern) is not None for job in jobs(loaded).values()):
-            return None
+        every = jobs(loaded)
+        asking = {key for key, job in every.items() if step_index(job, UPSTREAM_ASKED) is not None}
+        asked = asked or bool(asking)
+        for key, job in every.items():
+            needs = job.get("needs")
+            needed = needs if isinstance(needs, list) else [needs]
+            after = {key, *(name for name in needed if isinstance(name, str))}
+            if after & asking and step_index(job, r"mlops_ladder\.ci\s+issue\b") is not None:
+                return None
+    if asked:
+        return (
+            "the scheduled workflow asks the data's upstream source for changes but no job "
+            "after it tells anyone (python -m mlops_ladder.ci issue)"
+        )
     return (
         "no scheduled workflow watches the data's upstream source (dvc update of an "
         "import-url, on a schedule): Dependabot watches code and images, not data"

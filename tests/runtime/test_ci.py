@@ -367,3 +367,83 @@ def test_every_command_is_documented_in_the_package() -> None:
     subcommands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for name in subcommands:
         assert f"    {name} " in package.__doc__, name
+
+
+# --- the data's upstream sources (update-imports) ---------------------------------------------
+
+
+@pytest.fixture
+def imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git and DVC repository whose data/table.csv was imported with real `dvc import-url`
+    from a file outside it (a bucket's stand-in: DVC reads both the same way), beside a file
+    kept in git and one `dvc add`ed. Returns the upstream file."""
+    upstream = tmp_path / "upstream" / "table.csv"
+    upstream.parent.mkdir()
+    upstream.write_text("x,y\n1,0\n2,1\n")
+    repo = tmp_path / "repo"
+    (repo / "data" / "sample").mkdir(parents=True)
+    (repo / "data" / "sample" / "kept.csv").write_text("x,y\n3,1\n")
+    (repo / "data" / "added.csv").write_text("x,y\n4,0\n")
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    dvc = [sys.executable, "-m", "dvc"]
+    for command in (
+        ["git", "init", "--quiet"],
+        [*dvc, "init", "--quiet"],
+        [*dvc, "add", "--quiet", "data/added.csv"],
+        [*dvc, "import-url", "--quiet", str(upstream), "data/table.csv"],
+    ):
+        subprocess.run(command, check=True, capture_output=True)
+    return upstream
+
+
+def outputs(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
+def test_an_import_whose_source_changed_is_fetched_and_named(imported: Path, capsys) -> None:
+    record = Path("data/table.csv.dvc")
+    committed = record.read_text()
+    assert main(["update-imports"]) == 0
+    assert outputs(capsys.readouterr().out) == {"changed": "[]", "new_data": "false"}
+    assert record.read_text() == committed  # nothing new upstream
+    # When the source gains a row
+    imported.write_text(imported.read_text() + "3,0\n")
+    assert main(["update-imports"]) == 0
+    # Then the import names it, and the data and its .dvc file are the new version
+    said = outputs(capsys.readouterr().out)
+    assert said == {"changed": '["data/table.csv.dvc"]', "new_data": "true"}
+    assert Path("data/table.csv").read_text().endswith("3,0\n")
+    assert record.read_text() != committed
+    # And the files kept in git or added to DVC were left alone
+    assert Path("data/sample/kept.csv").read_text() == "x,y\n3,1\n"
+    assert Path("data/added.csv").read_text() == "x,y\n4,0\n"
+
+
+def test_a_data_folder_without_imports_has_no_news(tmp_path: Path, monkeypatch, capsys) -> None:
+    # The generated project as it comes: the sample in git, nothing imported
+    (tmp_path / "data" / "sample").mkdir(parents=True)
+    (tmp_path / "data" / "sample" / "sample.csv").write_text("x,y\n1,0\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    subprocess.run(["git", "init", "--quiet"], check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--quiet"], check=True)
+    assert main(["update-imports"]) == 0
+    assert outputs(capsys.readouterr().out) == {"changed": "[]", "new_data": "false"}
+
+
+def test_a_source_gone_is_one_line_and_loses_nothing(imported: Path, capsys) -> None:
+    before = Path("data/table.csv").read_text(), Path("data/table.csv.dvc").read_text()
+    imported.unlink()
+    assert main(["update-imports"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith("error: dvc update of the imported data")
+    assert str(imported) in error
+    assert (Path("data/table.csv").read_text(), Path("data/table.csv.dvc").read_text()) == before
+
+
+def test_a_missing_data_folder_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["update-imports", "data"]) == 1
+    assert capsys.readouterr().err == "error: no folder data here (run from the project's root)\n"

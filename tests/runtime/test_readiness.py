@@ -221,10 +221,9 @@ def test_a_level_2_project_whose_checks_all_passed_scores_every_point_it_impleme
 ) -> None:
     card = fake.card()
     found = entries(card)
-    # model-7: nothing tagged sensitive in the sample's contract (honestly no point);
-    # monitoring-1: Dependabot notifies, nothing watches the data's upstream source
+    # model-7: nothing tagged sensitive in the sample's contract (honestly no point)
     partial = {key: entry["score"] for key, entry in found.items() if entry["score"] != 1}
-    assert partial == {"model-7": 0, "monitoring-1": 0.5}
+    assert partial == {"model-7": 0}
     assert card["run"]["status"] == "green"
     assert card["final"] == 6
     assert card["sections"]["data"]["score"] == 7
@@ -459,20 +458,19 @@ def test_model_specs_reviewed_by_the_placeholder_owner_are_half_a_point(fake: Fa
     assert "github_owner" in found["missing"]
 
 
-def test_a_scheduled_look_at_the_data_source_makes_dependency_notification_automated(
-    fake: Fake,
-) -> None:
-    assert fake.scores()["monitoring-1"] == 0.5
-
-    def watch(workflow: dict[str, Any]) -> None:
-        workflow["jobs"]["train"]["steps"].insert(2, {"run": "uv run --frozen dvc update -R data"})
-
-    edited(CT, watch)(fake.root)
+def test_new_upstream_data_is_told_by_a_job_after_the_one_that_asked(fake: Fake) -> None:
+    # ct.yml as generated: its schedule asks data/'s imports for a new version, and a job after
+    # the training opens an issue when one came (BREAKAGES: each part removed)
     assert fake.scores()["monitoring-1"] == 1
-    # ct.yml's retraining on a committed .dvc change is a reaction, not a notification
-    edited(CT, lambda w: w["jobs"]["train"]["steps"].pop(2))(fake.root)
-    assert "push" in yaml.safe_load((fake.root / CT).read_text())[True]
-    assert fake.scores()["monitoring-1"] == 0.5
+    # An issue's job that does not wait for the question tells nothing of its answer
+    edited(CT, lambda w: w["jobs"]["new-data"].pop("needs"))(fake.root)
+    found = entries(fake.card())["monitoring-1"]
+    assert found["score"] == 0.5
+    assert "no job after it tells anyone" in found["missing"]
+    # And an echo of `dvc update` (the issue's advice) is not the question
+    edited(CT, lambda w: w["jobs"].pop("train"))(fake.root)
+    assert "dvc update" in (fake.root / CT).read_text()
+    assert "no scheduled workflow watches" in entries(fake.card())["monitoring-1"]["missing"]
 
 
 def test_privacy_without_the_projects_own_check_is_half_a_point(fake: Fake) -> None:
@@ -588,6 +586,12 @@ BREAKAGES = {
     "rollback not redeployed": (
         edited(ROLLBACK, lambda w: w["jobs"].pop("redeploy")),
         "infrastructure-7", 0.5, "does not redeploy through cd.yml"),
+    "data source not asked": (
+        without_step("ct.yml", "update-imports"),
+        "monitoring-1", 0.5, "no scheduled workflow watches the data's upstream source"),
+    "new data told to no one": (
+        edited(CT, lambda w: w["jobs"].pop("new-data")),
+        "monitoring-1", 0.5, "no job after it tells anyone"),
     "docker images not watched": (
         edited(".github/dependabot.yml", lambda d: d.update(updates=d["updates"][:2])),
         "monitoring-1", 0, "does not watch docker"),
@@ -633,7 +637,9 @@ def test_each_file_the_card_reads_loses_its_point_when_broken(fake: Fake, breaka
     assert message in entries(fake.card())[paper_id]["missing"]
     changed = {key for key in before if before[key] != after[key]}
     assert paper_id in changed
-    assert changed <= {paper_id, "model-2", "monitoring-4", "monitoring-7"}, changed
+    # (ct.yml's schedule also asks the data's source: monitoring-1 goes with it)
+    also = {"monitoring-1"} if breakage == "ct not scheduled" else set()
+    assert changed <= {paper_id, "model-2", "monitoring-4", "monitoring-7", *also}, changed
 
 
 USELESS = {"passed": False, "useless": ["noise"], "failures": ["noise never helps"]}

@@ -6,7 +6,8 @@ mlops_ladder.ci <command>`, from the project's root, in its locked environment):
     gate-decision [REPORT]              `promoted=...` and `version=N` of the registry gate
     monitoring-summary REPORT [--run-url URL]   the monitoring report in Markdown
     dispatch WORKFLOW --ref REF [--input NAME=VALUE]   start a workflow (GitHub REST API)
-    issue --label L --title T --body-file F     open or update the monitoring issue
+    update-imports [FOLDER...]          `dvc update` of data/'s imports: `changed=`, `new_data=`
+    issue --label L --title T --body-file F     open or update an issue (monitoring, new data)
 
 One entry point with a subcommand each (cli.py); the modules beside it hold the logic, typed and
 tested in process (tests/runtime/test_ci.py). The project's shell scripts (service.sh,

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mlops_ladder.ci import github, reports, smoke
+from mlops_ladder.ci import github, reports, smoke, sources
 from mlops_ladder.errors import ConfigError
 
 Command = Callable[[argparse.Namespace], str]
@@ -61,6 +61,10 @@ def run_issue(args: argparse.Namespace) -> str:
     return github.upsert_issue(client, args.label, args.title, body) + "\n"
 
 
+def run_update_imports(args: argparse.Namespace) -> str:
+    return sources.update_imports(args.folders)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mlops_ladder.ci", description="The steps of the project's workflows."
@@ -95,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--ref", required=True, help="branch or tag to run it on")
     start.add_argument("--input", action="append", default=[], help="NAME=VALUE")
 
-    issue = add("issue", run_issue, "open or update the monitoring issue")
+    update = add("update-imports", run_update_imports, "ask imported data's sources for news")
+    update.add_argument("folders", type=Path, nargs="*", default=[Path("data")])
+
+    issue = add("issue", run_issue, "open or update an issue under a label")
     issue.add_argument("--label", required=True)
     issue.add_argument("--title", required=True)
     issue.add_argument("--body-file", type=Path, required=True)
@@ -109,7 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except smoke.SmokeTestError as error:
         print(f"smoke test failed: {error}", file=sys.stderr)
         return 1
-    except (github.GitHubError, reports.ReportError, ConfigError, OSError) as error:
+    except (
+        github.GitHubError,
+        reports.ReportError,
+        sources.SourceError,
+        ConfigError,
+        OSError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(output, end="")
