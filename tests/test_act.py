@@ -352,7 +352,7 @@ class TestLevel2:
         # Then it fetched the new version and said so in one issue, naming the import
         assert 'changed=["data/stations.csv.dvc"]' in outcome.stdout
         assert [issue["labels"] for issue in github.issues] == [["data-source"]]
-        assert "`[\"data/stations.csv.dvc\"]`" in github.issues[0]["body"]
+        assert '`["data/stations.csv.dvc"]`' in github.issues[0]["body"]
         assert "Continuous training ran on it (success)" in github.issues[0]["body"]
         # And a new model passed the gate and became champion
         assert champion(level2) == "2"

@@ -13,8 +13,10 @@ table (its contract drafted by `schema draft`, as a user would); `inside(root)` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -191,10 +193,13 @@ def free_port() -> int:
 def server_process(
     command: list[str], url: str, log: Path, timeout: float, **options: Any
 ) -> Iterator[subprocess.Popen]:
-    """A server started by `command` (its output in `log`), once `url` answers; stopped after.
-    `options` go to Popen (env, cwd)."""
+    """A server started by `command` (its output in `log`), once `url` answers; stopped after,
+    with the processes it started (mlflow server's uvicorn, a server's workers: a session of
+    their own, stopped together). `options` go to Popen (env, cwd)."""
     with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **options)
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, **options
+        )
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -209,7 +214,8 @@ def server_process(
                 time.sleep(0.2)
         yield process
     finally:
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
 
 
