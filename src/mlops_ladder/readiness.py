@@ -487,8 +487,10 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def needs(job: dict[str, Any]) -> list[str]:
-    value = job.get("needs") or []
-    return [value] if isinstance(value, str) else list(value)
+    """The names of the jobs `job` waits for (whatever else a file holds there is no name)."""
+    value = job.get("needs")
+    listed = value if isinstance(value, list) else [value]
+    return [name for name in listed if isinstance(name, str)]
 
 
 # A line of a step's script that is text, not a command: a comment, or what echo or printf print.
@@ -743,9 +745,7 @@ def upstream_data_watched(evidence: Evidence) -> str | None:
         asking = {key for key, job in every.items() if step_index(job, UPSTREAM_ASKED) is not None}
         asked = asked or bool(asking)
         for key, job in every.items():
-            needs = job.get("needs")
-            needed = needs if isinstance(needs, list) else [needs]
-            after = {key, *(name for name in needed if isinstance(name, str))}
+            after = {key, *needs(job)}
             if after & asking and step_index(job, r"mlops_ladder\.ci\s+issue\b") is not None:
                 return None
     if asked:

@@ -562,6 +562,9 @@ BREAKAGES = {
     "production not after staging": (
         edited(CD, lambda w: w["jobs"]["production"].update(needs="build")),
         "infrastructure-6", 0, "production does not wait for staging"),
+    "production waits for a number": (
+        edited(CD, lambda w: w["jobs"]["production"].update(needs=5)),
+        "infrastructure-6", 0, "production does not wait for staging"),
     "image pushed before its smoke test": (
         edited(CD, early_push), "infrastructure-6", 0, "pushed before its smoke test"),
     "monitor without the registry": (
