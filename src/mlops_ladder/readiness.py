@@ -471,7 +471,7 @@ def triggers(loaded: dict[Any, Any]) -> dict[str, Any]:
     if isinstance(events, str):
         return {events: None}
     if isinstance(events, list):
-        return dict.fromkeys(events)
+        return dict.fromkeys(event for event in events if isinstance(event, str))
     return events if isinstance(events, dict) else {}
 
 

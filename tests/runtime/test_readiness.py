@@ -580,6 +580,9 @@ BREAKAGES = {
     "monitor not scheduled": (
         edited(MONITOR, lambda w: w[True].pop("schedule")),
         "monitoring-4", 0.5, "monitor.yml does not run on a schedule"),
+    "ct's events not names": (
+        edited(CT, lambda w: w.update({True: [{"schedule": "weekly"}, 5]})),
+        "monitoring-4", 0.5, "ct.yml does not run on a schedule"),
     "ct not scheduled": (
         edited(CT, lambda w: w[True].pop("schedule")),
         "monitoring-4", 0.5, "ct.yml does not run on a schedule"),
@@ -641,7 +644,7 @@ def test_each_file_the_card_reads_loses_its_point_when_broken(fake: Fake, breaka
     changed = {key for key in before if before[key] != after[key]}
     assert paper_id in changed
     # (ct.yml's schedule also asks the data's source: monitoring-1 goes with it)
-    also = {"monitoring-1"} if breakage == "ct not scheduled" else set()
+    also = {"monitoring-1"} if breakage.startswith("ct") else set()
     assert changed <= {paper_id, "model-2", "monitoring-4", "monitoring-7", *also}, changed
 
 
