@@ -720,7 +720,12 @@ def dependabot_watches(evidence: Evidence) -> str | None:
     loaded = evidence.yaml(".github/dependabot.yml")
     if not isinstance(loaded, dict):
         return ".github/dependabot.yml is missing"
-    watched = {str(entry.get("package-ecosystem")) for entry in loaded.get("updates") or []}
+    updates = loaded.get("updates")
+    watched = {
+        str(entry.get("package-ecosystem"))
+        for entry in (updates if isinstance(updates, list) else [])
+        if isinstance(entry, dict)
+    }
     wanted = {"github-actions"} | ({"docker"} if evidence.text("Dockerfile") is not None else set())
     missing = sorted(wanted - watched)
     if not watched & {"uv", "pip"}:

@@ -601,6 +601,9 @@ BREAKAGES = {
     "docker images not watched": (
         edited(".github/dependabot.yml", lambda d: d.update(updates=d["updates"][:2])),
         "monitoring-1", 0, "does not watch docker"),
+    "dependabot's updates not entries": (
+        edited(".github/dependabot.yml", lambda d: d.update(updates=["docker", 5])),
+        "monitoring-1", 0, "does not watch"),
     "params.yaml without a code owner": (
         replaced(".github/CODEOWNERS", "/params.yaml ", "# "),
         "model-1", 0.5, "no code owner reviews params.yaml"),
