@@ -273,6 +273,11 @@ def registry_vars(project: ActProject) -> tuple[str, ...]:
     return ("--var", f"MLFLOW_TRACKING_URI=sqlite:///{project.state / 'registry.db'}")
 
 
+def github_args(api: str) -> tuple[str, ...]:
+    """act's arguments for the workflows' GitHub calls to go to the stand-in at `api`."""
+    return ("--secret", f"GITHUB_TOKEN={TOKEN}", "--env", f"GITHUB_API_URL={api}")
+
+
 DISPATCHES: list[dict] = []  # what monitor.yml asked GitHub to start, for the CT test
 
 
@@ -300,8 +305,7 @@ class TestLevel2:
                 extra=(
                     *level2.event("monitor", {"inputs": {}}),
                     "--var", f"PREDICTION_LOG_URI={logs}",
-                    "--secret", f"GITHUB_TOKEN={TOKEN}",
-                    "--env", f"GITHUB_API_URL={api}",
+                    *github_args(api),
                 ),
             )  # fmt: skip
         # Then it saw the drift, kept the report, opened one issue and started ct.yml
@@ -345,10 +349,9 @@ class TestLevel2:
                 extra=(
                     *level2.event("ct", {"inputs": inputs}),
                     *registry_vars(level2),
-                    "--secret", f"GITHUB_TOKEN={TOKEN}",
-                    "--env", f"GITHUB_API_URL={api}",
+                    *github_args(api),
                 ),
-            )  # fmt: skip
+            )
         # Then it fetched the new version and said so in one issue, naming the import
         assert 'changed=["data/stations.csv.dvc"]' in outcome.stdout
         assert [issue["labels"] for issue in github.issues] == [["data-source"]]

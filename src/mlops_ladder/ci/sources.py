@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+DVC = [sys.executable, "-m", "dvc"]  # the project environment's own dvc
+
 
 class SourceError(Exception):
     """An upstream source could not be asked: gone, refused, unreachable."""
@@ -30,12 +32,13 @@ def update_imports(folders: list[Path]) -> str:
     if missing:
         raise SourceError(f"no folder {', '.join(missing)} here (run from the project's root)")
     before = dvc_files(folders)
-    command = [sys.executable, "-m", "dvc", "update", "--recursive", *map(str, folders)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    targets = [str(folder) for folder in folders]
+    update = [*DVC, "update", "--recursive", *targets]
+    done = subprocess.run(update, capture_output=True, text=True, check=False)
     if done.returncode:
         # dvc removes the data it failed to replace: back from the cache, as the .dvc file says
-        restore = [sys.executable, "-m", "dvc", "checkout", "--quiet", "--recursive"]
-        subprocess.run([*restore, *map(str, folders)], capture_output=True, check=False)
+        restore = [*DVC, "checkout", "--quiet", "--recursive", *targets]
+        subprocess.run(restore, capture_output=True, check=False)
         said = [line for line in done.stderr.splitlines() if line.strip()]
         reason = said[-1].removeprefix("ERROR: ") if said else f"exit {done.returncode}"
         raise SourceError(f"dvc update of the imported data failed: {reason}")
