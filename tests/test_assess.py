@@ -348,8 +348,9 @@ def test_generated_projects_assess_at_their_own_level(
     assert report["adoption"]["answers"] == {}
     assert met(report)["A/B testing infrastructure"] is (level == 2)
     assert met(report)["no monitoring"] is (level == 0)
-    # Tracking and the registry are the runtime's: the evidence is pyproject.toml's dependency
-    # on mlops-ladder with its extras, and the [tool.mlops-ladder] table's level.
+    # Tracking and the registry are the runtime's: the evidence is pyproject.toml's requirement
+    # of mlops-ladder with the pipeline extra (the `pipeline` group, which `uv sync` installs:
+    # the serving image does not), and the [tool.mlops-ladder] table's level.
     lines = (project / "pyproject.toml").read_text().splitlines()
     for name in ("experiment tracking", "model registry"):
         cited = [lines[int(ref.split(":")[1]) - 1] for ref in items(report)[name]["evidence"]]
@@ -357,7 +358,7 @@ def test_generated_projects_assess_at_their_own_level(
         if level == 0:
             assert cited == []
         else:
-            assert cited[0].strip().startswith(f'"mlops-ladder[{RUNTIME_EXTRAS}]==')
+            assert cited[0].startswith('pipeline = ["mlops-ladder[pipeline,monitoring]==')
             assert cited[1] == f"level = {level}"
 
 
@@ -459,7 +460,12 @@ def test_adopting_level_1_in_a_notebooks_and_scripts_repository_keeps_its_files(
     for module, (attribute, hook, _) in OWNER_MODULES.items():
         assert (repo / "src/churn_lab" / module).is_file()
         assert table[hook] == f"churn_lab.{Path(module).stem}:{attribute}"
-    assert f"mlops-ladder[{RUNTIME_EXTRAS}]==0.2.0" in pyproject["project"]["dependencies"]
+    # serving in the dependencies (the image's), the rest in the group `uv sync` installs
+    assert "mlops-ladder[serving]==0.2.0" in pyproject["project"]["dependencies"]
+    assert pyproject["dependency-groups"]["pipeline"] == [
+        "mlops-ladder[pipeline,monitoring]==0.2.0"
+    ]
+    assert pyproject["tool"]["uv"]["default-groups"] == ["pipeline", "dev"]
     layout = report["adoption"]["layout"]
     assert "src/churn_lab/ for your own code" in layout
     assert f"mlops-ladder[{RUNTIME_EXTRAS}]" in layout
@@ -789,6 +795,32 @@ RUNTIME_USES = {
         '[project]\ndependencies = []\n[dependency-groups]\ndev = ["mlops-ladder[pipeline]"]\n'
         + TABLE.format(level=1),
         set(),
+    ),
+    # A generated project: serving in the dependencies (all its image installs), the pipeline's
+    # extras in a group that `uv sync` installs.
+    "the pipeline's extras in a default group": (
+        '[project]\ndependencies = ["mlops-ladder[serving]==0.2.0"]\n[dependency-groups]\n'
+        'pipeline = [{include-group = "dev"}, "mlops-ladder[pipeline,monitoring]==0.2.0"]\n'
+        'dev = ["pytest"]\n[tool.uv]\ndefault-groups = ["pipeline", "dev"]\n'
+        + TABLE.format(level=2),
+        {"experiment tracking", "model registry", "basic monitoring"},
+    ),
+    "every group installed": (
+        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
+        'pipeline = ["mlops-ladder[pipeline]"]\n[tool.uv]\ndefault-groups = "all"\n'
+        + TABLE.format(level=1),
+        {"experiment tracking", "model registry", "basic monitoring"},
+    ),
+    "the pipeline's extras in a group uv does not install": (
+        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
+        'pipeline = ["mlops-ladder[pipeline]"]\n' + TABLE.format(level=2),
+        {"basic monitoring"},
+    ),
+    "default groups that are not names": (
+        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
+        'pipeline = ["mlops-ladder[pipeline]"]\n[tool.uv]\ndefault-groups = [5, {a = 1}]\n'
+        + TABLE.format(level=2),
+        {"basic monitoring"},
     ),
     "level 0 tracks nothing": (
         '[project]\ndependencies = ["mlops-ladder[pipeline,serving]==0.2.0"]\n'

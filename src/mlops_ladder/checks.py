@@ -764,8 +764,7 @@ CHALLENGER_SHARE = [
 @dataclass(frozen=True)
 class RuntimeUse:
     level: int
-    extras: frozenset[str]
-    dependency: Evidence  # the line that names mlops-ladder with its extras
+    extras: dict[str, Evidence]  # each extra installed -> the line that names it
     level_line: Evidence  # the table's `level`
 
 
@@ -773,15 +772,31 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _runtime_requirement(project: object) -> tuple[str, frozenset[str]] | None:
-    """The [project] dependency on mlops-ladder (as written) and its extras, if any."""
-    dependencies = project.get("dependencies") if isinstance(project, dict) else None
-    for requirement in dependencies if isinstance(dependencies, list) else ():
+def _runtime_requirements(requirements: object) -> list[tuple[str, frozenset[str]]]:
+    """The requirements on mlops-ladder in a list of requirements (as written), with their
+    extras."""
+    found = []
+    for requirement in requirements if isinstance(requirements, list) else ():
         match = REQUIREMENT.match(requirement) if isinstance(requirement, str) else None
         if match and _normal(match[1]) == RUNTIME_DISTRIBUTION:
             extras = {_normal(extra.strip()) for extra in (match[2] or "").split(",")}
-            return requirement, frozenset(extras - {""})
-    return None
+            found.append((requirement, frozenset(extras - {""})))
+    return found
+
+
+def _default_groups(tables: dict) -> list[object]:
+    """The dependency groups `uv sync` installs: [tool.uv] default-groups ("all": every group),
+    else uv's default, dev. A generated project keeps the pipeline's extras in such a group
+    (its serving image installs the dependencies alone)."""
+    groups = tables.get("dependency-groups")
+    groups = groups if isinstance(groups, dict) else {}
+    tool = tables.get("tool")
+    uv = tool.get("uv") if isinstance(tool, dict) else None
+    names = uv.get("default-groups", ["dev"]) if isinstance(uv, dict) else ["dev"]
+    if names == "all":
+        names = list(groups)
+    names = names if isinstance(names, list) else []
+    return [groups.get(name) for name in names if isinstance(name, str)]
 
 
 def _runtime_line(
@@ -802,17 +817,24 @@ def runtime_use(repo: Repository) -> RuntimeUse | None:
     tool = tables.get("tool")
     table = tool.get(RUNTIME_TABLE) if isinstance(tool, dict) else None
     level = table.get("level", 0) if isinstance(table, dict) else None
-    requirement = _runtime_requirement(tables.get("project"))
+    project = tables.get("project")
+    requirements = _runtime_requirements(
+        project.get("dependencies") if isinstance(project, dict) else None
+    )
     f = repo.file("pyproject.toml")
-    if isinstance(level, bool) or level not in (0, 1, 2) or requirement is None or f is None:
+    if isinstance(level, bool) or level not in (0, 1, 2) or not requirements or f is None:
         return None
-    written, extras = requirement
     top = Evidence(f.path, 1, RUNTIME_TABLE, "pyproject.toml")
     header = _runtime_line(repo, f, "table") or top
+    extras: dict[str, Evidence] = {}
+    for group in [None, *_default_groups(tables)]:
+        for written, named in requirements if group is None else _runtime_requirements(group):
+            line = _runtime_line(repo, f, "dependency", holding=written) or top
+            for extra in sorted(named):
+                extras.setdefault(extra, line)
     return RuntimeUse(
         level=level,
         extras=extras,
-        dependency=_runtime_line(repo, f, "dependency", holding=written) or top,
         level_line=_runtime_line(repo, f, "level", after=header.line) or header,
     )
 
@@ -835,7 +857,7 @@ def runtime_capabilities(repo: Repository) -> dict[str, list[Evidence]]:
     given: dict[str, list[Evidence]] = {}
     for capability, (extra, tracked, tool) in RUNTIME_PROVIDES.items():
         if extra in use.extras and (use.level >= 1 or not tracked):
-            lines = [use.dependency, use.level_line] if tracked else [use.dependency]
+            lines = [use.extras[extra], use.level_line] if tracked else [use.extras[extra]]
             given[capability] = [
                 Evidence(e.path, e.line, tool, e.text) for e in dict.fromkeys(lines)
             ]
