@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -419,6 +421,9 @@ class Podman:
         )  # fmt: skip
 
 
+BASE_IMAGE_LOCK = Path(tempfile.gettempdir()) / "mlops-ladder-python-base.lock"
+
+
 def podman_for(dockerfile: Path, folder: Path, env: dict[str, str]) -> Podman:
     """Podman with the base images `dockerfile` builds on, made here when missing (no registry)."""
     for tool in ("podman", "runc", "debootstrap"):
@@ -429,8 +434,12 @@ def podman_for(dockerfile: Path, folder: Path, env: dict[str, str]) -> Podman:
     text = dockerfile.read_text()
     dockerfile.write_text(re.sub(r"^(FROM \S+?)@sha256:[0-9a-f]{64}", r"\1", text, flags=re.M))
     python_image = dockerfile_base(dockerfile)
-    if not podman.has(python_image):
-        podman.make_python_base(python_image)
+    # One test makes it, the others wait: on a fresh machine, two xdist workers would each
+    # debootstrap the same image at once (podman's storage is the machine's).
+    with BASE_IMAGE_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not podman.has(python_image):
+            podman.make_python_base(python_image)
     return podman
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from expected import LEVEL1, LEVEL2, expected_files
-from rendering import BIN, DEFAULT_PACKAGE, ROOT, Outcome, run
+from rendering import BIN, DEFAULT_PACKAGE, LIGHT_PARAMS, ROOT, Outcome, run
 from template_repo import TemplateRepo, build_template_repo
 
 pytestmark = pytest.mark.slow
@@ -88,6 +88,12 @@ def test_area_per_radius_is_mean_area_over_mean_radius() -> None:
 """
 # The issue's list: a feature transform with its test, a hyperparameter, a test file, the README.
 PARAMS_EDIT = Edit("params.yaml", anchor="    n_estimators: 100\n", text="    n_estimators: 150\n")
+# A shorter study and backtest, as a user with a slow machine might keep (the climb's level-2
+# pipeline runs them: rendering.LIGHT_PARAMS's values).
+STUDY_EDITS = [
+    Edit("params.yaml", anchor=f"  {key}: {default}\n", text=f"  {key}: {light}\n")
+    for key, (default, light) in LIGHT_PARAMS.items()
+]
 README_EDIT = Edit(
     "README.md",
     anchor="\nA tabular machine-learning model, from data to production.\n",
@@ -97,6 +103,7 @@ CORE_EDITS = [
     Edit(FEATURES, anchor=FEATURES_START, text=NEW_FEATURE),
     Edit("tests/test_features.py", text=NEW_FEATURE_TEST),
     PARAMS_EDIT,
+    *STUDY_EDITS,
     Edit(
         "tests/test_our_data.py",
         create=True,
