@@ -858,7 +858,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ModuleNotFoundError as error:
-        message = missing_extra(error)
+        message = missing_extra(error, identity.level)
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)

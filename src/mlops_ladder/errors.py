@@ -36,9 +36,15 @@ EXTRAS = {
 GROUPS = ("team", "spark")
 
 
-def missing_extra(error: ModuleNotFoundError) -> str | None:
-    """One line naming the extra to install for a missing optional module, or None when the
-    module is not one of the runtime's optional parts (a real bug: let it show)."""
+# Extras a project of level 1 or 2 has in its `pipeline` dependency group: a default group,
+# which `make setup` installs and the serving image leaves out (`uv sync --no-default-groups`).
+PIPELINE_GROUP = ("pipeline", "monitoring")
+
+
+def missing_extra(error: ModuleNotFoundError, level: int = 0) -> str | None:
+    """One line naming the extra to install for a missing optional module (in a project of
+    `level`), or None when the module is not one of the runtime's optional parts (a real bug:
+    let it show)."""
     top = (error.name or "").partition(".")[0]
     extra = EXTRAS.get(top)
     if extra is None:
@@ -47,6 +53,12 @@ def missing_extra(error: ModuleNotFoundError) -> str | None:
         return (
             f"this command needs {top}, which is not installed: run `make setup GROUPS={extra}` "
             f"(the project's `{extra}` dependency group: mlops-ladder[{extra}])"
+        )
+    if level >= 1 and extra in PIPELINE_GROUP:
+        return (
+            f"this command needs {top}, which is not installed here: run `make setup` (the "
+            f"project's `pipeline` dependency group: mlops-ladder[{extra}]; the serving image "
+            "leaves it out)"
         )
     return (
         f"this command needs {top}, which is not installed: add the `{extra}` extra "

@@ -543,6 +543,23 @@ def test_a_missing_optional_module_names_the_extra_that_installs_it(
     )
 
 
+@pytest.mark.parametrize(("module", "extra"), [("mlflow", "pipeline"), ("scipy", "monitoring")])
+def test_a_missing_module_of_the_pipeline_group_says_make_setup_from_level_1(
+    module: str, extra: str
+) -> None:
+    # From level 1 the pipeline's extras are a default dependency group (pyproject.toml), which
+    # `make setup` installs: a user does not add them, the serving image leaves them out
+    error = ModuleNotFoundError(f"No module named '{module}'", name=module)
+    assert missing_extra(error, level=1) == (
+        f"this command needs {module}, which is not installed here: run `make setup` (the "
+        f"project's `pipeline` dependency group: mlops-ladder[{extra}]; the serving image "
+        "leaves it out)"
+    )
+    # serving stays an extra of the dependencies at every level
+    fastapi = ModuleNotFoundError("No module named 'fastapi'", name="fastapi")
+    assert "add the `serving` extra" in (missing_extra(fastapi, level=2) or "")
+
+
 def test_a_missing_module_of_no_extra_is_left_to_show_as_the_bug_it_is() -> None:
     assert missing_extra(ModuleNotFoundError("No module named 'numpyy'", name="numpyy")) is None
     assert missing_extra(ModuleNotFoundError("no name")) is None
