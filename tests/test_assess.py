@@ -805,6 +805,18 @@ RUNTIME_USES = {
         + TABLE.format(level=2),
         {"experiment tracking", "model registry", "basic monitoring"},
     ),
+    "the pipeline's extras in a group the default group includes": (
+        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
+        'Pipeline = ["mlops-ladder[pipeline]"]\ndev = [{include-group = "pipeline"}]\n'
+        + TABLE.format(level=1),
+        {"experiment tracking", "model registry", "basic monitoring"},
+    ),
+    "groups that include each other": (
+        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
+        'a = [{include-group = "b"}]\nb = [{include-group = "a"}, {include-group = 5}]\n'
+        '[tool.uv]\ndefault-groups = ["a"]\n' + TABLE.format(level=2),
+        {"basic monitoring"},
+    ),
     "every group installed": (
         '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
         'pipeline = ["mlops-ladder[pipeline]"]\n[tool.uv]\ndefault-groups = "all"\n'

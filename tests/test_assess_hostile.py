@@ -345,6 +345,19 @@ def runtime_pyproject(repo: Path, _: Path) -> None:
     )
 
 
+def included_groups(repo: Path, _: Path) -> None:
+    """On the runtime, its pipeline extra at the end of 6,000 dependency groups that each
+    include the next (PEP 735): read as a chain, not a recursion 6,000 deep."""
+    chain = "".join(f'g{n} = [{{include-group = "g{n + 1}"}}]\n' for n in range(6_000))
+    write(
+        repo / "pyproject.toml",
+        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
+        + chain
+        + 'g6000 = ["mlops-ladder[pipeline]"]\n[tool.uv]\ndefault-groups = ["g0"]\n'
+        "[tool.mlops-ladder]\nlevel = 1\n",
+    )
+
+
 CASES: dict[str, tuple[Callable[[Path, Path], None], tuple[str, ...]]] = {
     "blank lines, 5 KB": (blank_lines(5_000), ()),
     "blank lines, 20 KB": (blank_lines(20_000), ()),
@@ -406,6 +419,10 @@ CASES: dict[str, tuple[Callable[[Path, Path], None], tuple[str, ...]]] = {
     "a pyproject on the runtime, its requirement 160 KB": (
         runtime_pyproject,
         ("MLflow tracking (mlops-ladder runtime)", "pyproject.toml:2003"),
+    ),
+    "a pyproject of 6,000 dependency groups, each including the next": (
+        included_groups,
+        ("MLflow tracking (mlops-ladder runtime)", "pyproject.toml:6004"),
     ),
     "a pyproject over 256 KB": (
         pyproject("[project]\n" + "".join(f"k{n} = {n}\n" for n in range(30_000))),

@@ -784,19 +784,44 @@ def _runtime_requirements(requirements: object) -> list[tuple[str, frozenset[str
     return found
 
 
-def _default_groups(tables: dict) -> list[object]:
-    """The dependency groups `uv sync` installs: [tool.uv] default-groups ("all": every group),
-    else uv's default, dev. A generated project keeps the pipeline's extras in such a group
-    (its serving image installs the dependencies alone)."""
+def _default_groups(tables: dict) -> list[list[str]]:
+    """The requirements of each dependency group `uv sync` installs: [tool.uv] default-groups
+    ("all": every group), else uv's default, dev; a group's `{include-group = ...}` entries
+    read as the named group's requirements (PEP 735). A generated project keeps the pipeline's
+    extras in such a group (its serving image installs the dependencies alone)."""
     groups = tables.get("dependency-groups")
-    groups = groups if isinstance(groups, dict) else {}
+    groups = (
+        {_normal(name): entries for name, entries in groups.items()}
+        if isinstance(groups, dict)
+        else {}
+    )
     tool = tables.get("tool")
     uv = tool.get("uv") if isinstance(tool, dict) else None
     names = uv.get("default-groups", ["dev"]) if isinstance(uv, dict) else ["dev"]
     if names == "all":
         names = list(groups)
     names = names if isinstance(names, list) else []
-    return [groups.get(name) for name in names if isinstance(name, str)]
+    return [_group_requirements(groups, name) for name in names if isinstance(name, str)]
+
+
+def _group_requirements(groups: dict, name: str) -> list[str]:
+    """The requirements of one dependency group and of the groups it includes, each group read
+    once (a cycle of inclusions ends; a long chain is a loop, not a recursion)."""
+    found: list[str] = []
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = _normal(todo.pop())
+        if current in seen:
+            continue
+        seen.add(current)
+        entries = groups.get(current)
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, str):
+                found.append(entry)
+            elif isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
+                todo.append(entry["include-group"])
+    return found
 
 
 def _runtime_line(
