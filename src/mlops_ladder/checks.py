@@ -784,11 +784,11 @@ def _runtime_requirements(requirements: object) -> list[tuple[str, frozenset[str
     return found
 
 
-def _default_groups(tables: dict) -> list[list[str]]:
-    """The requirements of each dependency group `uv sync` installs: [tool.uv] default-groups
-    ("all": every group), else uv's default, dev; a group's `{include-group = ...}` entries
-    read as the named group's requirements (PEP 735). A generated project keeps the pipeline's
-    extras in such a group (its serving image installs the dependencies alone)."""
+def _default_group_requirements(tables: dict) -> list[str]:
+    """The requirements of the dependency groups `uv sync` installs: [tool.uv] default-groups
+    ("all": every group), else uv's default, dev, with the groups they include through
+    `{include-group = ...}` (PEP 735). A generated project keeps the pipeline's extras in such
+    a group (its serving image installs the dependencies alone)."""
     groups = tables.get("dependency-groups")
     groups = (
         {_normal(name): entries for name, entries in groups.items()}
@@ -800,16 +800,11 @@ def _default_groups(tables: dict) -> list[list[str]]:
     names = uv.get("default-groups", ["dev"]) if isinstance(uv, dict) else ["dev"]
     if names == "all":
         names = list(groups)
-    names = names if isinstance(names, list) else []
-    return [_group_requirements(groups, name) for name in names if isinstance(name, str)]
-
-
-def _group_requirements(groups: dict, name: str) -> list[str]:
-    """The requirements of one dependency group and of the groups it includes, each group read
-    once (a cycle of inclusions ends; a long chain is a loop, not a recursion)."""
+    # Each group read once, in a loop: a cycle of inclusions ends, a long chain is no recursion.
     found: list[str] = []
     seen: set[str] = set()
-    todo = [name]
+    todo = [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+    todo.reverse()  # the first default group read first
     while todo:
         current = _normal(todo.pop())
         if current in seen:
@@ -852,11 +847,11 @@ def runtime_use(repo: Repository) -> RuntimeUse | None:
     top = Evidence(f.path, 1, RUNTIME_TABLE, "pyproject.toml")
     header = _runtime_line(repo, f, "table") or top
     extras: dict[str, Evidence] = {}
-    for group in [None, *_default_groups(tables)]:
-        for written, named in requirements if group is None else _runtime_requirements(group):
-            line = _runtime_line(repo, f, "dependency", holding=written) or top
-            for extra in sorted(named):
-                extras.setdefault(extra, line)
+    grouped = _runtime_requirements(_default_group_requirements(tables))
+    for written, named in requirements + grouped:  # the dependencies' lines cited first
+        line = _runtime_line(repo, f, "dependency", holding=written) or top
+        for extra in sorted(named):
+            extras.setdefault(extra, line)
     return RuntimeUse(
         level=level,
         extras=extras,
