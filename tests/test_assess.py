@@ -775,6 +775,8 @@ def test_an_import_pattern_needs_the_import(tmp_path: Path) -> None:
 # A repository on the mlops-ladder runtime: what its pyproject.toml says the runtime provides
 # --------------------------------------------------------------------------------------------
 TABLE = '[tool.mlops-ladder]\npackage = "churn"\nlevel = {level}\n'
+# Serving in the dependencies, dependency groups to follow (a generated project's layout).
+SERVING_GROUPS = '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
 RUNTIME_USES = {
     # name: (pyproject.toml, items met by the runtime)
     "table and every extra": (
@@ -806,31 +808,30 @@ RUNTIME_USES = {
         {"experiment tracking", "model registry", "basic monitoring"},
     ),
     "the pipeline's extras in a group the default group includes": (
-        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
-        'Pipeline = ["mlops-ladder[pipeline]"]\ndev = [{include-group = "pipeline"}]\n'
+        SERVING_GROUPS
+        + 'Pipeline = ["mlops-ladder[pipeline]"]\ndev = [{include-group = "pipeline"}]\n'
         + TABLE.format(level=1),
         {"experiment tracking", "model registry", "basic monitoring"},
     ),
     "groups that include each other": (
-        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
-        'a = [{include-group = "b"}]\nb = [{include-group = "a"}, {include-group = 5}]\n'
+        SERVING_GROUPS
+        + 'a = [{include-group = "b"}]\nb = [{include-group = "a"}, {include-group = 5}]\n'
         '[tool.uv]\ndefault-groups = ["a"]\n' + TABLE.format(level=2),
         {"basic monitoring"},
     ),
     "every group installed": (
-        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
-        'pipeline = ["mlops-ladder[pipeline]"]\n[tool.uv]\ndefault-groups = "all"\n'
+        SERVING_GROUPS
+        + 'pipeline = ["mlops-ladder[pipeline]"]\n[tool.uv]\ndefault-groups = "all"\n'
         + TABLE.format(level=1),
         {"experiment tracking", "model registry", "basic monitoring"},
     ),
     "the pipeline's extras in a group uv does not install": (
-        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
-        'pipeline = ["mlops-ladder[pipeline]"]\n' + TABLE.format(level=2),
+        SERVING_GROUPS + 'pipeline = ["mlops-ladder[pipeline]"]\n' + TABLE.format(level=2),
         {"basic monitoring"},
     ),
     "default groups that are not names": (
-        '[project]\ndependencies = ["mlops-ladder[serving]"]\n[dependency-groups]\n'
-        'pipeline = ["mlops-ladder[pipeline]"]\n[tool.uv]\ndefault-groups = [5, {a = 1}]\n'
+        SERVING_GROUPS
+        + 'pipeline = ["mlops-ladder[pipeline]"]\n[tool.uv]\ndefault-groups = [5, {a = 1}]\n'
         + TABLE.format(level=2),
         {"basic monitoring"},
     ),
