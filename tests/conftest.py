@@ -1,6 +1,6 @@
 """Fixtures of the template's tests (the helpers they use are in rendering.py): the environment
 of every command, the renderer, the runtime's wheel; the order xdist hands scopes out in, and
-the wall times of labelled commands at the end of the session."""
+the wall and CPU times of labelled commands and the tests' CPU times at the end of the session."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rendering import ROOT, TIMINGS_FILE, Renderer, run
+from rendering import ROOT, TIMINGS_FILE, Renderer, children_cpu, run
 
 
 @pytest.fixture(scope="session")
@@ -161,13 +163,46 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)  # stable: the order within each rank stays pytest's
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Each test's wall time and CPU time (its fixtures' setup included: this process and the
+    commands it waited for), written where the labelled commands' times go."""
+    started, cpu = time.perf_counter(), time.process_time() + children_cpu()
+    try:
+        return (yield)
+    finally:
+        if os.environ.get(TIMINGS_FILE):
+            spent = time.process_time() + children_cpu() - cpu
+            entry = {"test": item.nodeid, "wall": round(time.perf_counter() - started, 1)}
+            with open(os.environ[TIMINGS_FILE], "a") as timings:
+                timings.write(json.dumps({**entry, "cpu": round(spent, 1)}) + "\n")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     path = Path(os.environ.get(TIMINGS_FILE, ""))
     if os.environ.get("PYTEST_XDIST_WORKER") or not path.is_file():
         return
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
     path.unlink()
-    if lines:
-        terminalreporter.section("command wall times")
-        for label, seconds in lines:
-            terminalreporter.write_line(f"{seconds:8.1f} s  {label}")
+    commands = [entry for entry in entries if "label" in entry]
+    if commands:
+        terminalreporter.section("labelled commands: wall and CPU seconds")
+        for entry in commands:
+            terminalreporter.write_line(
+                f"{entry['wall']:8.1f} {entry['cpu']:8.1f}  {entry['label']}"
+            )
+    tests = sorted((entry for entry in entries if "test" in entry), key=lambda e: -e["cpu"])
+    if tests:
+        modules: dict[str, float] = {}
+        for entry in tests:
+            module = entry["test"].split("::", 1)[0]
+            modules[module] = modules.get(module, 0.0) + entry["cpu"]
+        terminalreporter.section("CPU seconds by module")
+        for module, cpu in sorted(modules.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{cpu:8.1f}  {module}")
+        total = sum(entry["cpu"] for entry in tests)
+        terminalreporter.section(f"CPU seconds by test: {total:.0f} in all, the 40 largest")
+        for entry in tests[:40]:
+            terminalreporter.write_line(
+                f"{entry['cpu']:8.1f} {entry['wall']:8.1f}  {entry['test']}"
+            )
