@@ -275,11 +275,15 @@ MAX_BATCH_ROUNDS = 15
 def timings(
     models: list[Any], inputs: pd.DataFrame, records: int = 20, rounds: int = 3
 ) -> list[tuple[float, float]]:
-    """(seconds for one record, seconds for the whole batch) of each model, the best of
-    `rounds` x `records` runs for a record and of several runs of the batch: the models take
-    turns, so that a busy machine slows them alike, and the minimum is the least noisy estimate
-    of the work itself (noise only ever adds time)."""
+    """(seconds for one record, seconds for the whole batch) of each model as serving predicts
+    with it (the compiled engine where it gives the pipeline's answers, `compile_model`), the
+    best of `rounds` x `records` runs for a record and of several runs of the batch: the models
+    take turns, so that a busy machine slows them alike, and the minimum is the least noisy
+    estimate of the work itself (noise only ever adds time)."""
+    from mlops_ladder.serving.inference import compile_model
+
     rows = inputs.head(records)
+    models = [compile_model(model, rows) for model in models]
     single: list[list[float]] = [[] for _ in models]
     batch: list[list[float]] = [[] for _ in models]
     for _ in range(rounds):
@@ -304,7 +308,7 @@ def costs(
     model: Any, inputs: pd.DataFrame, timed: tuple[float, float] | None = None
 ) -> dict[str, Any]:
     """What the model costs to serve (monitoring-6): latency of one record (as serving predicts
-    them), rows per second of a batch (the test split), both the best of several runs
+    them: `timings`), rows per second of a batch (the test split), both the best of several runs
     (`timings`), and its size pickled (what a server holds in memory, roughly)."""
     one, whole = timed or timings([model], inputs)[0]
     return {

@@ -18,7 +18,11 @@ import pytest
 from harness import inside
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import load_wine
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from mlops_ladder import metrics
 from mlops_ladder.backtest import retraining_interval, staleness
@@ -290,6 +294,44 @@ def test_a_quick_batch_is_timed_often_enough_to_see_past_a_busy_machine() -> Non
     timings([alone], rows, records=2, rounds=3)
     assert alone.batches == MAX_BATCH_ROUNDS
     assert quick_batch < 0.2 <= slow_batch
+
+
+class CountedForest(RandomForestClassifier):
+    """A random forest that counts the calls of its own (scikit-learn's) predict_proba."""
+
+    calls = 0
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        CountedForest.calls += 1
+        return super().predict_proba(X)
+
+
+class CountedNeighbours(KNeighborsClassifier):
+    """A model the serving engine does not compile: it counts its predict_proba calls too."""
+
+    calls = 0
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        CountedNeighbours.calls += 1
+        return super().predict_proba(X)
+
+
+def test_a_model_is_timed_as_serving_predicts_with_it() -> None:
+    # Given a pipeline of a scaler and a forest, and one of a scaler and nearest neighbours
+    wine = load_wine(as_frame=True)
+    inputs, labels = wine.data, wine.target
+    forest = make_pipeline(StandardScaler(), CountedForest(n_estimators=10, random_state=0))
+    neighbours = make_pipeline(StandardScaler(), CountedNeighbours())
+    for model in (forest, neighbours):
+        model.fit(inputs, labels)
+    CountedForest.calls = CountedNeighbours.calls = 0
+    # When both are timed for their computing costs (monitoring-6)
+    timings([forest, neighbours], inputs, records=5, rounds=2)
+    # Then the forest answered through the compiled engine, as the server runs it: its own
+    # predict_proba ran once, for the check that the compiled copy answers exactly as it does
+    assert CountedForest.calls == 1
+    # And the model the engine does not compile was timed as it is, every record and batch
+    assert CountedNeighbours.calls >= 5 * 2 + 3
 
 
 def test_probabilities_outside_zero_and_one_fail_the_quality_bar() -> None:
