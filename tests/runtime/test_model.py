@@ -268,16 +268,34 @@ def test_non_finite_or_unnormalised_outputs_fail_the_quality_bar(here: jobs.Job)
 
 
 class Timed(RegressorMixin, BaseEstimator):
-    """A regressor whose batch takes `seconds` (a single record none): it counts its batches."""
+    """A regressor whose batch takes `seconds` of CPU (a single record none), or of waiting
+    (`waits`): it counts its batches."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds, self.batches = seconds, 0
+    def __init__(self, seconds: float, waits: bool = False) -> None:
+        self.seconds, self.waits, self.batches = seconds, waits, 0
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         if len(frame) > 1:
             self.batches += 1
-            time.sleep(self.seconds)
+            if self.waits:
+                time.sleep(self.seconds)
+            else:
+                until = time.process_time() + self.seconds
+                while time.process_time() < until:
+                    pass
         return np.zeros(len(frame))
+
+
+def test_a_model_is_timed_by_its_work_not_by_the_machines_pauses() -> None:
+    # Given a model whose batch computes for 20 ms and one whose batch waits 20 ms (as a
+    # prediction preempted on a busy machine waits)
+    rows = pd.DataFrame({"x": np.arange(50.0)})
+    working, waiting = Timed(0.02), Timed(0.02, waits=True)
+    # When both are timed
+    (_, worked), (_, waited) = timings([working, waiting], rows, records=2, rounds=3)
+    # Then the work counts, the waiting does not
+    assert worked >= 0.02
+    assert waited < 0.005
 
 
 def test_a_quick_batch_is_timed_often_enough_to_see_past_a_busy_machine() -> None:
