@@ -21,6 +21,7 @@ from mlops_ladder.config import EvaluateParams, GateParams, Params, QualityParam
 from mlops_ladder.errors import ConfigError
 from mlops_ladder.model import make_baselines, predict
 from mlops_ladder.schema import Schema
+from mlops_ladder.serving.inference import compile_model
 from mlops_ladder.train import fit
 
 
@@ -283,8 +284,6 @@ def timings(
     `compile_model`), the best of `rounds` x `records` runs for a record and of several runs of
     the batch: the models take turns, so that a busy machine slows them alike, and the minimum
     is the least noisy estimate of the work itself (noise only ever adds time)."""
-    from mlops_ladder.serving.inference import compile_model
-
     clock = time.process_time
     rows = inputs.head(records)
     models = [compile_model(model, rows) for model in models]
