@@ -487,8 +487,9 @@ def test_the_image_builds_and_serves(
         assert image["Config"]["User"] == "10001:10001"
         assert "/health" in " ".join(image["Healthcheck"]["Test"])
         assert podman("exec", name, "id", "-u").stdout.strip() == "10001"
-        # And it carries what serving needs, not the pipeline group (pyproject.toml)
-        modules = "('mlflow', 'dvc', 'fastapi')"
+        # And it carries what serving needs, not the pipeline group (pyproject.toml) nor the
+        # runtime's `training` extra (Optuna, matplotlib, pyarrow)
+        modules = "('mlflow', 'dvc', 'optuna', 'matplotlib', 'pyarrow', 'fastapi')"
         find = f"import importlib.util as u; print([m for m in {modules} if u.find_spec(m)])"
         assert podman("exec", name, "python", "-c", find).stdout.strip() == "['fastapi']"
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -157,6 +158,8 @@ def read_table(path: Path) -> pd.DataFrame:
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise DataError(f"{path}: unsupported format (use .csv or .parquet)")
+    if reader is pd.read_parquet:
+        require_parquet()
     try:
         return reader(path)
     except FileNotFoundError:
@@ -165,7 +168,16 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path} could not be read: {error}") from None
 
 
+def require_parquet() -> None:
+    """Parquet is pyarrow's, which the `training` extra installs and the serving image leaves
+    out: without it, the error the command line turns into one line naming the extra (pandas'
+    own is an ImportError about engines)."""
+    if importlib.util.find_spec("pyarrow") is None:
+        raise ModuleNotFoundError("No module named 'pyarrow'", name="pyarrow")
+
+
 def write_table(frame: pd.DataFrame, path: Path) -> None:
+    require_parquet()
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
 

@@ -16,6 +16,9 @@ class DataError(ProjectError):
 # The runtime's optional parts and the extra of mlops-ladder that installs each (pyproject.toml
 # optional-dependencies; a generated project's `make setup GROUPS=...` names them too).
 EXTRAS = {
+    "optuna": "training",
+    "matplotlib": "training",
+    "pyarrow": "training",
     "mlflow": "pipeline",
     "dvc": "pipeline",
     "fastapi": "serving",
@@ -36,9 +39,10 @@ EXTRAS = {
 GROUPS = ("team", "spark")
 
 
-# Extras a project of level 1 or 2 has in its `pipeline` dependency group: a default group,
-# which `make setup` installs and the serving image leaves out (`uv sync --no-default-groups`).
-PIPELINE_GROUP = ("pipeline", "monitoring")
+# Extras a project of level 1 or 2 has in its `pipeline` dependency group (`pipeline` brings
+# `training`): a default group, which `make setup` installs and the serving image leaves out
+# (`uv sync --no-default-groups`).
+PIPELINE_GROUP = ("training", "pipeline", "monitoring")
 
 
 def missing_extra(error: ModuleNotFoundError, level: int = 0) -> str | None:

@@ -1,10 +1,10 @@
 """Every command on an install without the runtime's optional parts: one line that names what to
-install, never a traceback; a level-0 project's commands need none of them.
+install, never a traceback; a level-0 project's commands need only `training`.
 
-A level-0 install is the runtime without extras. It is simulated in a fresh interpreter whose
-imports of the extras' modules fail as they would if they were not installed (an import hook:
-the development environment has them all, and uninstalling them is not an option here).
-"""
+A level-0 install is the runtime with the `training` extra. Another install is simulated in a
+fresh interpreter whose imports of the missing extras' modules fail as they would if they were
+not installed (an import hook: the development environment has them all, and uninstalling them
+is not an option here)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ for command in json.loads(sys.argv[2]):
 print(json.dumps(results))
 """
 OPTIONAL = sorted(set(EXTRAS) - {"scipy"})  # scipy comes with scikit-learn: always there
+TRAINING = sorted(module for module, extra in EXTRAS.items() if extra == "training")
 
 
 def run_without(root: Path, blocked: list[str], commands: list[list[str]]) -> dict[str, Any]:
@@ -123,10 +124,10 @@ def test_the_spark_engine_without_pyspark_names_the_group_to_install(tmp_path: P
 
 
 @pytest.mark.parametrize("task", ["regression"])
-def test_a_level_0_project_needs_no_extra_and_says_what_level_1_adds(
+def test_a_level_0_project_needs_only_training_and_says_what_level_1_adds(
     tmp_path: Path, task: str
 ) -> None:
-    # Given a level-0 project (light parameters) on an install without any extra
+    # Given a level-0 project (light parameters) on an install with no extra but `training`
     made = make_project(tmp_path, task=task, level=0)
     forest = made.params()["train"]["random_forest"]
     made.set_params(
@@ -156,8 +157,8 @@ def test_a_level_0_project_needs_no_extra_and_says_what_level_1_adds(
         *([command] for command in level_1),
     ]
     # When every command runs
-    results = run_without(made.root, OPTIONAL, commands)
-    # Then the level's own commands all work without any extra (readiness scores the last
+    results = run_without(made.root, sorted(set(OPTIONAL) - set(TRAINING)), commands)
+    # Then the level's own commands all work without another extra (readiness scores the last
     # `make test`, which did not run here: its own one-line error, about that)
     for command in [*stages, "predict", "explain", "eject"]:
         code, error = next(value for key, value in results.items() if key.startswith(command))
@@ -185,3 +186,36 @@ def test_the_accounts_command_without_mlflows_login_names_the_team_group(tmp_pat
         "error: this command needs flask_wtf, which is not installed: run `make setup "
         "GROUPS=team` (the project's `team` dependency group: mlops-ladder[team])\n"
     )
+
+
+def test_without_the_training_extra_a_stage_names_it_and_serving_needs_it_not(
+    tmp_path: Path,
+) -> None:
+    # Given a level-1 project on an install without `training` (Optuna, matplotlib, pyarrow:
+    # what the serving image leaves out)
+    made = make_project(tmp_path, level=1)
+    stages = ["ingest", "validate", "split", "featurize", "tune", "train"]
+    # When the stages that read or write the pipeline's Parquet files, or tune, run
+    results = run_without(made.root, TRAINING, [[stage] for stage in stages])
+    # Then each stops with one line: `make setup` installs the pipeline group's packages
+    for stage in stages:
+        code, error = results[stage]
+        assert (code, error.count("\n")) == (1, 1), (stage, error)
+        assert "which is not installed here: run `make setup`" in error, (stage, error)
+        assert "mlops-ladder[training]" in error, (stage, error)
+    assert not (made.root / "data" / "raw").exists()  # stopped before writing
+    # And the serving app, its model loading and its compiled engine import none of them
+    serving = (
+        "import mlops_ladder.serving.loading, mlops_ladder.serving.inference\n"
+        "from mlops_ladder.serving.app import create_app\n"
+        "create_app()\n"
+    )
+    driver = DRIVER.split("from mlops_ladder.commands")[0] + serving
+    done = subprocess.run(
+        [sys.executable, "-c", driver, ",".join(TRAINING)],
+        cwd=made.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
