@@ -26,7 +26,7 @@ from mlops_ladder.model import predict as model_predict
 from mlops_ladder.schema import Feature, Schema, Target
 from mlops_ladder.serving import payloads
 from mlops_ladder.serving.app import create_app
-from mlops_ladder.serving.inference import CompiledModel, compile_model
+from mlops_ladder.serving.inference import MAX_NODE_VISITS, CompiledModel, compile_model
 from mlops_ladder.serving.loading import export_model
 from mlops_ladder.train import fit
 
@@ -125,6 +125,32 @@ def test_the_random_forest_and_preprocessing_are_compiled(job: Trained) -> None:
     assert any("Forest" in step and "compiled" in step for step in compiled.description)
     # the project's derived features run as they are: the code training ran
     assert compiled.description[0].startswith("DerivedFeatures: as is")
+
+
+def test_a_batch_past_the_walks_budget_goes_to_the_pipeline_with_the_same_answers(
+    job: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the compiled forest, its batches bounded by the node visits of one call
+    records = job.test_records
+    compiled = compile_model(job.model, records.head(5))
+    forest = compiled.estimator
+    assert compiled.max_rows == MAX_NODE_VISITS // (forest.n_trees * forest.depth)
+    walks = []
+    leaves = forest.leaves
+    monkeypatch.setattr(forest, "leaves", lambda rows: walks.append(len(rows)) or leaves(rows))
+    # When a batch of one record more than that is predicted (the bound lowered to the test
+    # split's size: the same rule, on the sample's few rows), then one of that size
+    monkeypatch.setattr(compiled, "max_rows", len(records) - 1)
+    past = outputs(compiled, records)
+    within = outputs(compiled, records.head(len(records) - 1))
+    # Then the first went to the pipeline, the second through the compiled trees, and both
+    # answer what the pipeline answers
+    assert walks == [len(records) - 1]
+    assert np.array_equal(past, outputs(job.model, records))
+    assert np.array_equal(within, outputs(job.model, records.head(len(records) - 1)))
+    # And a linear model has no such bound: no trees to walk
+    linear = make_estimator("linear", hyperparameters(job, "linear"), job.params.seed, job.task)
+    assert compile_model(fit(job.train_features, job.schema, linear)).max_rows is None
 
 
 def test_the_compiled_model_handles_missing_values_like_the_pipeline(job: Trained) -> None:

@@ -15,6 +15,12 @@ it per request spends its time there.
 - a random forest, or a HistGradientBoosting model, becomes flat node arrays, walked one level
   at a time for all trees at once.
 
+Walking every tree one level at a time costs rows x trees x depth gathers, where scikit-learn's
+compiled tree code costs a fixed overhead and then little per row: past about a million node
+visits in one call (some 800 records for the sample's forest of 149 trees of depth 8, 200 for
+100 trees of depth 47) the pipeline is faster, 3 to 4 times at 10,000 records
+(benchmarks/inference.py measures both), so a batch that large goes to the pipeline.
+
 Each operation repeats scikit-learn's in the same order and precision (forests: features cast
 to float32 and compared with float64 thresholds, trees summed in order, then divided; boosting:
 float64 features, the baseline plus each tree in order, then the loss's own inverse link), so
@@ -52,6 +58,10 @@ FORESTS = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, 
 BOOSTING = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
 
 
+# Node visits (rows x trees x depth) past which one call goes to the pipeline (module docstring).
+MAX_NODE_VISITS = 1_000_000
+
+
 class CannotCompile(Exception):
     """A step this module does not reproduce exactly: it runs through scikit-learn instead."""
 
@@ -64,7 +74,12 @@ class CompiledModel:
     """
 
     def __init__(
-        self, steps: list[Transform], estimator: Any, description: list[str], tags: Any = None
+        self,
+        steps: list[Transform],
+        estimator: Any,
+        description: list[str],
+        tags: Any = None,
+        pipeline: Any = None,
     ) -> None:
         self.steps = steps
         self.estimator = estimator
@@ -72,6 +87,15 @@ class CompiledModel:
         self._tags = tags
         if getattr(estimator, "classes_", None) is not None:
             self.classes_ = estimator.classes_
+        # Batches larger than this go to `pipeline`, faster there (MAX_NODE_VISITS).
+        visits = getattr(estimator, "visits_per_row", None)
+        self.pipeline = pipeline
+        self.max_rows = (
+            max(1, MAX_NODE_VISITS // visits) if visits and pipeline is not None else None
+        )
+
+    def _large(self, frame: pd.DataFrame) -> bool:
+        return self.max_rows is not None and len(frame) > self.max_rows
 
     def __sklearn_tags__(self) -> Any:
         """The pipeline's tags: `is_classifier` (model.predict) tells the tasks apart by them."""
@@ -90,9 +114,16 @@ class CompiledModel:
         the pipeline: serving answers values, not probabilities, by it)."""
         if not hasattr(self.estimator, "predict_proba"):
             raise AttributeError("predict_proba: a regressor has no class probabilities")
-        return lambda frame: self.estimator.predict_proba(self._transform(frame))
+        return self._probabilities
+
+    def _probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+        if self._large(frame):
+            return self.pipeline.predict_proba(frame)
+        return self.estimator.predict_proba(self._transform(frame))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        if self._large(frame):
+            return self.pipeline.predict(frame)
         return self.estimator.predict(self._transform(frame))
 
 
@@ -119,7 +150,7 @@ def compile_model(pipeline: Any, example: pd.DataFrame | None = None) -> Any:
     except CannotCompile as reason:
         final = estimator
         description.append(as_is(estimator, reason))
-    compiled = CompiledModel(steps, final, description, get_tags(pipeline))
+    compiled = CompiledModel(steps, final, description, get_tags(pipeline), pipeline)
     if example is not None and not same_predictions(pipeline, compiled, example):
         log.warning("the compiled model disagrees with the pipeline: serving the pipeline as is")
         return pipeline
@@ -304,6 +335,7 @@ class CompiledForest:
         self.n_trees = len(trees)
         self.n_features = forest.n_features_in_
         self.depth = max(tree.max_depth for tree in trees)
+        self.visits_per_row = self.n_trees * max(self.depth, 1)
         feature, threshold, children, missing_left, values = [], [], [], [], []
         for tree, offset in zip(trees, offsets, strict=True):
             nodes = np.arange(tree.node_count)
@@ -393,6 +425,7 @@ class CompiledBoosting:
         self.n_trees = len(trees)
         self.n_features = model.n_features_in_
         self.depth = max(int(nodes["depth"].max()) for nodes in trees)
+        self.visits_per_row = self.n_trees * max(self.depth, 1)
         nodes = np.concatenate(trees)
         index = np.arange(len(nodes))
         leaf = nodes["is_leaf"].astype(bool)
