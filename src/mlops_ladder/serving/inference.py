@@ -18,7 +18,7 @@ it per request spends its time there.
 Walking every tree one level at a time costs rows x trees x depth gathers, where scikit-learn's
 compiled tree code costs a fixed overhead and then little per row: past about a million node
 visits in one call (some 800 records for the sample's forest of 149 trees of depth 8, 200 for
-100 trees of depth 47) the pipeline is faster, 3 to 4 times at 10,000 records
+100 trees of depth 52) the pipeline is faster, 3 to 5 times at 10,000 records
 (benchmarks/inference.py measures both), so a batch that large goes to the pipeline.
 
 Each operation repeats scikit-learn's in the same order and precision (forests: features cast
