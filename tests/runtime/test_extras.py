@@ -20,10 +20,10 @@ from harness import make_project
 
 from mlops_ladder.errors import EXTRAS
 
-# Run in the project's folder, with the extras' modules made missing: each command's exit
-# status and what it printed on stderr (or what it raised), as JSON.
-DRIVER = r"""
-import contextlib, importlib.abc, io, json, logging, sys
+# The start of a script run in the project's folder: the modules named by its first argument
+# made missing.
+BLOCK = r"""
+import importlib.abc, sys
 
 BLOCKED = set(sys.argv[1].split(","))
 
@@ -37,6 +37,13 @@ class Missing(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, Missing())
 sys.path.insert(0, "src")
+"""
+# Then each command of its second argument: its exit status and what it printed on stderr (or
+# what it raised), as JSON.
+DRIVER = (
+    BLOCK
+    + r"""
+import contextlib, io, json, logging
 from mlops_ladder.commands import main
 
 logging.disable(logging.INFO)  # the commands' progress: only errors matter here
@@ -53,6 +60,7 @@ for command in json.loads(sys.argv[2]):
     results[" ".join(command)] = [code, stderr.getvalue()]
 print(json.dumps(results))
 """
+)
 OPTIONAL = sorted(set(EXTRAS) - {"scipy"})  # scipy comes with scikit-learn: always there
 TRAINING = sorted(module for module, extra in EXTRAS.items() if extra == "training")
 
@@ -210,9 +218,8 @@ def test_without_the_training_extra_a_stage_names_it_and_serving_needs_it_not(
         "from mlops_ladder.serving.app import create_app\n"
         "create_app()\n"
     )
-    driver = DRIVER.split("from mlops_ladder.commands")[0] + serving
     done = subprocess.run(
-        [sys.executable, "-c", driver, ",".join(TRAINING)],
+        [sys.executable, "-c", BLOCK + serving, ",".join(TRAINING)],
         cwd=made.root,
         capture_output=True,
         text=True,

@@ -87,11 +87,15 @@ class CompiledModel:
         self._tags = tags
         if getattr(estimator, "classes_", None) is not None:
             self.classes_ = estimator.classes_
-        # Batches larger than this go to `pipeline`, faster there (MAX_NODE_VISITS).
-        visits = getattr(estimator, "visits_per_row", None)
+        # Node visits of one row through compiled trees (None: no trees walked); batches larger
+        # than max_rows go to `pipeline`, faster there (MAX_NODE_VISITS).
+        trees = getattr(estimator, "n_trees", 0)
+        self.visits_per_row = trees * max(getattr(estimator, "depth", 0), 1) or None
         self.pipeline = pipeline
         self.max_rows = (
-            max(1, MAX_NODE_VISITS // visits) if visits and pipeline is not None else None
+            max(1, MAX_NODE_VISITS // self.visits_per_row)
+            if self.visits_per_row and pipeline is not None
+            else None
         )
 
     def _large(self, frame: pd.DataFrame) -> bool:
@@ -335,7 +339,6 @@ class CompiledForest:
         self.n_trees = len(trees)
         self.n_features = forest.n_features_in_
         self.depth = max(tree.max_depth for tree in trees)
-        self.visits_per_row = self.n_trees * max(self.depth, 1)
         feature, threshold, children, missing_left, values = [], [], [], [], []
         for tree, offset in zip(trees, offsets, strict=True):
             nodes = np.arange(tree.node_count)
@@ -425,7 +428,6 @@ class CompiledBoosting:
         self.n_trees = len(trees)
         self.n_features = model.n_features_in_
         self.depth = max(int(nodes["depth"].max()) for nodes in trees)
-        self.visits_per_row = self.n_trees * max(self.depth, 1)
         nodes = np.concatenate(trees)
         index = np.arange(len(nodes))
         leaf = nodes["is_leaf"].astype(bool)
