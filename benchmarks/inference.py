@@ -266,16 +266,6 @@ def main() -> int:
     return batches(table, target)
 
 
-def best_cpu_ms(call: Callable[[], Any], repeat: int) -> float:
-    """The least CPU time of `repeat` calls, in milliseconds (noise only ever adds time)."""
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.process_time()
-        call()
-        best = min(best, time.process_time() - started)
-    return best * 1000
-
-
 def batches(table: pd.DataFrame, target: pd.Series) -> int:
     """The served engine against its two halves, batch by batch: exit 1 where it is more than
     1.5 times slower than the faster of them (the cutover misplaced)."""
@@ -304,8 +294,8 @@ def batches(table: pd.DataFrame, target: pd.Series) -> int:
         assert isinstance(served, inference.CompiledModel), name
         for size in (100, 1_000, 10_000):
             rows = features.sample(size, replace=True, random_state=0)
-            times = batch_times(served, pipeline, rows, repeat=10 if size < 10_000 else 3)
-            print(f"| {name} | {served.estimator.visits_per_row} | {served.max_rows} | {size} | "
+            times = batch_times(served, pipeline, rows, repeat=20 if size < 10_000 else 5)
+            print(f"| {name} | {served.visits_per_row} | {served.max_rows} | {size} | "
                   + " | ".join(f"{value:.1f}" for value in times) + " |", flush=True)  # fmt: skip
             if times[2] > 1.5 * min(times[:2]):
                 misplaced.append(f"{name}, {size} records")
@@ -318,12 +308,21 @@ def batches(table: pd.DataFrame, target: pd.Series) -> int:
 def batch_times(
     served: inference.CompiledModel, pipeline: Pipeline, rows: pd.DataFrame, repeat: int
 ) -> list[float]:
-    """CPU ms of the compiled walk alone, of the pipeline, and of the served engine."""
-    return [
-        best_cpu_ms(lambda: served.estimator.predict(served._transform(rows)), repeat),
-        best_cpu_ms(lambda: pipeline.predict(rows), repeat),
-        best_cpu_ms(lambda: served.predict(rows), repeat),
+    """CPU ms of the compiled walk alone, of the pipeline, and of the served engine: the least
+    of `repeat` rounds, the three taking turns in each so that a busy machine slows them alike
+    (noise only ever adds time)."""
+    calls = [
+        lambda: served.estimator.predict(served._transform(rows)),
+        lambda: pipeline.predict(rows),
+        lambda: served.predict(rows),
     ]
+    best = [float("inf")] * len(calls)
+    for _ in range(repeat):
+        for slot, call in enumerate(calls):
+            started = time.process_time()
+            call()
+            best[slot] = min(best[slot], time.process_time() - started)
+    return [seconds * 1000 for seconds in best]
 
 
 if __name__ == "__main__":
