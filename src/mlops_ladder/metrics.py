@@ -13,7 +13,7 @@ each is computed beside these, and may be the primary metric or carry a threshol
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -104,14 +104,23 @@ def higher_is_better(metric: str) -> bool:
     raise ConfigError(f"unknown metric '{metric}' (params.yaml quality)")
 
 
-def compute_metrics(y_true: Any, y_pred: Any, scores: pd.DataFrame | None = None) -> dict:
-    """Every metric defined for these labels or values, the project's own included."""
+def compute_metrics(
+    y_true: Any,
+    y_pred: Any,
+    scores: pd.DataFrame | None = None,
+    names: Collection[str] | None = None,
+) -> dict:
+    """Every metric defined for these labels or values, the project's own included; with
+    `names`, only those (a metric computed many times over, such as the primary metric of
+    evaluate's chance regroupings, skips the others' cost)."""
     found = (
-        _regression(y_true, y_pred) if scores is None else _classification(y_true, y_pred, scores)
+        _regression(y_true, y_pred, names)
+        if scores is None
+        else _classification(y_true, y_pred, scores, names)
     )
     task = "regression" if scores is None else "classification"
     for name, metric in own_metrics().items():
-        if metric.task in (None, task):
+        if metric.task in (None, task) and (names is None or name in names):
             try:
                 found[name] = round(float(metric.compute(y_true, y_pred, scores)), 6)
             except Exception as error:  # the owner's code: name it, do not crash the report
@@ -147,17 +156,27 @@ def figures(y_true: Any, y_pred: Any, scores: pd.DataFrame | None = None) -> dic
     return shown
 
 
-def _regression(y_true: Any, y_pred: Any) -> dict[str, float]:
+def _computed(metrics: dict[str, Callable[[], Any]], names: Collection[str] | None) -> dict:
+    return {
+        name: round(float(compute()), 6)
+        for name, compute in metrics.items()
+        if names is None or name in names
+    }
+
+
+def _regression(y_true: Any, y_pred: Any, names: Collection[str] | None) -> dict[str, float]:
     metrics = {
-        "rmse": root_mean_squared_error(y_true, y_pred),
-        "mae": mean_absolute_error(y_true, y_pred),
+        "rmse": lambda: root_mean_squared_error(y_true, y_pred),
+        "mae": lambda: mean_absolute_error(y_true, y_pred),
     }
     if len(y_true) >= 2:
-        metrics["r2"] = r2_score(y_true, y_pred)
-    return {name: round(float(value), 6) for name, value in metrics.items()}
+        metrics["r2"] = lambda: r2_score(y_true, y_pred)
+    return _computed(metrics, names)
 
 
-def _classification(y_true: Any, y_pred: Any, scores: pd.DataFrame) -> dict[str, float]:
+def _classification(
+    y_true: Any, y_pred: Any, scores: pd.DataFrame, names: Collection[str] | None
+) -> dict[str, float]:
     """Every metric that is defined for these labels.
 
     Ranking metrics (ROC AUC, average precision) need every class among the true labels: on a
@@ -170,25 +189,28 @@ def _classification(y_true: Any, y_pred: Any, scores: pd.DataFrame) -> dict[str,
         if binary
         else {"average": "macro", "labels": classes}
     )
-    metrics = {
-        "accuracy": accuracy_score(y_true, y_pred),
-        "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
-        "precision": precision_score(y_true, y_pred, zero_division=0, **averaging),
-        "recall": recall_score(y_true, y_pred, zero_division=0, **averaging),
-        "f1": f1_score(y_true, y_pred, zero_division=0, **averaging),
-        "log_loss": log_loss(y_true, scores.to_numpy(), labels=classes),
+    metrics: dict[str, Callable[[], Any]] = {
+        "accuracy": lambda: accuracy_score(y_true, y_pred),
+        "balanced_accuracy": lambda: balanced_accuracy_score(y_true, y_pred),
+        "precision": lambda: precision_score(y_true, y_pred, zero_division=0, **averaging),
+        "recall": lambda: recall_score(y_true, y_pred, zero_division=0, **averaging),
+        "f1": lambda: f1_score(y_true, y_pred, zero_division=0, **averaging),
+        "log_loss": lambda: log_loss(y_true, scores.to_numpy(), labels=classes),
     }
     if set(classes) <= set(y_true.tolist()):
         if binary:
-            positive = y_true == classes[1]
-            metrics["roc_auc"] = roc_auc_score(positive, scores[classes[1]])
-            metrics["average_precision"] = average_precision_score(positive, scores[classes[1]])
+            positive, probability = y_true == classes[1], scores[classes[1]]
+            metrics["roc_auc"] = lambda: roc_auc_score(positive, probability)
+            metrics["average_precision"] = lambda: average_precision_score(positive, probability)
         else:
             matrix = scores.to_numpy()
-            metrics["roc_auc"] = roc_auc_score(y_true, matrix, multi_class="ovr", labels=classes)
-            indicator = label_binarize(y_true, classes=classes)
-            metrics["average_precision"] = average_precision_score(indicator, matrix)
-    return {name: round(float(value), 6) for name, value in metrics.items()}
+            metrics["roc_auc"] = lambda: roc_auc_score(
+                y_true, matrix, multi_class="ovr", labels=classes
+            )
+            metrics["average_precision"] = lambda: average_precision_score(
+                label_binarize(y_true, classes=classes), matrix
+            )
+    return _computed(metrics, names)
 
 
 def per_class(y_true: Any, y_pred: Any, scores: pd.DataFrame) -> dict[str, dict[str, float]]:

@@ -404,6 +404,35 @@ def test_a_sensitive_feature_served_unequally_fails_the_quality_bar(here: jobs.J
         assert all(f.startswith("sensitive feature group:") for f in result["failures"])
 
 
+def test_groups_that_differ_only_by_chance_pass_where_the_bound_alone_would_fail(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # Given the regression sample's test split (89 rows) cut at random in two groups, ten
+    # times, a sensitive column with nothing to do with the data, and a bound of 0
+    job = jobs.job("regression", tmp_path_factory)
+    untagged = {name: f.model_copy(update={"tags": []}) for name, f in job.schema.features.items()}
+    spec = Feature(dtype="category", allowed=["a", "b"], tags=["sensitive"])
+    tagged = job.schema.model_copy(update={"features": {**untagged, "group": spec}})
+    strict = with_params(job.params, quality={"max_group_gap": 0.0})
+    rng, found = np.random.default_rng(0), []
+    with inside(job.root):
+        for _ in range(10):
+            planted = job.splits[1].assign(group=rng.choice(["a", "b"], len(job.splits[1])))
+            result = group_gaps(job.model, planted, tagged, strict)
+            failed = any(f.startswith("sensitive feature group:") for f in result["failures"])
+            found.append((result["features"]["group"], failed))
+    # Then every grouping's gap is over the bound, yet only those past their chance level fail:
+    # about one in twenty (at most two of the ten)
+    assert all(entry["gap"] > 0 for entry, _ in found)
+    assert all(failed == (entry["gap"] > entry["chance_gap"]) for entry, failed in found)
+    assert sum(failed for _, failed in found) <= 2
+    # And at this size chance alone is over the sample's bound (0.1 of r2): the bound alone
+    # would fail groups that differ by nothing but the draw
+    default = job.params.quality.max_group_gap
+    assert min(entry["chance_gap"] for entry, _ in found) > default
+    assert sum(entry["gap"] > default for entry, _ in found) >= 3
+
+
 def test_a_numeric_sensitive_feature_is_grouped_at_its_median(here: jobs.Job) -> None:
     schema = here.schema
     name = schema.numeric[0]
