@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import pickle
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -375,8 +376,9 @@ def row_scores(predicted: Any, truth: np.ndarray, classification: bool) -> np.nd
     return 1 - (values - np.asarray(predicted, dtype="float64")) ** 2 / spread
 
 
-# Random regroupings of the scored rows behind a sensitive feature's chance gap (a few hundred
-# metric computations of a few rows each: well under a second for the usual two to five groups).
+# Random regroupings of the scored rows behind a sensitive feature's chance gap: the primary
+# metric computed this many times per group (measured on the samples, a feature of two groups:
+# 0.35 CPU-s with r2, 1.3 with ROC AUC).
 CHANCE_REGROUPINGS = 200
 
 
@@ -442,7 +444,11 @@ def spread(scores: list[float | None]) -> float:
     return round(max(found) - min(found), 6) if len(found) > 1 else 0.0
 
 
-def chance_gap(groups: list[np.ndarray], score: Any, rng: np.random.Generator) -> float:
+def chance_gap(
+    groups: list[np.ndarray],
+    score: Callable[[np.ndarray], float | None],
+    rng: np.random.Generator,
+) -> float:
     """The 95th percentile of the gap between groups of these sizes drawn at random from the
     same rows: what the gap reaches with no difference between the groups at all."""
     rows, sizes = np.concatenate(groups), np.cumsum([len(group) for group in groups])[:-1]
