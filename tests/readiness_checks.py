@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pandas as pd
 import pytest
 import yaml
 from rendering import Outcome, run
@@ -369,39 +370,40 @@ class PipelineBreakages:
         assert found["score"] == 0
         assert "never help" in found["missing"]
 
-    def test_an_unscored_slice_contract_loses_model_6_and_inclusion_follows_its_bound(
+    def test_an_unscored_slice_contract_loses_model_6_and_inclusion_drops_for_a_group_served_worse(
         self, project: Path, env: dict[str, str], tmp_path: Path
     ) -> None:
         # Given the contract's slices removed and its first feature tagged sensitive, evaluated
         with scratch(project, env, tmp_path) as broken:
             schema = tmp_path / "schema.yaml"
-            feature = next(iter(yaml.safe_load(schema.read_text())["features"]))
+            contract = yaml.safe_load(schema.read_text())
+            feature, target = next(iter(contract["features"])), contract["target"]["name"]
 
             def change(contract: dict) -> None:
                 contract["slices"] = []
                 contract["features"][feature]["tags"] = ["sensitive"]
 
             edit_yaml(schema, change)
-
-            def bound(gap: float) -> Any:
-                def change(params: dict) -> None:
-                    params["quality"]["max_group_gap"] = gap
-                    params["evaluate"].update(LIGHT)
-
-                return change
-
-            edit_yaml(tmp_path / "params.yaml", bound(1))
+            edit_yaml(tmp_path / "params.yaml", lambda params: params["evaluate"].update(LIGHT))
             run([*CLI, "evaluate"], project, broken)
             tagged = card_entries(project, broken)
-            # When no gap is allowed between its groups
-            edit_yaml(tmp_path / "params.yaml", bound(0))
+            # When the model serves one of its groups worse: the test split's classes inverted
+            # above the feature's median, as for a group whose cases follow another rule
+            split = tmp_path / "data" / "processed" / "test.parquet"
+            rows = pd.read_parquet(split)
+            above = rows[feature] > rows[feature].median()
+            rows.loc[above, target] = 1 - rows.loc[above, target]
+            rows.to_parquet(split)
             run([*CLI, "evaluate"], project, broken)
             unequal = card_entries(project, broken)
+            gaps = json.loads((tmp_path / "reports" / "metrics.json").read_text())["groups"]
         # Then model-6 has no slice to stand on; model-7 scores with a sensitive feature
-        # served within its bound, and drops when the gap is over it
+        # served alike, and drops when a group is served worse, past the bound and chance
         assert tagged["model-6"]["score"] == 0
         assert "no slice of schema.yaml scored" in tagged["model-6"]["missing"]
         assert tagged["model-7"]["score"] == 1
+        gap = gaps["features"][feature]
+        assert gap["gap"] > max(gaps["bound"], gap["chance_gap"])
         assert unequal["model-7"]["score"] == 0
         assert f"sensitive feature {feature}" in unequal["model-7"]["missing"]
 
