@@ -363,7 +363,22 @@ def groups_within_gap(value: dict[str, Any]) -> str | None:
             "no feature of schema.yaml is tagged sensitive: tag the columns that describe "
             "people (age, sex, region...) so that the model is tested on each of their groups"
         )
-    return "; ".join(groups["failures"]) if groups.get("failures") else None
+    if groups.get("failures"):
+        return "; ".join(groups["failures"])
+    # A feature with fewer than two groups scored compared nothing: no inclusion was tested
+    metric = groups.get("metric")
+    compared = [
+        name
+        for name, found in groups["features"].items()
+        if sum(entry.get(metric) is not None for entry in (found.get("groups") or {}).values()) > 1
+    ]
+    if not compared:
+        return (
+            "no sensitive feature had two groups scored (each needs params.yaml "
+            "evaluate.min_slice_rows rows of the test split, and the metric defined on it): "
+            "nothing was compared"
+        )
+    return None
 
 
 def staleness_measured(value: dict[str, Any]) -> str | None:
@@ -1050,7 +1065,7 @@ PAPER: tuple[PaperTest, ...] = (
         (
             report(
                 "metrics.json",
-                "sensitive features' groups within quality.max_group_gap",
+                "sensitive features' groups compared, within quality.max_group_gap or chance",
                 groups_within_gap,
             ),
         ),

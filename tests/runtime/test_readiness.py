@@ -693,12 +693,30 @@ def test_each_report_the_card_reads_loses_its_point_when_it_says_no(
 
 def test_inclusion_scores_once_a_sensitive_feature_is_served_alike(fake: Fake) -> None:
     metrics = dict(REPORTS["metrics.json"])
-    metrics["groups"] = {"features": {"mean_radius": {"gap": 0.01}}, "failures": []}
+    scored = {
+        "above 14": {"rows": 57, "roc_auc": 0.99},
+        "at most 14": {"rows": 57, "roc_auc": 0.98},
+    }
+    feature = {"groups": scored, "gap": 0.01, "chance_gap": 0.02}
+    metrics["groups"] = {"metric": "roc_auc", "features": {"mean_radius": feature}, "failures": []}
     fake.report("metrics.json", metrics)
     assert fake.scores()["model-7"] == 1
     metrics["groups"]["failures"] = ["sensitive feature mean_radius: ..."]
     fake.report("metrics.json", metrics)
     assert fake.scores()["model-7"] == 0
+
+
+def test_inclusion_needs_two_groups_compared(fake: Fake) -> None:
+    # Given a sensitive feature whose groups were too small to score but one, and no failure
+    metrics = dict(REPORTS["metrics.json"])
+    groups = {"F": {"rows": 90, "roc_auc": 0.99}, "M": {"rows": 5, "skipped": "too few rows"}}
+    feature = {"groups": groups, "gap": 0.0, "chance_gap": 0.0}
+    metrics["groups"] = {"metric": "roc_auc", "features": {"sex": feature}, "failures": []}
+    fake.report("metrics.json", metrics)
+    # Then nothing was compared: no point, and the card says why
+    entry = entries(fake.card())["model-7"]
+    assert entry["score"] == 0
+    assert "no sensitive feature had two groups scored" in entry["missing"]
 
 
 # --- model-1: code-owner review, asked of GitHub's API -------------------------------------
