@@ -64,7 +64,7 @@ def evaluate(
         model, inputs, actual, params, train_features[[*schema.feature_names, target]]
     )
     report["costs"] = costs(model, inputs)
-    report["groups"] = group_gaps(model, test_split, schema, params)
+    report["groups"] = group_gaps(model, test_split, schema, params, predicted)
     failures = [
         *quality_failures(report, params.quality),
         *report["numerics"]["failures"],
@@ -383,7 +383,11 @@ CHANCE_REGROUPINGS = 200
 
 
 def group_gaps(
-    model: Any, test_split: pd.DataFrame, schema: Schema, params: Params
+    model: Any,
+    test_split: pd.DataFrame,
+    schema: Schema,
+    params: Params,
+    predicted: tuple[Any, pd.DataFrame | None] | None = None,
 ) -> dict[str, Any]:
     """Inclusion: the primary metric on each group of every feature tagged `sensitive` (each
     value of a category or boolean, else below and above the median), and the gap between the
@@ -392,7 +396,8 @@ def group_gaps(
     sizes reach one time in twenty (`chance_gap`, from CHANCE_REGROUPINGS seeded regroupings of
     the same rows). On a small test split groups of a few dozen rows differ by chance more than
     the bound (r2 on two random halves of the diabetes sample's 89 test rows: over 0.1 apart
-    more often than not); on a large one chance shrinks and the bound decides."""
+    more often than not); on a large one chance shrinks and the bound decides. `predicted`:
+    the model's outputs on test_split where the caller has them (else predicted here)."""
     primary, bound = params.quality.primary_metric, params.quality.max_group_gap
     columns: dict[str, Any] = {}
     failures: list[str] = []
@@ -400,8 +405,8 @@ def group_gaps(
     if not tagged:
         return {"metric": primary, "bound": bound, "features": columns, "failures": failures}
     # Predicted once: a record's prediction does not depend on the rest of its batch
-    predicted, probabilities = predict(model, test_split[schema.feature_names])
-    truth, labels = test_split[schema.target.name].to_numpy(), np.asarray(predicted)
+    answers, probabilities = predicted or predict(model, test_split[schema.feature_names])
+    truth, labels = test_split[schema.target.name].to_numpy(), np.asarray(answers)
 
     def score(rows: np.ndarray) -> float | None:
         scores = None if probabilities is None else probabilities.iloc[rows]
