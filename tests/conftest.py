@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from acting import ActProject, prepare
 from rendering import ROOT, TIMINGS_FILE, Renderer, children_cpu, run
 
 
@@ -129,11 +130,26 @@ def served_project(renderer: Renderer, env: dict[str, str]) -> Path:
     return path
 
 
-# Modules that share a session fixture's project: pytest-xdist hands each group out as one scope,
-# so that the worker that runs it makes the project once.
+@pytest.fixture(scope="session")
+def feast_project(
+    renderer: Renderer, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> ActProject:
+    """A level-2 project with the feature store, set up, its pipeline run once (`make all`)
+    against the team's services (an MLflow registry and a DVC remote, as folders), pushed and
+    committed: test_act.py runs its workflows, then test_feature_store.py its store, its serving
+    by entity key and its image (SHARED_SCOPES). One Feast pipeline where there were two."""
+    state = tmp_path_factory.mktemp("feast-l2")
+    return prepare(renderer, env, state, "2", registry=True, feature_store="feast")
+
+
+# Scopes (modules, or test_act.py's class) that share a session fixture's project: pytest-xdist
+# hands each group out as one scope, so that the worker that runs it makes the project once. A
+# group's tests run in collection order: test_act.py's before test_feature_store.py's.
 SHARED_SCOPES = {
     "tests/test_monitoring.py": "served_project",
     "tests/test_serving.py": "served_project",
+    "tests/test_act.py::TestLevel2": "feast_project",
+    "tests/test_feature_store.py": "feast_project",
 }
 
 
@@ -144,8 +160,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
 
     class SharedScopes(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return SHARED_SCOPES.get(module) or super()._split_scope(nodeid)
+            scope = super()._split_scope(nodeid)
+            return SHARED_SCOPES.get(scope) or SHARED_SCOPES.get(nodeid.split("::", 1)[0], scope)
 
     return SharedScopes(config, log)
 

@@ -1,9 +1,10 @@
-"""feature_store=feast at level 2, executed: one render, one `make setup`, one pipeline run
-(feature table, `feast apply`, point-in-time retrieval, train, gate, materialize), the
-project's own feature-store tests, and /predict over real HTTP by entity key, which must answer
-exactly as for the same full record: from the project, from a folder laid out by the Dockerfile's
-own COPY lines (the image's files, its command line), and (MLOPS_LADDER_IMAGE_TESTS=1) from the
-image built with podman."""
+"""feature_store=feast at level 2, executed on the project test_act.py's level-2 workflows run
+on (conftest.py's feast_project: one render, one `make setup`, one pipeline run against the
+team's registry): the pipeline's stages (feature table, `feast apply`, point-in-time retrieval,
+train, gate, materialize), the project's own feature-store tests, and /predict over real HTTP
+by entity key, which must answer exactly as for the same full record: from the project, from a
+folder laid out by the Dockerfile's own COPY lines (the image's files, its command line), and
+(MLOPS_LADDER_IMAGE_TESTS=1) from the image built with podman."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from rendering import DEFAULT_PACKAGE, Renderer, free_port, run
+from acting import ActProject
+from rendering import DEFAULT_PACKAGE, free_port, run
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +32,17 @@ FEAST_STAGES = ["feature-table", "feast-apply", "split", "train", "register", "m
 
 
 @pytest.fixture(scope="module")
-def project(renderer: Renderer, env: dict[str, str]) -> tuple[Path, str, float]:
-    path = renderer.fresh("copier", maturity_level="2", feature_store="feast", light=True)
-    run(["make", "setup"], path, env, label="feast: make setup")
-    started = time.perf_counter()
-    outcome = run(["make", "all"], path, env, label="feast: make all")
-    return path, outcome.stdout, time.perf_counter() - started
+def project(feast_project: ActProject) -> tuple[Path, str, float]:
+    """The project, its first pipeline run's output and seconds."""
+    assert feast_project.first_run is not None
+    return feast_project.path, feast_project.first_run.stdout, feast_project.first_run.seconds
+
+
+@pytest.fixture(scope="module")
+def services(feast_project: ActProject) -> dict[str, str]:
+    """Every command's environment here: it points at the team's registry, which holds the
+    champion."""
+    return feast_project.services
 
 
 def post(port: int, body: dict) -> tuple[int, dict]:
@@ -82,12 +89,14 @@ def serving(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> It
 
 @pytest.fixture(scope="module")
 def server(
-    project: tuple[Path, str, float], env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    project: tuple[Path, str, float],
+    services: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[int]:
     path, _, _ = project
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with serving(["make", "serve", f"PORT={port}"], path, env, log):
+    with serving(["make", "serve", f"PORT={port}"], path, services, log):
         wait_until_ready(f"http://127.0.0.1:{port}")
         yield port
 
@@ -121,16 +130,16 @@ def test_make_all_applies_retrieves_trains_gates_and_materializes(project) -> No
     print(f"feast pipeline: {seconds:.0f} s")
 
 
-def test_the_pipeline_is_up_to_date_after_a_run(project, env: dict[str, str]) -> None:
-    path, _, _ = project
-    outcome = run(["uv", "run", "--frozen", "dvc", "status"], path, env)
-    assert "up to date" in outcome.stdout, outcome.stdout
+def test_the_pipeline_is_up_to_date_after_a_run(feast_project: ActProject) -> None:
+    # `dvc status` right after the run (test_act.py's workflows import a file since)
+    status = feast_project.status_after_first_run
+    assert "Data and pipelines are up to date." in status, status
 
 
-def test_the_projects_own_point_in_time_tests_pass(project, env: dict[str, str]) -> None:
+def test_the_projects_own_point_in_time_tests_pass(project, services: dict[str, str]) -> None:
     path, _, _ = project
     command = ["uv", "run", "--frozen", "pytest", "-q", "tests/test_feature_store.py"]
-    run(command, path, env, label="feast: its own tests")
+    run(command, path, services, label="feast: its own tests")
 
 
 def test_entity_keys_predict_as_their_full_records(project, server: int) -> None:
@@ -151,11 +160,11 @@ def test_an_unknown_entity_is_a_404_that_names_it(server: int) -> None:
 
 
 def test_the_images_files_and_command_line_serve_entity_keys(
-    project, env: dict[str, str], tmp_path: Path
+    project, services: dict[str, str], tmp_path: Path
 ) -> None:
     # Given the champion and the feature store exported as the image carries them
     path, _, _ = project
-    run(["make", "export-model"], path, env, label="feast: make export-model")
+    run(["make", "export-model"], path, services, label="feast: make export-model")
     # And a folder holding only what the Dockerfile's COPY lines put into the image's /app
     app = tmp_path / "app"
     for source, destination in runtime_copies(path / "Dockerfile"):
@@ -177,7 +186,7 @@ def test_the_images_files_and_command_line_serve_entity_keys(
     command[command.index("0.0.0.0")] = "127.0.0.1"
     command[command.index("8000")] = str(port)
     serve_env = {
-        **env,
+        **services,
         "MODEL_URI": str(app / "model"),
         f"{DEFAULT_PACKAGE.upper()}_PREDICTION_LOG_DIR": str(tmp_path / "predictions"),
         "WEB_CONCURRENCY": "1",
@@ -197,12 +206,12 @@ def test_the_images_files_and_command_line_serve_entity_keys(
     reason="set MLOPS_LADDER_IMAGE_TESTS=1 (needs podman, runc, debootstrap)",
 )
 def test_the_image_serves_entity_keys(
-    project, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    project, services: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     from test_serving import every_worker_ready, podman_for
 
     path, _, _ = project
-    podman = podman_for(path / "Dockerfile", tmp_path_factory.mktemp("podman"), env)
+    podman = podman_for(path / "Dockerfile", tmp_path_factory.mktemp("podman"), services)
     # Given the image built by the project's own target (the champion and the feature store)
     tag = "localhost/feast-serving-test:latest"
     flags = (
