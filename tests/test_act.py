@@ -17,7 +17,8 @@ What runs, each workflow once (what other tests already run is not run again her
   started with that dispatch's inputs, retrains, gates, promotes, materializes the online store
   and delivers through cd.yml, whose smoke test predicts from records and for an entity key;
   rollback.yml's job moves the champion back (its redelivery is the same cd.yml call as CT's).
-  The Feast pipeline stages and the exported store are test_feature_store.py's.
+  The Feast pipeline stages and the exported store are test_feature_store.py's, on the same
+  project (conftest.py's feast_project: its first pipeline run made the first champion).
 """
 
 from __future__ import annotations
