@@ -139,7 +139,8 @@ def level2(feast_project: ActProject) -> ActProject:
 
 
 def registry_vars(project: ActProject) -> tuple[str, ...]:
-    return ("--var", f"MLFLOW_TRACKING_URI=sqlite:///{project.state / 'registry.db'}")
+    """act's variable that points the workflows at the team's registry (`prepare`'s services)."""
+    return ("--var", f"MLFLOW_TRACKING_URI={project.services['MLFLOW_TRACKING_URI']}")
 
 
 def github_args(api: str) -> tuple[str, ...]:
