@@ -681,3 +681,29 @@ def test_fewer_labelled_rows_than_the_smallest_supported_is_one_clear_error() ->
         Exception, match=f"too few to learn from and test on \\(at least {MIN_ROWS}\\)"
     ):
         draft(frame, "target", "iris.csv", "classification")
+
+
+def test_the_exploration_notebook_runs_on_a_table_whose_features_are_categories(
+    tmp_path: Path,
+) -> None:
+    # Given a project of vega_datasets' stocks: the draft leaves the date out, so its one
+    # feature is the category `symbol` (nothing numeric to plot against the price)
+    import matplotlib
+    from harness import TEMPLATE
+    from vega_datasets import local_data
+
+    made = make_project(tmp_path, "regression", 0, table=local_data.stocks(), target="price")
+    features = load_schema(made.root / "schema.yaml").features
+    assert {spec.dtype for spec in features.values()} == {"category"}, features
+    # When the template's notebook runs there top to bottom (its code cells, in order, as a
+    # kernel would run them; matplotlib drawing off-screen)
+    notebook = json.loads((TEMPLATE / "notebooks" / "01-exploration.ipynb").read_text())
+    cells = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    matplotlib.use("Agg")
+    namespace: dict[str, Any] = {}
+    with inside(made.root):
+        for number, cell in enumerate(cells):
+            exec(compile(cell, f"01-exploration.ipynb, code cell {number}", "exec"), namespace)
+    # Then it reached its end, on the table's own rows
+    assert len(namespace["frame"]) == len(local_data.stocks())
+    assert namespace["strongest"] == []
