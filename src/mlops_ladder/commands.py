@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_ladder import project as projects
 from mlops_ladder.config import Params, Settings, load_params
-from mlops_ladder.errors import ConfigError, DataError, ProjectError, missing_extra
+from mlops_ladder.errors import (
+    OTHER_TASK,
+    ConfigError,
+    DataError,
+    ProjectError,
+    missing_extra,
+)
 from mlops_ladder.schema import Schema, load_schema
 
 if TYPE_CHECKING:  # for type hints only: the registry loads MLflow, which is slow to import
@@ -69,8 +75,8 @@ class Project:
         if schema.task != task:
             raise ConfigError(
                 f"params.yaml task is {task}, but {self.settings.schema_file}'s target "
-                f"'{schema.target.name}' is a {schema.task} target: set task: {schema.task} in "
-                "params.yaml (and a primary_metric of that task), or draft the contract again"
+                f"'{schema.target.name}' is a {schema.task} target: draft the contract of a "
+                f"{task} target, or for this one " + OTHER_TASK.format(task=schema.task)
             )
         return schema
 

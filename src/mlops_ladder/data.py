@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_ladder.errors import DataError
+from mlops_ladder.errors import ConfigError, DataError
 from mlops_ladder.schema import Target
 
 # A date or time written as text: two numbers joined by - / . or :, or a month's name beside a
@@ -65,7 +66,18 @@ def split(
     """Drop the rows without a target, keep each exact duplicate row once (so that no record
     is in both sets), then shuffle and cut into train and test sets (stratified on the target
     when asked)."""
-    labelled = frame[frame[target.name].notna()].drop_duplicates()
+    if stratify and target.values is None:
+        raise ConfigError(
+            f"params.yaml split.stratify: true splits by class, and the target '{target.name}' "
+            "is a number (regression): set split.stratify: false"
+        )
+    labelled = frame[frame[target.name].notna()]
+    unique = labelled.drop_duplicates()
+    if len(unique) < len(labelled):
+        logging.getLogger("mlops_ladder").info(
+            "split: %d exact duplicate rows kept once", len(labelled) - len(unique)
+        )
+    labelled = unique
     if target.dtype in ("int", "bool") and labelled[target.name].dtype.kind == "f":
         # A missing label made the column float when the file was read: restore its type.
         labelled = labelled.astype({target.name: "int64" if target.dtype == "int" else "bool"})

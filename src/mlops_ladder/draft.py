@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mlops_ladder.data import is_date
-from mlops_ladder.errors import ConfigError, DataError
+from mlops_ladder.errors import OTHER_TASK, ConfigError, DataError
 from mlops_ladder.schema import Schema
 
 MAX_CATEGORIES = 50  # more distinct texts than this (or than half the rows): free text
@@ -214,8 +214,7 @@ def draft_target(
         if not looks_like_classes:
             raise DataError(
                 f"target '{name}' holds {len(distinct)} distinct numbers: that is regression, "
-                "but params.yaml says task: classification (set task: regression there, and a "
-                "regression primary_metric such as r2)"
+                f"and this is a classification project: {OTHER_TASK.format(task='regression')}"
             )
         if len(distinct) < 2:
             raise DataError(f"target '{name}' has a single class: nothing to learn")
@@ -245,9 +244,8 @@ def draft_target(
         if not numeric or len(distinct) <= 2:
             shown = ", ".join(map(str, sorted(map(str, distinct))[:5]))
             raise DataError(
-                f"target '{name}' holds categories ({shown}): that is classification, but "
-                "params.yaml says task: regression (set task: classification there, and a "
-                "classification primary_metric such as roc_auc)"
+                f"target '{name}' holds categories ({shown}): that is classification, and "
+                f"this is a regression project: {OTHER_TASK.format(task='classification')}"
             )
         spec["dtype"] = "int" if whole else "float"
         spec.update(_bounds(present, whole))

@@ -13,6 +13,15 @@ class DataError(ProjectError):
     """Input data is missing, unreadable or breaks the data contract."""
 
 
+# A project's task shapes more than params.yaml's `task:` (the split, each estimator's
+# hyperparameters, the baselines' margins, the metrics): a table of the other task belongs in a
+# project generated for it.
+OTHER_TASK = (
+    "generate a {task} project (copier copy -d task={task} <template> <folder>, or cookiecutter "
+    "<template> task={task}) and bring the table there"
+)
+
+
 # The runtime's optional parts and the extra of mlops-ladder that installs each (pyproject.toml
 # optional-dependencies; a generated project's `make setup GROUPS=...` names them too).
 EXTRAS = {

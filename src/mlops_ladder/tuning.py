@@ -336,6 +336,9 @@ def tune(train_features: pd.DataFrame, schema: Schema, params: Params) -> Tuning
     settings, estimator = params.tune, params.train.estimator
     configured = params.train.hyperparameters
     metric = params.quality.primary_metric
+    # train:'s own hyperparameters first: a key the estimator does not take (another task's,
+    # e.g. class_weight in a regression) is one line here, not a failed trial's traceback.
+    make_estimator(estimator, configured, params.seed, params.task)
     started = time.perf_counter()
     found = study(train_features, schema, params, estimator, configured)
     configured_score = cross_validated(train_features, schema, params, configured)

@@ -79,7 +79,7 @@ def test_a_task_that_disagrees_with_the_contract_is_one_clear_error(tmp_path, ca
         assert main(["train"]) == 1
     error = capsys.readouterr().err
     assert "params.yaml task is regression" in error
-    assert "set task: classification" in error
+    assert "generate a classification project (copier copy -d task=classification" in error
 
 
 @pytest.mark.parametrize("level", [0, 1, 2])

@@ -14,7 +14,7 @@ import pytest
 from harness import run
 
 from mlops_ladder import data
-from mlops_ladder.errors import DataError
+from mlops_ladder.errors import ConfigError, DataError
 from mlops_ladder.schema import Target
 
 
@@ -112,11 +112,17 @@ def test_no_split_holds_the_same_record_twice(job: jobs.Job) -> None:
         assert not part[job.schema.feature_names].duplicated().any()
 
 
-def test_exact_duplicates_are_kept_once_so_none_crosses_the_split(job: jobs.Job) -> None:
+def test_exact_duplicates_are_kept_once_so_none_crosses_the_split(
+    job: jobs.Job, caplog: pytest.LogCaptureFixture
+) -> None:
     doubled = pd.concat([job.dataset, job.dataset.head(30)], ignore_index=True)
-    train, test = split_as_params_say(job, doubled)
+    with caplog.at_level("INFO", logger="mlops_ladder"):
+        train, test = split_as_params_say(job, doubled)
     assert len(train) + len(test) == len(job.dataset.drop_duplicates())
     assert train.merge(test, how="inner").empty
+    # and the split says how many it dropped
+    dropped = len(doubled) - len(job.dataset.drop_duplicates())
+    assert f"split: {dropped} exact duplicate rows kept once" in caplog.text
 
 
 def test_the_split_is_the_same_every_time(job: jobs.Job) -> None:
@@ -165,6 +171,17 @@ def test_integer_labels_made_float_by_a_missing_label_get_their_type_back(tmp_pa
 def test_too_few_rows_to_split_is_one_clear_error(job: jobs.Job) -> None:
     with pytest.raises(DataError, match="cannot split 1 labelled rows"):
         data.split(job.dataset.head(1), job.schema.target, 0.2, 0, False)
+
+
+def test_a_stratified_split_of_a_regression_target_names_the_key(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # A regression project's table with params.yaml's split.stratify: true (a classification
+    # project's, whose task was changed by hand): one line naming the key, not scikit-learn's
+    # list of every "class" that has one member
+    job = jobs.job("regression", tmp_path_factory)
+    with pytest.raises(ConfigError, match=r"^params.yaml split.stratify: true .* false$"):
+        data.split(job.dataset, job.schema.target, 0.2, 0, True)
 
 
 def test_a_class_too_rare_to_stratify_is_one_clear_error() -> None:

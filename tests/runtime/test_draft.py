@@ -135,13 +135,15 @@ def test_integer_and_boolean_labels_are_classes() -> None:
 
 def test_a_continuous_target_for_classification_stops_with_the_task_named() -> None:
     frame = table(x=np.linspace(0, 1, ROWS)).assign(label=np.linspace(0.5, 99.5, ROWS))
-    with pytest.raises(DataError, match=r"that is regression, but params.yaml says task: class"):
+    with pytest.raises(DataError, match=r"regression, and this is a classification project: ge"):
+        draft(frame, "label", "data.csv", "classification")
+    with pytest.raises(DataError, match=r"copier copy -d task=regression .*task=regression\)"):
         draft(frame, "label", "data.csv", "classification")
 
 
 def test_a_categorical_target_for_regression_stops_with_the_task_named() -> None:
     frame = table(x=np.linspace(0, 1, ROWS)).assign(label=["yes", "no"] * (ROWS // 2))
-    with pytest.raises(DataError, match=r"that is classification, but params.yaml says task: re"):
+    with pytest.raises(DataError, match=r"classification, and this is a regression project: ge"):
         draft(frame, "label", "data.csv", "regression")
 
 

@@ -274,6 +274,28 @@ def test_an_owners_classifier_without_probabilities_stops_tune_and_train_in_one_
     assert not (made.root / "models" / "model.joblib").exists()
 
 
+def test_another_tasks_hyperparameter_stops_tune_in_one_line_before_any_trial(
+    new_project, capsys
+) -> None:
+    # Given a regression project whose forest keeps a classification project's class_weight
+    made = new_project(task="regression", level=0)
+    forest = {**made.params()["train"]["random_forest"], "class_weight": "balanced"}
+    made.set_params(train={"random_forest": forest})
+    run(made.root, "ingest", "validate", "split", "featurize")
+    capsys.readouterr()
+    with inside(made.root):
+        from mlops_ladder.commands import main
+
+        # When tune runs, then it stops with one line naming the key, and no trial ran
+        assert main(["tune"]) == 1
+    output = capsys.readouterr()
+    error = output.err.strip().splitlines()
+    assert error[-1].startswith("error: params.yaml train.random_forest: "), error
+    assert "class_weight" in error[-1]
+    assert "Trial 0" not in output.out + output.err
+    assert "Traceback" not in output.out + output.err
+
+
 OWN_MODEL = """
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
