@@ -267,11 +267,19 @@ def ignore_reason(values: pd.Series) -> str:
         unique_whole = distinct == len(values) and bool((present % 1 == 0).all())
         return "identifier: a different whole number on every row" if unique_whole else ""
     if is_date(present):
-        return "date or time: derive features from it in features.py to use it"
+        # Derived features (features.py) read the contract's features, which are never dates:
+        # a date's parts become inputs as columns of their own, made at ingest.
+        return (
+            "date or time: to use its parts (month, weekday...), make them columns in ingest.py "
+            "and features in schema.yaml"
+        )
     if distinct == len(values):
         return "identifier: a different text on every row"
     if distinct > MAX_CATEGORIES or distinct > len(present) / 2:
-        return f"free text ({distinct} distinct values): derive features in features.py"
+        return (
+            f"free text ({distinct} distinct values): to use it, make columns of it in ingest.py "
+            "and features in schema.yaml"
+        )
     return ""
 
 
