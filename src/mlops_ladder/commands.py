@@ -207,11 +207,17 @@ def cmd_schema_draft(project: Project, args: argparse.Namespace) -> int:
         feature_store=params.feature_store is not None,
         test_size=params.split.test_size,
     )
-    time_column = result.time_column()
+    time_column, year_column = result.time_column(), result.year_column()
     if time_column is not None and params.evaluate.order_by is None:
         result.warnings.append(
             f"'{time_column}' holds dates: set params.yaml evaluate.order_by: {time_column} so "
             "that the staleness backtest measures a model's age in time (readiness model-4)"
+        )
+    elif year_column is not None and params.evaluate.order_by is None:
+        result.warnings.append(
+            f"'{year_column}' holds calendar years: set params.yaml evaluate.order_by: "
+            f"{year_column} so that the staleness backtest measures a model's age in years "
+            "(readiness model-4)"
         )
     output.write_text(result.to_yaml())
     load_schema(output)  # what was written reads back as a valid contract
