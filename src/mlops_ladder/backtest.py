@@ -1,12 +1,15 @@
 """What a model's age costs: a backtest on the data in its order (ML Test Score, model-4).
 
-The labelled rows, in order (params.yaml `evaluate.order_by`: a column of dates or times, listed
-under schema.yaml `ignored` or a feature; else the order of the rows as ingested), are cut into
-`backtest_windows` consecutive windows of equal size. A model is trained on each window as
-params.yaml trains it, and scored on every later window: its score at age 1, 2, ... windows,
-averaged over the windows it started from. The retraining interval is the greatest age whose
-score stays within `evaluate.max_staleness_drop` of the score at age 1: retrain at least that
-often (in rows of new data, or in time when `order_by` is a date).
+The labelled rows, in order (params.yaml `evaluate.order_by`: a column of dates or times, or of
+whole calendar years (data.is_year), listed under schema.yaml `ignored` or a feature; else the
+order of the rows as ingested), are cut into `backtest_windows` consecutive windows of equal
+size. A model is trained on each window as params.yaml trains it, and scored on every later
+window: its score at age 1, 2, ... windows, averaged over the windows it started from. The
+retraining interval is the greatest age whose score stays within `evaluate.max_staleness_drop`
+of the score at age 1: retrain at least that often (in rows of new data, or in time when
+`order_by` is a date or a year). Ordered by years, each age is also given in years (the mean
+year of the later window less that of the earlier one, averaged over the pairs scored), and so
+is the retraining interval.
 
 Data with no order (a shuffled sample) shows no decay: the interval is then the whole span.
 Rows in the order of their target (a file sorted or grouped by it: data.ordered_by_target) are
@@ -26,7 +29,7 @@ import pandas as pd
 
 from mlops_ladder import metrics
 from mlops_ladder.config import Params
-from mlops_ladder.data import is_date, ordered_by_target
+from mlops_ladder.data import is_date, is_year, ordered_by_target
 from mlops_ladder.errors import ConfigError, ProjectError
 from mlops_ladder.features import add_derived_features, derived_for
 from mlops_ladder.model import predict
@@ -43,17 +46,21 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
     settings, primary = params.evaluate, params.quality.primary_metric
     target, order_by = schema.target.name, settings.order_by
     rows = dataset[dataset[target].notna()]
-    in_time = False
+    time_unit = None
     if order_by is not None:
         if order_by not in rows.columns:
             raise ConfigError(f"params.yaml evaluate.order_by: the data has no column '{order_by}'")
-        in_time = is_date(rows[order_by].dropna())
-        rows = rows.sort_values(order_by, kind="stable", key=_as_time if in_time else None)
+        present = rows[order_by].dropna()
+        dated = is_date(present)
+        time_unit = "dates" if dated else "years" if is_year(present) else None
+        rows = rows.sort_values(order_by, kind="stable", key=_as_time if dated else None)
     count = min(settings.backtest_windows, len(rows) // settings.min_slice_rows)
     result: dict[str, Any] = {
         "metric": primary,
         "order": order_by or "row order",
-        "in_time": in_time,  # ordered by dates: the score by age is the model's age in time
+        # ordered by dates or by years: the score by age is the model's age in time
+        "in_time": time_unit is not None,
+        "time_unit": time_unit,  # "dates", "years" (a column of whole years) or None
         "windows": count,
         "rows_per_window": -(-len(rows) // count) if count else 0,
         "skipped": [],
@@ -62,6 +69,9 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
         "retrain_every_rows": None,
         "not_measured": None,
     }
+    if time_unit == "years":
+        result["years_by_age"] = {}  # each age in windows, as years between the windows
+        result["retrain_every_years"] = None
     problem = None
     if order_by is None:
         problem = ordered_by_target(rows[target], schema.task == "classification")
@@ -79,6 +89,10 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
     result["sampled_rows_per_window"] = len(frames[0]) if len(frames[0]) < len(windows[0]) else None
     derived = derived_for(schema.feature_names)
     scores: dict[int, list[float]] = {}
+    years: dict[int, list[float]] = {}
+    if time_unit == "years":  # each window's mean year (of all its rows, not the sample's)
+        column = rows[order_by].astype(float)
+        mean_years = [float(column.iloc[index].mean()) for index in windows]
     for start, window in enumerate(frames[:-1]):
         try:
             model = train(add_derived_features(window, derived), schema, params)
@@ -100,11 +114,18 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
                 continue
             if value is not None and np.isfinite(value):
                 scores.setdefault(later - start, []).append(float(value))
+                if time_unit == "years":
+                    gap = mean_years[later] - mean_years[start]
+                    years.setdefault(later - start, []).append(gap)
     by_age = {age: round(float(np.mean(values)), 6) for age, values in sorted(scores.items())}
     result["score_by_age"] = {str(age): value for age, value in by_age.items()}
     interval = retraining_interval(by_age, primary, settings.max_staleness_drop)
     result["retrain_every_windows"] = interval
     result["retrain_every_rows"] = None if interval is None else interval * len(windows[0])
+    if time_unit == "years":
+        in_years = {age: round(float(np.mean(gaps)), 2) for age, gaps in sorted(years.items())}
+        result["years_by_age"] = {str(age): value for age, value in in_years.items()}
+        result["retrain_every_years"] = None if interval is None else in_years[interval]
     return result
 
 

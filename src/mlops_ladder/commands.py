@@ -213,11 +213,17 @@ def cmd_schema_draft(project: Project, args: argparse.Namespace) -> int:
         feature_store=params.feature_store is not None,
         test_size=params.split.test_size,
     )
-    time_column = result.time_column()
+    time_column, year_column = result.time_column(), result.year_column()
     if time_column is not None and params.evaluate.order_by is None:
         result.warnings.append(
             f"'{time_column}' holds dates: set params.yaml evaluate.order_by: {time_column} so "
             "that the staleness backtest measures a model's age in time (readiness model-4)"
+        )
+    elif year_column is not None and params.evaluate.order_by is None:
+        result.warnings.append(
+            f"'{year_column}' holds calendar years: set params.yaml evaluate.order_by: "
+            f"{year_column} so that the staleness backtest measures a model's age in years "
+            "(readiness model-4)"
         )
     output.write_text(result.to_yaml())
     load_schema(output)  # what was written reads back as a valid contract
@@ -385,6 +391,18 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
     by_age = ", ".join(f"{age}: {value:.4f}" for age, value in stale["score_by_age"].items())
     if stale.get("not_measured"):
         log.info("staleness: not measured: %s", stale["not_measured"])
+    elif stale.get("time_unit") == "years":
+        in_years = ", ".join(f"{age}: {value:g}" for age, value in stale["years_by_age"].items())
+        log.info(
+            "staleness: %s by model age (windows of %d rows) %s; ages in years %s -> retrain "
+            "every %s windows (%s years)",
+            primary,
+            stale["rows_per_window"],
+            by_age or "not measured",
+            in_years or "not measured",
+            stale["retrain_every_windows"],
+            stale["retrain_every_years"],
+        )
     else:
         log.info(
             "staleness: %s by model age (windows of %d rows) %s -> retrain every %s windows",

@@ -244,7 +244,8 @@ class EvaluateParams(_Section):
     max_harmful_importance: float = Field(default=0.05, ge=0)
     # All features are beneficial (data-2): at most this share may never help the model.
     max_useless_share: float = Field(default=0.3, ge=0, le=1)
-    # The staleness backtest (backtest.py; reports/metrics.json staleness).
+    # The staleness backtest (backtest.py; reports/metrics.json staleness): order_by names the
+    # data's time column, of dates or of whole calendar years.
     order_by: str | None = None
     backtest_windows: int = Field(default=6, ge=3)
     max_staleness_drop: float = Field(default=0.05, ge=0)

@@ -44,6 +44,28 @@ def is_date(present: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.95)
 
 
+# A column of calendar years (params.yaml evaluate.order_by, as Males' or Wage's `year`) is a
+# time all the same: whole numbers (an int dtype, pandas' nullable Int64, or floats that are
+# all whole: a year with gaps read from a file), none a boolean, all within YEARS and more than
+# one of them. Anything else that is not a date (an id, a count, a measure) orders the rows
+# but is no time.
+YEARS = (1800, 2200)
+
+
+def is_year(present: pd.Series) -> bool:
+    """Whether these values (none missing) are whole numbers of calendar years (YEARS), more
+    than one year among them."""
+    if present.empty or pd.api.types.is_bool_dtype(present):
+        return False
+    if not pd.api.types.is_numeric_dtype(present):
+        return False
+    values = present.astype(float)
+    if not bool((values % 1 == 0).all()):
+        return False
+    low, high = YEARS
+    return bool(values.between(low, high).all()) and values.nunique() > 1
+
+
 def ingest(source: str) -> pd.DataFrame:
     """Return the raw dataset: the CSV/Parquet file that params.yaml `ingest.source` names.
 

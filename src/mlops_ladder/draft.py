@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_ladder.data import is_date
+from mlops_ladder.data import is_date, is_year
 from mlops_ladder.errors import OTHER_TASK, ConfigError, DataError
 from mlops_ladder.schema import Schema
 
@@ -60,10 +60,16 @@ class Draft:
     unlabelled: int = 0
     warnings: list[str] = field(default_factory=list)
     store_keys: dict[str, str] = field(default_factory=dict)  # params.yaml feature_store
+    years: list[str] = field(default_factory=list)  # columns of calendar years (YEAR_NAME)
 
     def time_column(self) -> str | None:
         """The ignored column of dates or times (the one named like a time, if several)."""
         return time_column(list(self.ignored), self.ignored)
+
+    def year_column(self) -> str | None:
+        """The column of whole calendar years (the first, if several): it can order the
+        staleness backtest as a date column does (params.yaml evaluate.order_by)."""
+        return self.years[0] if self.years else None
 
     def to_yaml(self) -> str:
         lines = [HEADER.format(source=self.source, rows=self.rows, max_categories=MAX_CATEGORIES)]
@@ -159,6 +165,11 @@ def draft(
             result.ignored[str(name)] = kind
         else:
             result.features[str(name)], result.observed[str(name)] = draft_feature(frame[name])
+    result.years = [  # a feature, or ignored (a different year on every row: an "identifier")
+        str(name)
+        for name in frame.columns
+        if name != target and YEAR_NAME.search(str(name)) and is_year(frame[name].dropna())
+    ]
     if not result.features:
         raise DataError(f"{source}: no column can be a model input (see the ignored reasons)")
     labelled = frame[labels.notna()]
@@ -285,6 +296,8 @@ def ignore_reason(values: pd.Series) -> str:
 
 KEY_NAME = re.compile(r"(?:^|[\W_])(?:id|key)$|[a-z](?:Id|ID|Key)$", re.IGNORECASE)
 TIME_NAME = re.compile(r"time|date|(?:^|_)(?:at|ts)$", re.IGNORECASE)
+# A column named year, yr or *_year whose values are calendar years (data.is_year): a time.
+YEAR_NAME = re.compile(r"^(?:year|yr)$|_year$", re.IGNORECASE)
 
 
 def feature_store_keys(frame: pd.DataFrame, ignored: dict[str, str]) -> dict[str, str]:

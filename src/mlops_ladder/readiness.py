@@ -62,6 +62,9 @@ MAKE_ALL = "`make all`"
 # github_owner): nobody reviews as it.
 PLACEHOLDER_OWNERS = {"@example-org"}
 MAKE_TEST = "`make test`"
+# What evaluate.order_by must name for the staleness backtest to measure age (data.is_year's
+# YEARS: this module reads metrics.json, and does not load the data libraries to say so).
+TIME_COLUMN = "dates, or whole numbers of calendar years from 1800 to 2200"
 
 Reader = Callable[[str], str | None]
 
@@ -382,8 +385,9 @@ def groups_within_gap(value: dict[str, Any]) -> str | None:
 
 
 def staleness_measured(value: dict[str, Any]) -> str | None:
-    """The score by model age, measured in the order of time: rows in the order they were
-    ingested say nothing of age (a shuffled sample's scores even rise with it)."""
+    """The score by model age, measured in the order of time (a column of dates, or of whole
+    calendar years: backtest.py): rows in the order they were ingested say nothing of age (a
+    shuffled sample's scores even rise with it), nor does any other column's order."""
     stale = value.get("staleness") or {}
     if stale.get("not_measured"):
         return f"the score by model age is not measured: {stale['not_measured']}"
@@ -392,12 +396,13 @@ def staleness_measured(value: dict[str, Any]) -> str | None:
     if stale.get("order") in (None, "row order"):
         return (
             "the backtest cut the rows as ingested, not in the order of time: set params.yaml "
-            "evaluate.order_by to the data's time column (a date)"
+            f"evaluate.order_by to the data's time column ({TIME_COLUMN})"
         )
     if not stale.get("in_time"):
         return (
             f"params.yaml evaluate.order_by: '{stale['order']}' holds no dates, so the score "
-            "by model age is not an age in time: set it to the data's time column (a date)"
+            "by model age is not an age in time: set it to the data's time column "
+            f"({TIME_COLUMN})"
         )
     return None
 

