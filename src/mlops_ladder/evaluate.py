@@ -278,23 +278,28 @@ MAX_BATCH_ROUNDS = 15
 
 
 def timings(
-    models: list[Any], inputs: pd.DataFrame, records: int = 20, rounds: int = 3
+    models: list[Any],
+    inputs: pd.DataFrame | list[pd.DataFrame],
+    records: int = 20,
+    rounds: int = 3,
 ) -> list[tuple[float, float]]:
     """(CPU seconds for one record, CPU seconds for the whole batch) of each model as serving
     predicts with it (the compiled engine where it gives the pipeline's answers,
     `compile_model`), the best of `rounds` x `records` runs for a record and of several runs of
     the batch: the models take turns, so that a busy machine slows them alike, and the minimum
-    is the least noisy estimate of the work itself (noise only ever adds time)."""
+    is the least noisy estimate of the work itself (noise only ever adds time). `inputs`: the
+    records of every model, or each model's own (the same rows in other columns)."""
     clock = time.process_time
-    rows = inputs.head(records)
-    models = [compile_model(model, rows) for model in models]
+    frames = inputs if isinstance(inputs, list) else [inputs] * len(models)
+    rows = [frame.head(records) for frame in frames]
+    models = [compile_model(model, own) for model, own in zip(models, rows, strict=True)]
     single: list[list[float]] = [[] for _ in models]
     batch: list[list[float]] = [[] for _ in models]
     for _ in range(rounds):
-        for index in range(len(rows)):
+        for index in range(len(rows[0])):
             for slot, model in enumerate(models):
                 started = clock()
-                predict(model, rows.iloc[[index]])
+                predict(model, rows[slot].iloc[[index]])
                 single[slot].append(clock() - started)
     spent = 0.0
     for done in range(MAX_BATCH_ROUNDS):
@@ -302,7 +307,7 @@ def timings(
             break
         for slot, model in enumerate(models):
             started = clock()
-            predict(model, inputs)
+            predict(model, frames[slot])
             batch[slot].append(clock() - started)
             spent += batch[slot][-1]
     return [(min(one), min(whole)) for one, whole in zip(single, batch, strict=True)]
@@ -330,13 +335,17 @@ def cost_comparison(
     champion_training_seconds: float | None,
     inputs: pd.DataFrame,
     gate: GateParams,
+    champion_inputs: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The challenger's computing costs beside the champion's (monitoring-6), both models timed
     here and now on the same records (one machine: no hardware difference), training times as
     each run measured them. A challenger slower or larger than the gate's factors allow is
-    refused: `failures`."""
-    ours_timed, theirs_timed = timings([model, champion], inputs)
-    challenger, theirs = costs(model, inputs, ours_timed), costs(champion, inputs, theirs_timed)
+    refused: `failures`. `champion_inputs`: the same records in the champion's own columns,
+    where it takes other inputs than the challenger."""
+    theirs_inputs = inputs if champion_inputs is None else champion_inputs
+    ours_timed, theirs_timed = timings([model, champion], [inputs, theirs_inputs])
+    challenger = costs(model, inputs, ours_timed)
+    theirs = costs(champion, theirs_inputs, theirs_timed)
     challenger["training_seconds"] = ours.get("training_seconds")
     theirs["training_seconds"] = champion_training_seconds
     bounds = {

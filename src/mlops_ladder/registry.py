@@ -3,7 +3,11 @@
 MLflow 3 aliases, not the deprecated stages. Every trained model is registered as a new
 version and gets the alias `challenger`. It becomes `champion` (the model that serves) only by
 passing the gate: the quality bar of params.yaml (thresholds, baselines, slices) and no more
-than `gate.max_drop_vs_champion` worse than the current champion on the same test data.
+than `gate.max_drop_vs_champion` worse than the current champion on the same test data. A
+champion that took other input columns (the same target and classes) is scored with its own
+columns of the same test rows; only one that predicts another target or other classes, or needs
+a column the test split lacks, cannot be compared: the new model is then the first of its
+contract, judged on the bar alone, and the decision says why.
 `promote` and `rollback` move the champion by hand. The registered model keeps the list of
 its champions in a tag, so rollback knows where to go back to.
 
@@ -63,20 +67,32 @@ class Decision:
     champion_before: str | None
     champion_after: str | None
     reasons: list[str] = field(default_factory=list)
-    # The champion took other inputs (or predicted another target): nothing to compare with,
-    # so this model was judged as the first of its contract.
+    # How the champion's contract (its inputs, target, classes) differs from this model's.
     new_contract: str | None = None
     # The digest of the version's files (integrity.py), as its tag `model.sha256` records it.
     model_sha256: str | None = None
     # The computing costs beside the champion's (evaluate.cost_comparison), when compared.
     costs: dict[str, Any] | None = None
+    # Whether the champion was scored on the same test rows (with its own input columns where
+    # only they changed), and when there was a champion but it was not, why: then this model
+    # was judged on the bar alone, as the first of its contract.
+    champion_compared: bool = False
+    not_compared: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def summary(self) -> str:
         if self.promoted:
-            first = f" (first of a new contract: {self.new_contract})" if self.new_contract else ""
+            if not self.new_contract:
+                first = ""
+            elif self.champion_compared:
+                first = (
+                    f" (a new contract: {self.new_contract}; compared with the champion "
+                    f"v{self.champion_before} on its own inputs)"
+                )
+            else:
+                first = f" (first of a new contract: {self.new_contract}; {self.not_compared})"
             return (
                 f"{self.model_name} v{self.version} passed the gate{first}: it is the champion now"
             )
@@ -111,20 +127,52 @@ def register(
     before = champion_version(client, name)
 
     reasons = [*report["quality"]["failures"], *provenance_problems(model_metadata, params)]
-    new_contract = None
+    new_contract = not_compared = None
+    compared = False
     costs: dict[str, Any] | None = None
     if before is None:
-        costs = {"compared": False, "note": "the first champion: none to compare with"}
+        not_compared = "the first champion: none to compare with"
+        costs = {"compared": False, "note": not_compared}
     elif before != version:
-        new_contract = contract_change(client, name, before, model_metadata)
-        if new_contract is None:
+        theirs, ours = champion_contract(client, name, before), contract(model_metadata)
+        new_contract = contract_change(theirs, ours)
+        obstacle = (
+            None
+            if new_contract is None
+            else comparison_obstacle(theirs, ours, test_split, params.feature_store is not None)
+        )
+        if obstacle is None:
+            own = theirs["inputs"] if new_contract and theirs else None
+            note = own_inputs_note(own, ours["inputs"], version)
             found, costs = compare_with_champion(
-                client, name, before, report, test_split, schema, params, run["model_uri"]
+                client,
+                name,
+                before,
+                report,
+                test_split,
+                schema,
+                params,
+                run["model_uri"],
+                own,
+                note,
             )
             reasons += found + costs["failures"]
+            compared = True
+            if new_contract:
+                log.info(
+                    "the champion v%s has another contract (%s): compared on the same test rows "
+                    "with its own inputs",
+                    before,
+                    new_contract,
+                )
         else:
+            not_compared = f"not compared with the champion v{before}: {obstacle}"
+            costs = {"compared": False, "note": not_compared}
             log.info(
-                "the champion v%s has another contract (%s): not compared", before, new_contract
+                "the champion v%s has another contract (%s), not compared: %s",
+                before,
+                new_contract,
+                obstacle,
             )
 
     promoted = False
@@ -138,6 +186,11 @@ def register(
         client.set_model_version_tag(name, version, "gate.reasons", "; ".join(reasons)[:5000])
     if new_contract:
         client.set_model_version_tag(name, version, "gate.new_contract", new_contract[:5000])
+        client.set_model_version_tag(
+            name, version, "gate.champion_compared", "yes" if compared else "no"
+        )
+    if not_compared and before is not None:
+        client.set_model_version_tag(name, version, "gate.not_compared", not_compared[:5000])
     return Decision(
         name,
         version,
@@ -148,6 +201,8 @@ def register(
         new_contract,
         model_sha256,
         costs,
+        compared,
+        not_compared,
     )
 
 
@@ -193,20 +248,23 @@ def contract(metadata: dict[str, Any]) -> dict[str, Any]:
     return {key: metadata.get(key) for key in ("inputs", "target", "classes")}
 
 
-def contract_change(
-    client: MlflowClient, name: str, champion: str, metadata: dict[str, Any]
-) -> str | None:
-    """How the champion's contract differs from the new model's, or None when it is the same."""
+def champion_contract(client: MlflowClient, name: str, champion: str) -> dict[str, Any] | None:
+    """The champion's contract as its training run recorded it; None where it cannot be read."""
     run_id = client.get_model_version(name, champion).run_id
     if run_id is None:  # a version made from files, not from a training run
-        return "the champion's metadata cannot be read"
+        return None
     try:
-        theirs = contract(read_metadata_of_run(run_id))
+        return contract(read_metadata_of_run(run_id))
     except MlflowException as error:
         if is_server_problem(error):  # the server is away: not a reason to skip the comparison
             raise
+        return None
+
+
+def contract_change(theirs: dict[str, Any] | None, ours: dict[str, Any]) -> str | None:
+    """How the champion's contract differs from the new model's, or None when it is the same."""
+    if theirs is None:
         return "the champion's metadata cannot be read"
-    ours = contract(metadata)
     changes = []
     if theirs["target"] != ours["target"]:
         changes.append(f"target {theirs['target']} -> {ours['target']}")
@@ -217,6 +275,49 @@ def contract_change(
     if theirs["classes"] != ours["classes"]:
         changes.append(f"classes {theirs['classes']} -> {ours['classes']}")
     return "; ".join(changes) or None
+
+
+def comparison_obstacle(
+    theirs: dict[str, Any] | None,
+    ours: dict[str, Any],
+    test_split: pd.DataFrame,
+    feature_store: bool = False,
+) -> str | None:
+    """Why a champion of another contract cannot be scored on the gate's test split, or None
+    when it can: the same target and classes, and every input column it takes in the split
+    (the split stage keeps the columns schema.yaml ignores; a feature store's training set
+    holds the features only)."""
+    if theirs is None:
+        return (
+            "its metadata cannot be read (a version made from files, or its run deleted): "
+            "`make rollback` goes back to it"
+        )
+    if theirs["target"] != ours["target"]:
+        return (
+            f"it predicts another target ({theirs['target']}, this model {ours['target']}): "
+            f"set schema.yaml target back to {theirs['target']} to have the two compared"
+        )
+    if theirs["classes"] != ours["classes"]:
+        return (
+            f"it predicts other classes ({theirs['classes']}, this model {ours['classes']}): "
+            "check the labels in the data"
+        )
+    if not theirs["inputs"]:
+        return "its input columns are not recorded"
+    missing = [column for column in theirs["inputs"] if column not in test_split.columns]
+    if missing and feature_store:
+        return (
+            f"the feature store holds this model's inputs only, not {', '.join(missing)}: "
+            "`make rollback` goes back to the champion"
+        )
+    if missing:
+        plural = len(missing) > 1
+        return (
+            f"the test split lacks its input{'s' if plural else ''} {', '.join(missing)}: keep "
+            f"{'them' if plural else 'it'} in the data (under schema.yaml ignored:) to have "
+            "the two models compared"
+        )
+    return None
 
 
 def ensure_version(client: MlflowClient, name: str, run: dict[str, str]) -> str:
@@ -249,16 +350,23 @@ def compare_with_champion(
     schema: Schema,
     params: Params,
     model_uri: str,
+    champion_inputs: list[str] | None = None,
+    note: str = "",
 ) -> tuple[list[str], dict[str, Any]]:
     """Score the champion on the same test split; refuse a challenger that is clearly worse.
     The champion is loaded only if its files match the digest recorded at its registration.
-    Its computing costs too, both models timed here on the same records (monitoring-6)."""
+    Its computing costs too, both models timed here on the same records (monitoring-6).
+    `champion_inputs`: the champion's own input columns, where they are not the challenger's
+    (the same target and classes): it is scored with them, on the same rows. `note`: what a
+    refusal for a drop adds (own_inputs_note)."""
     from mlops_ladder.evaluate import cost_comparison
 
     primary = params.quality.primary_metric
     champion = load_verified(client, name, champion_version, f"the champion {name}")
     target, inputs = schema.target.name, test_split[schema.feature_names]
-    scores = metrics.compute_metrics(test_split[target], *predict(champion, inputs))
+    theirs_inputs = None if champion_inputs is None else test_split[champion_inputs]
+    scored_with = inputs if theirs_inputs is None else theirs_inputs
+    scores = metrics.compute_metrics(test_split[target], *predict(champion, scored_with))
     run_id = client.get_model_version(name, champion_version).run_id
     trained = None
     if run_id is not None:  # else a version made from files, not from a training run
@@ -269,7 +377,7 @@ def compare_with_champion(
                 raise
     model = mlflow.sklearn.load_model(model_uri)
     costs = cost_comparison(
-        report.get("costs") or {}, model, champion, trained, inputs, params.gate
+        report.get("costs") or {}, model, champion, trained, inputs, params.gate, theirs_inputs
     )
     ours, theirs = report["test"].get(primary), scores.get(primary)
     if ours is None or theirs is None:
@@ -281,9 +389,25 @@ def compare_with_champion(
     if drop > allowed:
         return [
             f"{primary} {ours:.4f} is {drop:.4f} worse than the champion's {theirs:.4f} "
-            f"on the same test data (at most {allowed} allowed)"
+            f"on the same test data (at most {allowed} allowed)" + note
         ], costs
     return [], costs
+
+
+def own_inputs_note(champion_inputs: list[str] | None, inputs: list[str], version: str) -> str:
+    """What a refusal for a drop adds where the champion was scored with input columns of its
+    own: which ones this model lacks, and what to change."""
+    if champion_inputs is None:
+        return ""
+    gone = [column for column in champion_inputs if column not in (inputs or [])]
+    if not gone:
+        return "; the champion scored with its own inputs"
+    shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+    them = "them" if len(gone) > 1 else "it"
+    return (
+        f"; the champion scored with its own inputs, which include {shown}: put {them} back "
+        f"under schema.yaml features:, or `make promote VERSION={version}` if {them} must go"
+    )
 
 
 def recorded_digest(client: MlflowClient, entry: Any) -> str | None:

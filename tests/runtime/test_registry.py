@@ -1,5 +1,6 @@
 """Tracking and the registry gate: what a run records, the gate promoting a good model and
-refusing a bad one (the champion stays), promote and rollback, a model of a new contract.
+refusing a bad one (the champion stays), promote and rollback, a model of a new contract (its
+champion compared with on its own columns where the data has them, else not).
 
 The projects ran their stages once (trained.py): the stages' own champion is only read here;
 every test that registers does it under a model name of its own, in the project's MLflow store.
@@ -95,12 +96,15 @@ def gate(
     report: dict[str, Any],
     schema: Schema | None = None,
     metadata_changes: dict[str, Any] | None = None,
+    test_split: pd.DataFrame | None = None,
 ) -> registry.Decision:
-    """Track `model` and take it through the gate, as the train and register stages do."""
+    """Track `model` and take it through the gate, as the train and register stages do (on the
+    project's test split, or `test_split`)."""
     run, metadata = track(job, settings, model, schema)
     metadata = {**metadata, **(metadata_changes or {})}
+    split = job.test_split if test_split is None else test_split
     return registry.register(
-        settings, job.params, schema or job.schema, run, report, job.test_split, metadata
+        settings, job.params, schema or job.schema, run, report, split, metadata
     )
 
 
@@ -300,27 +304,165 @@ def test_the_gate_refuses_a_model_clearly_worse_than_the_champion(sample: Traine
     assert aliases(settings)["champion"] == again.version != champion.version
 
 
-def test_a_champion_of_another_contract_is_not_compared_with(sample: Trained) -> None:
+def without(schema: Schema, column: str) -> Schema:
+    """The contract with one input column fewer: moved to `ignored`, as a user would."""
+    kept = {name: spec for name, spec in schema.features.items() if name != column}
+    ignored = {**schema.ignored, column: "moved out of the features"}
+    return schema.model_copy(update={"features": kept, "ignored": ignored})
+
+
+def linear_on(job: Trained, schema: Schema) -> tuple[Any, dict[str, Any]]:
+    """The linear baseline's model fitted on `schema`'s inputs, and its evaluation."""
+    linear = make_baselines(job.params.seed, job.task)["linear"]
+    model = fit(job.train_features, schema, linear)
+    return model, evaluate(model, job.test_split, job.train_features, schema, job.params)
+
+
+def test_a_champion_of_other_inputs_is_compared_on_its_own_columns(sample: Trained) -> None:
     settings, champion = register_champion(sample)
-    # Given a model trained on other columns than the champion (here: one feature fewer), as
-    # when a project moves from the sample to its own data
+    # Given a model trained on one feature fewer than the champion (a weak one, moved to
+    # ignored), as good as the champion on the test split
     needed = {column for feature in features.declared() for column in feature.inputs}
     schema = sample.schema
     dropped = next(name for name in reversed(schema.feature_names) if name not in needed)
-    kept = {name: spec for name, spec in schema.features.items() if name != dropped}
-    fewer = schema.model_copy(update={"features": kept})
-    linear = make_baselines(sample.params.seed, sample.task)["linear"]
-    other = fit(sample.train_features, fewer, linear)
-    other_report = evaluate(other, sample.test_split, sample.train_features, fewer, sample.params)
+    fewer = without(schema, dropped)
+    other, other_report = linear_on(sample, fewer)
+    assert other_report["quality"]["passed"], other_report["quality"]["failures"]
     # When it goes through the gate
     decision = gate(sample, settings, other, other_report, schema=fewer)
-    # Then it is judged as the first of its contract: no crash, the change is recorded
+    # Then the contract change is recorded, and the champion was scored with its own columns
+    # of the same test rows (the split keeps the ignored ones), costs included: it passes
     assert decision.champion_before == champion.version
     assert decision.new_contract == "inputs: 1 gone, 0 new"
-    assert decision.promoted == other_report["quality"]["passed"]
+    assert decision.champion_compared
+    assert decision.not_compared is None
+    assert decision.costs is not None
+    assert decision.costs["compared"] is True
+    assert decision.promoted, decision.reasons
+    assert aliases(settings)["champion"] == decision.version
+    assert "compared with the champion" in decision.summary()
     assert decision.to_dict()["new_contract"] == decision.new_contract
+    assert decision.to_dict()["champion_compared"] is True
     tags = client_of(settings).get_model_version(settings.model_name, decision.version).tags
     assert tags["gate.new_contract"] == decision.new_contract
+    assert tags["gate.champion_compared"] == "yes"
+
+
+def test_a_model_worse_without_a_strong_input_is_refused(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the diabetes sample's champion, and a model trained without bmi (its strongest
+    # input, moved to ignored): it clears the quality bar, its baselines lacking bmi as well,
+    # but scores clearly below the champion
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    job = shared("regression", tmp_path_factory)
+    with job.inside():
+        settings, champion = register_champion(job)
+        fewer = without(job.schema, "bmi")
+        worse, worse_report = linear_on(job, fewer)
+        assert worse_report["quality"]["passed"], worse_report["quality"]["failures"]
+        # When it goes through the gate
+        decision = gate(job, settings, worse, worse_report, schema=fewer)
+    # Then the champion, scored with its own inputs on the same test rows, stays: the refusal
+    # names the drop and the column this model lacks
+    primary = job.params.quality.primary_metric
+    assert decision.new_contract == "inputs: 1 gone, 0 new"
+    assert decision.champion_compared
+    assert not decision.promoted
+    assert aliases(settings)["champion"] == champion.version == decision.champion_after
+    [reason] = decision.reasons
+    assert f"{primary} {worse_report['test'][primary]:.4f} is " in reason
+    assert "worse than the champion's" in reason
+    assert "which include bmi" in reason
+    assert f"make promote VERSION={decision.version}" in reason
+    refused = client_of(settings).get_model_version(settings.model_name, decision.version)
+    assert refused.tags["gate"] == "refused"
+    assert refused.tags["gate.champion_compared"] == "yes"
+    assert f"refused by the gate (v{champion.version} stays)" in decision.summary()
+
+
+@pytest.mark.parametrize("change", ["the target", "a column the data lacks"])
+def test_a_champion_that_cannot_be_scored_is_not_compared_and_the_reason_is_recorded(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    job = shared("regression", tmp_path_factory)
+    split = job.test_split
+    with job.inside():
+        settings, champion = register_champion(job)
+        if change == "the target":
+            # Given a model that predicts bmi from the other columns and the progression: a
+            # champion predicting the progression has nothing to be compared on
+            features_now = {
+                **{name: spec for name, spec in job.schema.features.items() if name != "bmi"},
+                "progression": job.schema.features["age"].model_copy(
+                    update={"min": None, "max": None}
+                ),
+            }
+            schema = job.schema.model_copy(
+                update={
+                    "target": job.schema.target.model_copy(
+                        update={"name": "bmi", "min": None, "max": None}
+                    ),
+                    "features": features_now,
+                }
+            )
+            expected = "it predicts another target (progression, this model bmi)"
+        else:
+            # Given data that no longer has the column ldl, and a model trained without it
+            schema = without(job.schema, "ldl")
+            split = split.drop(columns=["ldl"])
+            expected = "the test split lacks its input ldl: keep it in the data"
+        model, report = linear_on(job, schema)
+        assert report["quality"]["passed"], report["quality"]["failures"]
+        # When it goes through the gate
+        decision = gate(job, settings, model, report, schema=schema, test_split=split)
+    # Then it is judged on the bar alone, as the first of a new contract, and the decision says
+    # that the champion was not compared, and why
+    assert decision.new_contract
+    assert not decision.champion_compared
+    assert decision.promoted, decision.reasons
+    assert (decision.not_compared or "").startswith(
+        f"not compared with the champion v{champion.version}: "
+    )
+    assert expected in (decision.not_compared or "")
+    assert decision.costs == {"compared": False, "note": decision.not_compared}
+    assert f"first of a new contract: {decision.new_contract}; not compared" in decision.summary()
+    assert "\n" not in decision.summary()
+    written = decision.to_dict()
+    assert written["champion_compared"] is False
+    assert written["new_contract"] == decision.new_contract
+    tags = client_of(settings).get_model_version(settings.model_name, decision.version).tags
+    assert tags["gate.champion_compared"] == "no"
+    assert expected in tags["gate.not_compared"]
+
+
+@pytest.mark.parametrize(
+    ("theirs", "feature_store", "expected"),
+    [
+        ({"inputs": ["a", "b"], "target": "y", "classes": [0, 1]}, False, None),
+        ({"inputs": ["a", "c"], "target": "y", "classes": [0, 1]}, False, "lacks its input c:"),
+        ({"inputs": ["a", "c", "d"], "target": "y", "classes": [0, 1]}, False, "inputs c, d:"),
+        ({"inputs": ["a", "c"], "target": "y", "classes": [0, 1]}, True, "feature store"),
+        ({"inputs": ["a"], "target": "z", "classes": [0, 1]}, False, "target back to z"),
+        ({"inputs": ["a"], "target": "y", "classes": [0, 1, 2]}, False, "other classes"),
+        ({"inputs": None, "target": "y", "classes": [0, 1]}, False, "not recorded"),
+        (None, False, "metadata cannot be read"),
+    ],
+)
+def test_what_keeps_a_champion_of_another_contract_from_being_compared(
+    theirs: dict[str, Any] | None, feature_store: bool, expected: str | None
+) -> None:
+    # The challenger takes a (b moved to ignored: still in the test split), predicts y in 0/1
+    ours = {"inputs": ["a"], "target": "y", "classes": [0, 1]}
+    split = pd.DataFrame({"a": [1.0], "b": [2.0], "y": [0]})
+    found = registry.comparison_obstacle(theirs, ours, split, feature_store)
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert expected in found
+        assert "\n" not in found
 
 
 @pytest.mark.parametrize(
