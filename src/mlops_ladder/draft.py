@@ -207,7 +207,38 @@ def draft(
                 f"'{name}' alone predicts the target (score {score:.3f}): leakage? validation "
                 "will refuse it until you move it to ignored or raise max_single_feature_score"
             )
+    for name in result.features:
+        blocks = group_blocks(frame[name])
+        if blocks:
+            result.warnings.append(
+                f"'{name}' holds {blocks}: the number of a group (a person, a store)? The "
+                "random split puts rows of one group in train and test, where the test score "
+                "then counts knowing the group: if it is one, move it to ignored"
+            )
     return result
+
+
+# A panel's group number (Ecdat's Males: `nr`, 545 men of 8 rows each) passes for a whole-number
+# feature. What tells it apart from a measure with repeated values (a day of the month, an
+# age): many distinct values, each on a block of rows of about the same size.
+MIN_GROUPS = 50
+
+
+def group_blocks(values: pd.Series) -> str | None:
+    """How a whole-number column repeats, where it looks like a group's number: at least
+    MIN_GROUPS values, each on 2 rows or more, the largest block at most twice the smallest."""
+    present = values.dropna()
+    if present.empty or _is_bool(present) or not _is_number(present):
+        return None
+    if not bool((present % 1 == 0).all()) or is_year(present):
+        return None
+    counts = present.value_counts()
+    if len(counts) < MIN_GROUPS or counts.min() < 2 or counts.max() > 2 * counts.min():
+        return None
+    sizes = (
+        f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()} to {counts.max()}"
+    )
+    return f"{len(counts)} whole numbers, each on {sizes} rows"
 
 
 def draft_target(

