@@ -7,9 +7,9 @@ size. A model is trained on each window as params.yaml trains it, and scored on 
 window: its score at age 1, 2, ... windows, averaged over the windows it started from. The
 retraining interval is the greatest age whose score stays within `evaluate.max_staleness_drop`
 of the score at age 1: retrain at least that often (in rows of new data, or in time when
-`order_by` is a date or a year). Ordered by years, each age is also given in years (the mean
-year of the later window less that of the earlier one, averaged over the pairs scored), and so
-is the retraining interval.
+`order_by` is a date or a year). Ordered in time, each age is also given in time, in years
+for a column of years and in days for dates (the later window's mean time less the earlier
+one's, averaged over the pairs scored), and so is the retraining interval.
 
 Data with no order (a shuffled sample) shows no decay: the interval is then the whole span.
 Rows in the order of their target (a file sorted or grouped by it: data.ordered_by_target) are
@@ -69,9 +69,11 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
         "retrain_every_rows": None,
         "not_measured": None,
     }
-    if time_unit == "years":
-        result["years_by_age"] = {}  # each age in windows, as years between the windows
-        result["retrain_every_years"] = None
+    # Each age in windows also as time between the windows: in years, or in days for dates
+    span = SPANS.get(time_unit or "")
+    if span:
+        result[f"{span}_by_age"] = {}
+        result[f"retrain_every_{span}"] = None
     problem = None
     if order_by is None:
         problem = ordered_by_target(rows[target], schema.task == "classification")
@@ -89,10 +91,10 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
     result["sampled_rows_per_window"] = len(frames[0]) if len(frames[0]) < len(windows[0]) else None
     derived = derived_for(schema.feature_names)
     scores: dict[int, list[float]] = {}
-    years: dict[int, list[float]] = {}
-    if time_unit == "years":  # each window's mean year (of all its rows, not the sample's)
-        column = rows[order_by].astype(float)
-        mean_years = [float(column.iloc[index].mean()) for index in windows]
+    gaps: dict[int, list[float]] = {}
+    if span:  # each window's mean time (of all its rows, not the sample's), in its span
+        where = _in_span(rows[order_by], span)
+        means = [float(where.iloc[index].mean()) for index in windows]
     for start, window in enumerate(frames[:-1]):
         try:
             model = train(add_derived_features(window, derived), schema, params)
@@ -114,19 +116,30 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
                 continue
             if value is not None and np.isfinite(value):
                 scores.setdefault(later - start, []).append(float(value))
-                if time_unit == "years":
-                    gap = mean_years[later] - mean_years[start]
-                    years.setdefault(later - start, []).append(gap)
+                if span:
+                    gaps.setdefault(later - start, []).append(means[later] - means[start])
     by_age = {age: round(float(np.mean(values)), 6) for age, values in sorted(scores.items())}
     result["score_by_age"] = {str(age): value for age, value in by_age.items()}
     interval = retraining_interval(by_age, primary, settings.max_staleness_drop)
     result["retrain_every_windows"] = interval
     result["retrain_every_rows"] = None if interval is None else interval * len(windows[0])
-    if time_unit == "years":
-        in_years = {age: round(float(np.mean(gaps)), 2) for age, gaps in sorted(years.items())}
-        result["years_by_age"] = {str(age): value for age, value in in_years.items()}
-        result["retrain_every_years"] = None if interval is None else in_years[interval]
+    if span:
+        in_span = {age: round(float(np.mean(found)), 2) for age, found in sorted(gaps.items())}
+        result[f"{span}_by_age"] = {str(age): value for age, value in in_span.items()}
+        result[f"retrain_every_{span}"] = None if interval is None else in_span[interval]
     return result
+
+
+# The span an age in time is given in: years for a column of years, days for dates.
+SPANS = {"years": "years", "dates": "days"}
+
+
+def _in_span(column: pd.Series, span: str) -> pd.Series:
+    """The column as numbers of its span: years as they are, dates as days (since 1970)."""
+    if span == "years":
+        return column.astype(float)
+    times = pd.to_datetime(_as_time(column), utc=True)  # one clock, whatever the offsets
+    return (times - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)
 
 
 def _as_time(column: pd.Series) -> pd.Series:

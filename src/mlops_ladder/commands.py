@@ -391,17 +391,19 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
     by_age = ", ".join(f"{age}: {value:.4f}" for age, value in stale["score_by_age"].items())
     if stale.get("not_measured"):
         log.info("staleness: not measured: %s", stale["not_measured"])
-    elif stale.get("time_unit") == "years":
-        in_years = ", ".join(f"{age}: {value:g}" for age, value in stale["years_by_age"].items())
+    elif span := next((unit for unit in ("years", "days") if f"{unit}_by_age" in stale), None):
+        in_span = ", ".join(f"{age}: {value:g}" for age, value in stale[f"{span}_by_age"].items())
         log.info(
-            "staleness: %s by model age (windows of %d rows) %s; ages in years %s -> retrain "
-            "every %s windows (%s years)",
+            "staleness: %s by model age (windows of %d rows) %s; ages in %s %s -> retrain "
+            "every %s windows (%s %s)",
             primary,
             stale["rows_per_window"],
             by_age or "not measured",
-            in_years or "not measured",
+            span,
+            in_span or "not measured",
             stale["retrain_every_windows"],
-            stale["retrain_every_years"],
+            stale[f"retrain_every_{span}"],
+            span,
         )
     else:
         log.info(

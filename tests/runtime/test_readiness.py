@@ -541,11 +541,20 @@ def test_staleness_counts_only_in_the_order_of_time(tmp_path: Path) -> None:
     assert by_date["order"] == "date"
     assert by_date["retrain_every_windows"] is not None
     assert readiness.staleness_measured({"staleness": by_date}) is None
+    # and each age scored is given in days too: four windows of a year each
+    assert by_date["time_unit"] == "dates"
+    assert set(by_date["days_by_age"]) == set(by_date["score_by_age"])
+    for age, days in by_date["days_by_age"].items():
+        assert days == pytest.approx(365.25 * int(age), abs=1), age
+    interval = str(by_date["retrain_every_windows"])
+    assert by_date["retrain_every_days"] == by_date["days_by_age"][interval]
     # Dates written as text are put in the order of time all the same
     assert by_written_date["in_time"]
     assert by_written_date["score_by_age"] == by_date["score_by_age"]
+    assert by_written_date["days_by_age"] == by_date["days_by_age"]
     # A column that holds no dates orders the rows, but not in time: the point is not earned
     assert not by_temperature["in_time"]
+    assert "days_by_age" not in by_temperature
     assert by_temperature["score_by_age"] != by_date["score_by_age"]
     problem = readiness.staleness_measured({"staleness": by_temperature})
     assert problem is not None
