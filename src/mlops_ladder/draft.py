@@ -170,6 +170,12 @@ def draft(
         for name in frame.columns
         if name != target and YEAR_NAME.search(str(name)) and is_year(frame[name].dropna())
     ]
+    for name in result.years:
+        if name in result.features:
+            # Time goes on: a bound above the data's last year would refuse every record of a
+            # year to come once it comes (serving answers 422 to all of them).
+            result.features[name].pop("max", None)
+            result.observed[name] += "; no max: years to come"
     if not result.features:
         raise DataError(f"{source}: no column can be a model input (see the ignored reasons)")
     labelled = frame[labels.notna()]

@@ -311,6 +311,9 @@ def point_outputs_at(root: Path, folder: Path, prefix: str, patch: pytest.Monkey
     patch.setenv(f"{prefix}SCHEMA_FILE", str(root / "schema.yaml"))
     for name in ("data", "models", "reports"):
         patch.setenv(f"{prefix}{name.upper()}_DIR", str(folder / name))
+    # The tests' requests are no traffic: the app they serve logs them here, not where `make
+    # monitor` reads the project's live predictions.
+    patch.setenv(f"{prefix}PREDICTION_LOG_DIR", str(folder / "logs" / "predictions"))
 
 
 @pytest.fixture(scope="session")

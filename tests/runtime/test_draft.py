@@ -281,8 +281,13 @@ def test_a_column_of_years_is_offered_as_the_backtests_order_and_stays_a_feature
     run(made.root, "schema draft males.csv --target wage --output drafted.yaml")
     said = capsys.readouterr().out
     assert "'year' holds calendar years: set params.yaml evaluate.order_by: year so" in said
-    # and the year is drafted as it was: a whole-number feature with its bounds
-    assert load_schema(made.root / "drafted.yaml").features["year"].dtype == "int"
+    # and the year is drafted as a whole-number feature with a floor and no ceiling: a year
+    # to come is no broken record
+    year = load_schema(made.root / "drafted.yaml").features["year"]
+    assert (year.dtype, year.min, year.max) == ("int", 1973, None)
+    assert (
+        "observed 1980 to 1987; no max: years to come" in (made.root / "drafted.yaml").read_text()
+    )
     # A whole number that is no year (a man's number, years of schooling) is not offered
     result = draft(males, "wage", "males.csv", "regression")
     assert (result.years, result.year_column()) == (["year"], "year")

@@ -174,6 +174,22 @@ def test_an_int_column_refuses_a_fraction_text_or_boolean_by_name(
     assert said in problems[0]["msg"]
 
 
+def test_the_answer_shows_a_refused_value_once(cars_contract) -> None:
+    from mlops_ladder.serving.app import describe_problem
+
+    # Given a fraction sent for an int column (the check names the value itself)
+    frame, schema = cars_contract
+    record = records(frame.head(1))[0] | {"Horsepower": 40.5}
+    with pytest.raises(ValidationError) as refused:
+        request_model(schema, 10).model_validate_json(json.dumps({"records": [record]}))
+    # Then the 422's line for it says the value once; a check that does not name it gets it
+    said = describe_problem(refused.value.errors()[0])
+    assert said["field"] == "records[0].Horsepower"
+    assert said["msg"].count("(got 40.5)") == 1, said["msg"]
+    text = describe_problem({"loc": ("body", "records", 0, "x"), "msg": "bad", "input": "y"})
+    assert text["msg"] == "bad (got 'y')"
+
+
 def test_an_unknown_column_is_still_refused(cars_contract) -> None:
     frame, schema = cars_contract
     record = records(frame.head(1))[0] | {"Horsepowr": 130}

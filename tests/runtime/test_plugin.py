@@ -199,3 +199,29 @@ def test_where_tuning_picks_the_studys_best_the_tests_judge_that_model(tmp_path:
     (root / "tests" / "test_tuned.py").write_text(TUNED_TESTS)
     done, outcomes = pytest_in(root, "tests")
     assert outcomes == {"test_the_model_is_the_one_the_pipeline_trains": "passed"}, done.stdout
+
+
+def test_the_tests_write_outputs_and_served_predictions_in_their_workspace(
+    tmp_path: Path,
+) -> None:
+    # Given a level-1 project and the workspace its tests' stages run in
+    from harness import inside
+
+    from mlops_ladder.config import Settings
+    from mlops_ladder.testing import point_outputs_at
+
+    root, folder = tmp_path / "project", tmp_path / "workspace"
+    make_project(root, level=1)
+    with inside(root) as identity, pytest.MonkeyPatch.context() as patch:
+        # When the plugin points the project's outputs there
+        point_outputs_at(root, folder, identity.env_prefix, patch)
+        settings = Settings.load()
+    # Then every output, and the log of the requests the tests' served app answers, is in the
+    # workspace: none is taken for the project's live traffic by `make monitor`
+    for path in (
+        settings.data_dir,
+        settings.models_dir,
+        settings.reports_dir,
+        settings.prediction_log_dir,
+    ):
+        assert path.is_relative_to(folder), path

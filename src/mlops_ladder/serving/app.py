@@ -537,7 +537,8 @@ def describe_problem(item: dict[str, Any]) -> dict[str, Any]:
     path = [part for part in location if part != "body"]
     field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
     shown = item.get("input")
-    if isinstance(shown, int | float | str | bool) and len(repr(shown)) <= 80:
+    short = isinstance(shown, int | float | str | bool) and len(repr(shown)) <= 80
+    if short and "(got " not in message:  # a check of ours may have said it already
         message = f"{message} (got {shown!r})"
     return {
         "loc": location,
