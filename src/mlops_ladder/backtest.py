@@ -34,15 +34,18 @@ from mlops_ladder.errors import ConfigError, ProjectError
 from mlops_ladder.features import add_derived_features, derived_for
 from mlops_ladder.model import predict
 from mlops_ladder.schema import Schema
-from mlops_ladder.train import train
+from mlops_ladder.train import Tuned, train
 
 MIN_WINDOWS = 3
 MAX_WINDOW_ROWS = 5_000
 
 
-def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str, Any]:
+def staleness(
+    dataset: pd.DataFrame, schema: Schema, params: Params, tuned: Tuned | None = None
+) -> dict[str, Any]:
     """The score by model age, and the retraining interval it implies (or, when it cannot be
-    measured on this data, why: `not_measured`)."""
+    measured on this data, why: `not_measured`). Each window's model is the one the train stage
+    fits: params.yaml's, or `tuned` (train.tuned_model: the tune stage's choice)."""
     settings, primary = params.evaluate, params.quality.primary_metric
     target, order_by = schema.target.name, settings.order_by
     rows = dataset[dataset[target].notna()]
@@ -97,7 +100,7 @@ def staleness(dataset: pd.DataFrame, schema: Schema, params: Params) -> dict[str
         means = [float(where.iloc[index].mean()) for index in windows]
     for start, window in enumerate(frames[:-1]):
         try:
-            model = train(add_derived_features(window, derived), schema, params)
+            model = train(add_derived_features(window, derived), schema, params, tuned)
         except (ProjectError, ValueError) as error:  # e.g. a window holding one class only
             result["skipped"].append(f"window {start}: {error}")
             continue

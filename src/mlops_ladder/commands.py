@@ -366,7 +366,11 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
     report = evaluate.evaluate(
         model, test_split, data.read_table(settings.train_features), schema, params
     )
-    report["staleness"] = backtest.staleness(data.read_table(settings.raw_data), schema, params)
+    # The backtest's models are the one train fitted: the tune stage's choice where it made one
+    tuned = train.tuned_model(settings.tuning_report, params)
+    report["staleness"] = backtest.staleness(
+        data.read_table(settings.raw_data), schema, params, tuned
+    )
     if settings.metadata_file.is_file():  # what training cost, as the train stage measured it
         trained = json.loads(settings.metadata_file.read_text())
         report["costs"]["training_seconds"] = trained.get("training_seconds")

@@ -493,6 +493,30 @@ def test_a_linear_model_clearly_better_than_the_forest_is_trained_and_said(
         ), change
 
 
+def test_the_backtest_trains_the_model_train_fits(new_project) -> None:
+    from mlops_ladder.config import Settings
+    from mlops_ladder.train import tuned_model
+
+    # Given the linear table, where tune has train fit the linear model instead of the forest
+    made = on_a_linear_table(new_project, "use_best")
+    # When the job runs to its evaluation
+    run(made.root, "tune", "train", "evaluate")
+    measured = json.loads((made.root / "reports" / "metrics.json").read_text())["staleness"]
+    # Then the backtest's models were that linear model, not params.yaml's forest
+    with inside(made.root):
+        params, schema = load_params(Path("params.yaml")), load_schema(Path("schema.yaml"))
+        tuned = tuned_model(Settings.load().tuning_report, params)
+        assert tuned is not None
+        assert tuned.estimator == "linear"
+        dataset = read_table(Path("data/raw/dataset.parquet"))
+        linear, forest = (
+            json.loads(json.dumps(backtest.staleness(dataset, schema, params, chosen)))
+            for chosen in (tuned, None)
+        )
+    assert measured["score_by_age"] == linear["score_by_age"]
+    assert measured["score_by_age"] != forest["score_by_age"]
+
+
 def test_a_linear_model_whose_own_hyperparameters_fall_short_trains_its_studys_best(
     new_project, caplog: pytest.LogCaptureFixture
 ) -> None:
