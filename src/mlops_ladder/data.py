@@ -85,34 +85,51 @@ def ingest(source: str) -> pd.DataFrame:
 def split(
     frame: pd.DataFrame, target: Target, test_size: float, seed: int, stratify: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Drop the rows without a target, keep each exact duplicate row once (so that no record
-    is in both sets), then shuffle and cut into train and test sets (stratified on the target
-    when asked)."""
+    """Drop the rows without a target, then shuffle and cut into train and test sets
+    (stratified on the target when asked). Rows that repeat another exactly (Arrests: people
+    alike in every column) are all kept, each on the side of its first copy: none is lost and
+    no record is in both sets."""
     if stratify and target.values is None:
         raise ConfigError(
             f"params.yaml split.stratify: true splits by class, and the target '{target.name}' "
             "is a number (regression): set split.stratify: false"
         )
     labelled = frame[frame[target.name].notna()]
-    unique = labelled.drop_duplicates()
-    if len(unique) < len(labelled):
-        logging.getLogger("mlops_ladder").info(
-            "split: %d exact duplicate rows kept once", len(labelled) - len(unique)
-        )
-    labelled = unique
     if target.dtype in ("int", "bool") and labelled[target.name].dtype.kind == "f":
         # A missing label made the column float when the file was read: restore its type.
         labelled = labelled.astype({target.name: "int64" if target.dtype == "int" else "bool"})
+    key = row_keys(labelled)
+    unique = labelled[~key.duplicated().to_numpy()]
     from sklearn.model_selection import train_test_split  # a second's import: ingest needs none
 
-    labels = labelled[target.name] if stratify else None
+    labels = unique[target.name] if stratify else None
     try:
         train, test = train_test_split(
-            labelled, test_size=test_size, random_state=seed, stratify=labels
+            unique, test_size=test_size, random_state=seed, stratify=labels
         )
     except ValueError as error:  # too few rows, or a class too rare to stratify
-        raise DataError(f"cannot split {len(labelled)} labelled rows: {error}") from None
+        distinct = f" ({len(unique)} distinct)" if len(unique) < len(labelled) else ""
+        raise DataError(f"cannot split {len(labelled)} labelled rows{distinct}: {error}") from None
+    if len(unique) < len(labelled):
+        logging.getLogger("mlops_ladder").info(
+            "split: %d rows repeat another exactly: each goes with its first copy",
+            len(labelled) - len(unique),
+        )
+        train, test = (_with_copies(part, labelled, key) for part in (train, test))
     return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def row_keys(frame: pd.DataFrame) -> pd.Series:
+    """One hash per row of its values (the index aside): equal for rows alike in every column."""
+    return pd.util.hash_pandas_object(frame, index=False)
+
+
+def _with_copies(part: pd.DataFrame, labelled: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
+    """`part` (distinct rows, in its order) with every copy of each row after it."""
+    position = pd.Series(np.arange(len(part)), index=key.loc[part.index].to_numpy())
+    chosen = key.isin(position.index).to_numpy()
+    order = np.argsort(position.loc[key[chosen].to_numpy()].to_numpy(), kind="stable")
+    return labelled[chosen].iloc[order]
 
 
 SEPARATORS = ",;\t|"

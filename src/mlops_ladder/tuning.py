@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
 from mlops_ladder.config import Params
+from mlops_ladder.data import row_keys
 from mlops_ladder.errors import ConfigError
 from mlops_ladder.evaluate import gain
 from mlops_ladder.metrics import compute_metrics, higher_is_better
@@ -242,12 +243,10 @@ def cross_validated(
     classes), each fold fitted as train fits the model."""
     target = schema.target.name
     labels = train_features[target]
-    splitter = StratifiedKFold if params.task == "classification" else KFold
-    folds = splitter(params.tune.cv_folds, shuffle=True, random_state=params.tune.seed)
     held_parts: list[np.ndarray] = []
     label_parts: list[np.ndarray] = []
     score_parts: list[pd.DataFrame] = []  # a classifier's, from every fold
-    for fit_rows, held_rows in folds.split(train_features, labels):
+    for fit_rows, held_rows in cv_folds(train_features, schema, params):
         estimator = make_estimator(
             estimator_name or params.train.estimator, hyperparameters, params.seed, params.task
         )
@@ -270,6 +269,25 @@ def cross_validated(
     if metric not in computed:
         raise ConfigError(f"quality.primary_metric {metric} is undefined on the training split")
     return computed[metric]
+
+
+def cv_folds(
+    train_features: pd.DataFrame, schema: Schema, params: Params
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """tune.cv_folds folds of the training rows (stratified for classes), shuffled by tune.seed.
+    Rows alike in every input and the target (the split keeps each copy) stay in one fold: a
+    copy held out is no test of what the model learnt from the other."""
+    target = schema.target.name
+    labels = train_features[target]
+    classes = params.task == "classification"
+    settings = {"shuffle": True, "random_state": params.tune.seed}
+    keys = row_keys(train_features[[*schema.feature_names, target]])
+    if keys.duplicated().any():
+        grouped = StratifiedGroupKFold if classes else GroupKFold
+        folds = grouped(params.tune.cv_folds, **settings)
+        return list(folds.split(train_features, labels, groups=keys.to_numpy()))
+    plain = StratifiedKFold if classes else KFold
+    return list(plain(params.tune.cv_folds, **settings).split(train_features, labels))
 
 
 def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:

