@@ -439,15 +439,29 @@ def group_gaps(
                 continue
             scored[value] = rows
             groups[value] = {"rows": len(rows), primary: score(rows)}
-        gap, chance = spread([groups[value][primary] for value in scored]), 0.0
-        if len(scored) > 1:
-            chance = chance_gap(list(scored.values()), score, rng)
+        compared = sum(groups[value][primary] is not None for value in scored)
+        if compared < 2:
+            # One group scored is no comparison: no gap of 0 to read as "served alike"
+            columns[name] = {
+                "groups": groups,
+                "gap": None,
+                "chance_gap": None,
+                "not_compared": (
+                    f"{compared} group with a score (each needs evaluate.min_slice_rows, "
+                    f"{params.evaluate.min_slice_rows}, rows of the test split)"
+                ),
+            }
+            continue
+        gap = spread([groups[value][primary] for value in scored])
+        chance = chance_gap(list(scored.values()), score, rng)
         columns[name] = {"groups": groups, "gap": gap, "chance_gap": chance}
         if gap > bound and gap > chance:
             failures.append(
                 f"sensitive feature {name}: {primary} differs by {gap:.4f} across its groups, "
                 f"more than quality.max_group_gap {bound} and than chance ({chance:.4f}: random "
-                "groups of the same sizes differ that much one time in twenty)"
+                "groups of the same sizes differ that much one time in twenty): see which group "
+                "is served worse in reports/metrics.json groups, and improve the model for it "
+                "(its rows, its features) or, if the gap is one you accept, raise the bound"
             )
     return {"metric": primary, "bound": bound, "features": columns, "failures": failures}
 

@@ -402,6 +402,28 @@ def test_a_sensitive_feature_served_unequally_fails_the_quality_bar(here: jobs.J
         )
         assert bool(result["failures"]) is fails, result["failures"]
         assert all(f.startswith("sensitive feature group:") for f in result["failures"])
+        # and says where to look and what to change
+        assert all("raise the bound" in failure for failure in result["failures"])
+
+
+def test_a_sensitive_feature_with_one_group_scored_is_not_compared(here: jobs.Job) -> None:
+    # Given a planted sensitive column whose second group has too few rows of the test split
+    # to be scored (a minority too small here: CPS1985's ethnicities), and a bound of 0
+    model, schema, params = here.model, here.schema, here.params
+    test_split = here.splits[1]
+    few = params.evaluate.min_slice_rows - 1
+    planted = test_split.assign(group=np.where(np.arange(len(test_split)) < few, "few", "many"))
+    spec = Feature(dtype="category", allowed=["few", "many"], tags=["sensitive"])
+    tagged = schema.model_copy(update={"features": {**schema.features, "group": spec}})
+    # When the groups are scored
+    found = group_gaps(model, planted, tagged, with_params(params, quality={"max_group_gap": 0}))
+    # Then the feature says it was not compared, with no gap of 0 to read as "served alike",
+    # and fails nothing
+    entry = found["features"]["group"]
+    assert entry["groups"]["few"] == {"rows": few, "skipped": "too few rows"}
+    assert (entry["gap"], entry["chance_gap"]) == (None, None)
+    assert entry["not_compared"].startswith("1 group with a score")
+    assert not found["failures"]
 
 
 def test_groups_that_differ_only_by_chance_pass_where_the_bound_alone_would_fail(
