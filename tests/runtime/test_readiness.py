@@ -1026,6 +1026,15 @@ def test_a_project_s_pytest_session_is_recorded_and_scored(tmp_path: Path) -> No
     assert card["run"]["status"] == "green"
     assert found["data-7"]["score"] == 1
     assert "promtool is not installed" in found["monitoring-6"]["missing"]
+    # A report level 0 has no command for says which level adds it, not what to run
+    for paper_id, name in (
+        ("infrastructure-4", "registration.json"),
+        ("monitoring-4", "monitoring/report.json"),
+    ):
+        missing = str(found[paper_id]["missing"])
+        assert f"reports/{name}: level 1 adds it (this is level 0)" in missing, missing
+        assert "make monitor" not in missing
+        assert "(run `make all`)" not in missing
 
     # Given a derived feature's formula inverted, when only its test runs (-k)
     features = made.root / "src" / "tabular_model" / "features.py"
