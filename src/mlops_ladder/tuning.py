@@ -275,13 +275,12 @@ def cv_folds(
     train_features: pd.DataFrame, schema: Schema, params: Params
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """tune.cv_folds folds of the training rows (stratified for classes), shuffled by tune.seed.
-    Rows alike in every input and the target (the split keeps each copy) stay in one fold: a
-    copy held out is no test of what the model learnt from the other."""
-    target = schema.target.name
-    labels = train_features[target]
+    Rows that repeat another exactly (the split keeps every copy, on one side) stay in one fold:
+    a copy held out is no test of what the model learnt from the other."""
+    labels = train_features[schema.target.name]
     classes = params.task == "classification"
     settings = {"shuffle": True, "random_state": params.tune.seed}
-    keys = row_keys(train_features[[*schema.feature_names, target]])
+    keys = row_keys(train_features)  # every column, as the split compares rows
     if keys.duplicated().any():
         grouped = StratifiedGroupKFold if classes else GroupKFold
         folds = grouped(params.tune.cv_folds, **settings)
