@@ -395,7 +395,7 @@ def cmd_evaluate(project: Project, args: argparse.Namespace) -> int:
     by_age = ", ".join(f"{age}: {value:.4f}" for age, value in stale["score_by_age"].items())
     if stale.get("not_measured"):
         log.info("staleness: not measured: %s", stale["not_measured"])
-    elif span := next((unit for unit in ("years", "days") if f"{unit}_by_age" in stale), None):
+    elif span := backtest.SPANS.get(stale.get("time_unit") or ""):
         in_span = ", ".join(f"{age}: {value:g}" for age, value in stale[f"{span}_by_age"].items())
         log.info(
             "staleness: %s by model age (windows of %d rows) %s; ages in %s %s -> retrain "
